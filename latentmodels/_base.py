@@ -1,0 +1,243 @@
+"""The estimator surface shared by every Gaussian model (PCA, PPCA, FA).
+
+A subclass says how it fits (``_fit_stats``, or ``_fit_array`` when it needs
+the rows) and which loadings its Gaussian has (``_loadings``, default
+``components_``); everything that follows from the model ``N(mean_, W Wᵀ + Ψ)``
+— scoring, the posterior, covariance, precision, sampling, information
+criteria — is written here once, on top of :class:`~latentmodels._gaussian.LinearGaussian`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples, check_is_fitted
+
+from ._gaussian import LinearGaussian
+from ._stats import SufficientStats
+from ._validation import check_n_components, validate_X
+
+
+class GaussianLatentModel(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Base class: a fitted model ``x = mean_ + W h + ε``, ``h ~ N(0, Φ)``.
+
+    Fitted attributes every subclass sets: ``components_`` (k, d), the
+    loadings ``Wᵀ``; ``noise_variance_`` (d,), the diagonal of ``Ψ``;
+    ``mean_`` (d,); ``n_components_``; ``n_features_in_``. An oblique rotation
+    also sets ``factor_correlation_`` (Φ, k × k); otherwise Φ = I.
+    """
+
+    _nan_hint = "remove or impute the missing entries."
+
+    # --- hooks ------------------------------------------------------------------
+    def _allow_nan(self) -> bool:
+        return False
+
+    def _fit_stats(self, stats: SufficientStats) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fit_array(self, X: np.ndarray) -> None:
+        self._fit_stats(SufficientStats.from_array(X))
+
+    def _loadings(self) -> np.ndarray:
+        """Loadings ``Wᵀ`` (k, d) of the Gaussian model, in the factors' basis."""
+        return self.components_
+
+    def _n_parameters(self) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    # --- validation ---------------------------------------------------------------
+    def _validate(self, X, *, reset: bool) -> np.ndarray:
+        return validate_X(
+            self,
+            X,
+            reset=reset,
+            allow_nan=self._allow_nan(),
+            nan_hint=self._nan_hint,
+            ensure_min_samples=2 if reset else 1,
+        )
+
+    def _resolve_n_components(self, n_samples: int, n_features: int) -> int:
+        """``n_components=None`` means ``n_features``; otherwise 1 ≤ k ≤ d."""
+        if self.n_components is None:
+            return n_features
+        return check_n_components(
+            self.n_components,
+            upper=n_features,
+            upper_reason=f"n_features={n_features}",
+        )
+
+    # --- fitting ------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Fit the model to ``X`` (n_samples, n_features) by maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = self._validate(X, reset=True)
+        self._fit_array(X)
+        return self
+
+    # --- the Gaussian model ---------------------------------------------------------
+    def _factor_chol(self):
+        """Cholesky factor ``G`` of Φ (``Φ = G Gᵀ``), or None when Φ = I."""
+        phi = getattr(self, "factor_correlation_", None)
+        return None if phi is None else linalg.cholesky(phi, lower=True)
+
+    def _model(self) -> LinearGaussian:
+        check_is_fitted(self, "components_")
+        W_t = self._loadings()
+        G = self._factor_chol()
+        if G is not None:  # W Φ Wᵀ = (W G)(W G)ᵀ
+            W_t = G.T @ W_t
+        return LinearGaussian(W_t, self.noise_variance_, self.mean_)
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    # --- transforms ---------------------------------------------------------------
+    def transform(self, X):
+        """Posterior mean of the factors, ``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)``.
+
+        With an oblique rotation the factors have correlation Φ and the
+        posterior mean is expressed in that basis.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "components_")
+        X = self._validate(X, reset=False)
+        H = self._model().posterior_mean(X)
+        G = self._factor_chol()
+        if G is not None:
+            H = H @ G.T
+        return H.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Map factors back to data space: ``E[x | h] = mean_ + W h``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        return self._as_codes(X) @ self.components_ + self.mean_
+
+    def _as_codes(self, X) -> np.ndarray:
+        """Check a fitted model and an array of factors (n_samples, n_components)."""
+        check_is_fitted(self, "components_")
+        H = np.asarray(X)
+        k = self.components_.shape[0]
+        if H.ndim != 2 or H.shape[1] != k:
+            raise ValueError(
+                f"Expected an array of factors of shape (n_samples, {k}), got shape "
+                f"{H.shape}; pass the output of transform."
+            )
+        if H.dtype.kind not in "fi" or not np.all(np.isfinite(H)):
+            raise ValueError("Factors must be finite real numbers (no NaN or inf).")
+        return H
+
+    # --- likelihood -----------------------------------------------------------------
+    def score_samples(self, X):
+        """Log-likelihood of each sample under ``N(mean_, W Wᵀ + Ψ)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ll : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "components_")
+        X = self._validate(X, reset=False)
+        return self._model().log_likelihood_rows(X)
+
+    def score(self, X, y=None) -> float:
+        """Mean log-likelihood per sample of ``X`` under the model."""
+        return float(np.mean(self.score_samples(X)))
+
+    def get_covariance(self) -> np.ndarray:
+        """Model covariance ``C = W Φ Wᵀ + Ψ`` (n_features, n_features)."""
+        return self._model().covariance()
+
+    def get_precision(self) -> np.ndarray:
+        """Model precision ``C⁻¹`` by Woodbury through the k × k matrix."""
+        return self._model().precision()
+
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Draw samples ``x = mean_ + W h + ε`` from the fitted model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None
+            Seeds the draw; the estimator's own ``random_state`` is not used, so
+            that repeated calls can give independent samples.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        """
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise TypeError(f"n_samples must be an integer, got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
+        X, _ = self._model().sample(int(n_samples), check_random_state(random_state))
+        return X
+
+    def bic(self, X) -> float:
+        """Bayesian information criterion ``−2 log L + p log n`` on ``X``.
+
+        ``p`` is the number of free parameters of the model (``_n_parameters``);
+        lower is better.
+        """
+        n = _num_samples(X)
+        return -2.0 * n * self.score(X) + self._n_parameters() * np.log(n)
+
+    def aic(self, X) -> float:
+        """Akaike information criterion ``−2 log L + 2 p`` on ``X``."""
+        return -2.0 * _num_samples(X) * self.score(X) + 2.0 * self._n_parameters()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = self._allow_nan()
+        return tags
+
+
+def ppca_n_parameters(n_features: int, n_components: int) -> int:
+    """Free parameters of PPCA: ``d k − k(k−1)/2 + 1 + d`` (mean included)."""
+    d, k = n_features, n_components
+    return d * k - k * (k - 1) // 2 + 1 + d
+
+
+def sign_flip(components: np.ndarray) -> np.ndarray:
+    """Deterministic signs: the largest-magnitude entry of each row is positive."""
+    idx = np.argmax(np.abs(components), axis=1)
+    signs = np.sign(components[np.arange(components.shape[0]), idx])
+    signs[signs == 0] = 1.0
+    return components * signs[:, None]

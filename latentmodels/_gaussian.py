@@ -1,0 +1,158 @@
+r"""The one linear-Gaussian core: ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ``.
+
+PCA read as a model, probabilistic PCA and factor analysis all have this
+marginal (THEORY.md §1); every likelihood, posterior, covariance, precision and
+sample in the package is computed here, once.
+
+Conventions: ``components`` is ``Wᵀ`` with shape ``(k, d)`` (scikit-learn's
+``components_``), ``noise_variance`` is the diagonal of ``Ψ`` with shape
+``(d,)`` and strictly positive.
+
+Numerics. With the whitened loadings ``W̃ = Ψ^{-1/2} W`` and its thin SVD
+``W̃ = V diag(s) Qᵀ``, the ``k × k`` matrix ``M = I + Wᵀ Ψ⁻¹ W`` has the
+eigen-decomposition ``Q diag(1 + s²) Qᵀ``, so by Woodbury and the matrix
+determinant lemma
+
+.. math::
+
+    \log\det C = \sum_j \log ψ_j + \sum_i \log(1 + s_i^2), \qquad
+    r̃ᵀ C̃^{-1} r̃ = \lVert r̃ − V Vᵀ r̃ \rVert^2
+                   + \sum_i \frac{(v_iᵀ r̃)^2}{1 + s_i^2},
+
+with ``r̃ = Ψ^{-1/2}(x − μ)``. The Mahalanobis term is a sum of non-negative
+parts, so it keeps full relative accuracy even when ``ψ`` is tiny beside ``W``
+(no subtraction of large numbers). No ``d × d`` matrix is inverted or
+factorised, and the cost per row is ``O(d k)``.
+
+The posterior of the factors is ``h | x ~ N(M⁻¹ Wᵀ Ψ⁻¹ (x − μ), M⁻¹)``, with
+``M⁻¹ Wᵀ Ψ^{-1/2} = Q diag(s / (1 + s²)) Vᵀ``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+class LinearGaussian:
+    """The Gaussian ``N(mean, componentsᵀ components + diag(noise_variance))``.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_features)
+        ``Wᵀ``: row ``j`` is the loading vector of factor ``j``.
+    noise_variance : ndarray of shape (n_features,)
+        Diagonal of ``Ψ``; every entry must be positive.
+    mean : ndarray of shape (n_features,)
+    """
+
+    def __init__(self, components, noise_variance, mean):
+        W_t = np.asarray(components, dtype=np.float64)
+        psi = np.asarray(noise_variance, dtype=np.float64)
+        if W_t.ndim != 2 or psi.shape != (W_t.shape[1],):
+            raise ValueError(
+                f"components of shape {W_t.shape} and noise_variance of shape "
+                f"{psi.shape} do not describe the same number of features."
+            )
+        if not np.all(psi > 0) or not np.all(np.isfinite(psi)):
+            raise ValueError(
+                "noise_variance must be finite and positive in every feature; "
+                f"got min {psi.min()!r}. Refit the model or raise its noise floor."
+            )
+        self.components = W_t
+        self.noise_variance = psi
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self._isd = 1.0 / np.sqrt(psi)  # Ψ^{-1/2}
+        # Thin SVD of the whitened loadings W̃ = Ψ^{-1/2} W (d × k): O(d k²).
+        V, s, Qt = linalg.svd(
+            (W_t * self._isd).T, full_matrices=False, lapack_driver="gesdd"
+        )
+        self._V, self._s, self._Qt = V, s, Qt
+        self._shrink = s**2 / (1.0 + s**2)  # eigenvalues of I − C̃⁻¹ on span V
+        self.logdet = float(np.sum(np.log(psi)) + np.sum(np.log1p(s**2)))
+
+    @property
+    def n_features(self) -> int:
+        return self.noise_variance.shape[0]
+
+    # --- densities -------------------------------------------------------------
+    def _mahalanobis(self, R_tilde: np.ndarray) -> np.ndarray:
+        """``r̃ᵀ C̃⁻¹ r̃`` for each row of whitened residuals ``R̃``."""
+        P = R_tilde @ self._V  # (n, k) coordinates on span V
+        perp = R_tilde - P @ self._V.T
+        return np.einsum("ij,ij->i", perp, perp) + (P**2) @ (1.0 / (1.0 + self._s**2))
+
+    def log_likelihood_rows(self, X: np.ndarray) -> np.ndarray:
+        """Log-density of each row of ``X`` (shape ``(n,)``)."""
+        R_tilde = (np.asarray(X, dtype=np.float64) - self.mean) * self._isd
+        d = self.n_features
+        return -0.5 * (d * _LOG_2PI + self.logdet + self._mahalanobis(R_tilde))
+
+    def mean_log_likelihood(self, mean: np.ndarray, covariance: np.ndarray) -> float:
+        """Mean log-density of a data set known by its mean and covariance ``S``.
+
+        ``−½[d log 2π + log det C + tr(C⁻¹ S) + (m − μ)ᵀ C⁻¹ (m − μ)]``, where
+        ``S`` is the maximum likelihood (1/n) covariance around the data mean
+        ``m``. Costs ``O(d² k)``; no ``d × d`` factorisation.
+        """
+        S_tilde = covariance * np.outer(self._isd, self._isd)
+        VtSV_diag = np.einsum("ij,ij->j", self._V, S_tilde @ self._V)
+        trace = np.trace(S_tilde) - VtSV_diag @ self._shrink
+        delta = ((np.asarray(mean) - self.mean) * self._isd)[None, :]
+        maha = self._mahalanobis(delta)[0]
+        d = self.n_features
+        return float(-0.5 * (d * _LOG_2PI + self.logdet + trace + maha))
+
+    # --- posterior over the factors -------------------------------------------
+    def posterior_mean(self, X: np.ndarray) -> np.ndarray:
+        """``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)`` for each row (shape ``(n, k)``)."""
+        R_tilde = (np.asarray(X, dtype=np.float64) - self.mean) * self._isd
+        gain = self._s / (1.0 + self._s**2)
+        return ((R_tilde @ self._V) * gain) @ self._Qt
+
+    def posterior_covariance(self) -> np.ndarray:
+        """``Cov[h | x] = M⁻¹ = (I + Wᵀ Ψ⁻¹ W)⁻¹`` (the same for every row)."""
+        k = self.components.shape[0]
+        Q = self._Qt.T
+        inv_eig = np.ones(k)
+        inv_eig[: self._s.size] = 1.0 / (1.0 + self._s**2)
+        if self._s.size < k:  # more factors than features: complete the basis
+            Q = linalg.qr(np.hstack([Q, np.eye(k)]), mode="economic")[0][:, :k]
+        return (Q * inv_eig) @ Q.T
+
+    # --- second moments -------------------------------------------------------
+    def covariance(self) -> np.ndarray:
+        """The model covariance ``C = W Wᵀ + Ψ`` (a ``d × d`` array)."""
+        C = self.components.T @ self.components
+        C[np.diag_indices_from(C)] += self.noise_variance
+        return C
+
+    def precision(self) -> np.ndarray:
+        """``C⁻¹ = Ψ^{-1/2} (I − V diag(s²/(1+s²)) Vᵀ) Ψ^{-1/2}`` by Woodbury."""
+        P = -(self._V * self._shrink) @ self._V.T
+        P[np.diag_indices_from(P)] += 1.0
+        return P * np.outer(self._isd, self._isd)
+
+    # --- generation -------------------------------------------------------------
+    def sample(self, n_samples: int, random_state: np.random.RandomState):
+        """Draw ``x = μ + W h + ε``, ``h ~ N(0, I)``, ``ε ~ N(0, Ψ)``.
+
+        Returns the samples ``(n, d)`` and the factors ``(n, k)`` that made them.
+        """
+        k, d = self.components.shape
+        H = random_state.standard_normal((n_samples, k))
+        E = random_state.standard_normal((n_samples, d)) * np.sqrt(self.noise_variance)
+        return self.mean + H @ self.components + E, H
+
+
+def floor_noise(noise_variance, reference, rtol: float) -> np.ndarray:
+    """Hold each noise variance at or above ``rtol * reference`` (elementwise).
+
+    ``reference`` is a feature's total variance (factor analysis) or the mean
+    variance (PCA/PPCA). Returns a new array and leaves the input unchanged.
+    """
+    floor = rtol * np.maximum(np.asarray(reference, dtype=np.float64), 0.0)
+    floor = np.where(floor > 0, floor, np.finfo(np.float64).tiny)
+    return np.maximum(np.asarray(noise_variance, dtype=np.float64), floor)

@@ -1,0 +1,198 @@
+r"""Probabilistic PCA (Tipping & Bishop 1999), in closed form or by EM.
+
+The model is ``x = μ + W h + ε`` with ``h ~ N(0, I_k)`` and ``ε ~ N(0, σ² I_d)``,
+so ``x ~ N(μ, W Wᵀ + σ² I)``. With ``S = U Λ Uᵀ`` the maximum likelihood
+covariance (divisor ``n``), the likelihood is maximised by
+
+.. math::
+
+    σ² = \frac{1}{d − k}\sum_{j > k} λ_j, \qquad W = U_k (Λ_k − σ² I)^{1/2} R
+
+for any orthogonal ``R``. The EM algorithm of the same paper works on ``S``
+alone: with ``M = WᵀW + σ² I``,
+
+.. math::
+
+    W_{new} = S W (σ² I + M^{-1} Wᵀ S W)^{-1}, \qquad
+    σ²_{new} = \tfrac1d \operatorname{tr}(S − S W M^{-1} W_{new}ᵀ),
+
+and its fixed point is the closed form. Both routes cost ``O(d² k)`` per step
+once ``S`` is known (one pass over the data).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._base import GaussianLatentModel, ppca_n_parameters, sign_flip
+from ._gaussian import LinearGaussian, floor_noise
+from ._stats import SufficientStats
+from ._validation import check_option, check_positive_scalar
+
+NOISE_RTOL = 1e-12
+
+
+def canonical_loadings(W: np.ndarray) -> np.ndarray:
+    """Rotate loadings ``W`` (d, k) to ``U diag(s)``: orthogonal columns by norm.
+
+    ``W R`` for orthogonal ``R`` is the same model; this picks the member of
+    the orbit whose columns are orthogonal and sorted, with deterministic
+    signs, so that fits from different starts can be compared entry by entry.
+    """
+    U, s, _ = linalg.svd(W, full_matrices=False)
+    return sign_flip((U * s).T).T
+
+
+def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """Maximum likelihood ``(W, σ²)`` of PPCA from the covariance ``S``."""
+    d = S.shape[0]
+    lam, U = linalg.eigh(S)
+    lam, U = lam[::-1], U[:, ::-1]
+    sigma2 = lam[k:].mean() if k < d else 0.0
+    sigma2 = float(floor_noise(sigma2, np.trace(S) / d, NOISE_RTOL))
+    W = U[:, :k] * np.sqrt(np.maximum(lam[:k] - sigma2, 0.0))
+    return canonical_loadings(W), sigma2
+
+
+def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
+    """One EM step of Tipping & Bishop on the covariance ``S``; O(d² k)."""
+    d, k = W.shape
+    SW = S @ W
+    M = W.T @ W + sigma2 * np.eye(k)
+    Minv_WtSW = linalg.solve(M, W.T @ SW, assume_a="pos")
+    W_new = linalg.solve(
+        (sigma2 * np.eye(k) + Minv_WtSW).T, SW.T, assume_a="gen"
+    ).T
+    Minv_Wnew_t = linalg.solve(M, W_new.T, assume_a="pos")
+    sigma2_new = (np.trace(S) - np.einsum("ij,ji->", SW, Minv_Wnew_t)) / d
+    return W_new, float(sigma2_new)
+
+
+class ProbabilisticPCA(GaussianLatentModel):
+    r"""Probabilistic PCA: ``x ~ N(μ, W Wᵀ + σ² I)`` by maximum likelihood.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Number of factors ``k`` (1 ≤ k ≤ n_features); None means n_features.
+    method : {'closed_form', 'em'}, default='closed_form'
+        Eigen-decomposition of ``S``, or the EM algorithm on ``S``. Both reach
+        the same maximum; EM is the route that extends to missing values.
+    tol : float, default=1e-10
+        EM stops when one iteration raises the mean log-likelihood per sample
+        by less than ``tol`` (nats per sample, so independent of data scale).
+    max_iter : int, default=10000
+        Maximum number of EM iterations.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random initial loadings of EM.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        ``Wᵀ`` in canonical orientation (orthogonal rows sorted by norm,
+        largest entry of each row positive): ``(Λ_k − σ² I)^{1/2} U_kᵀ``.
+    noise_variance_ : ndarray of shape (n_features,)
+        ``σ²`` broadcast to every feature.
+    mean_ : ndarray of shape (n_features,)
+    n_components_ : int
+    loglike_ : list of float
+        Mean log-likelihood per sample at each EM iteration (one value for the
+        closed form). Never decreases.
+    n_iter_ : int
+        EM iterations run (0 for the closed form).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    References
+    ----------
+    Tipping, M. E. & Bishop, C. M. (1999). Probabilistic principal component
+    analysis. JRSS-B 61(3):611–622.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from latentmodels import ProbabilisticPCA
+    >>> X = np.random.RandomState(0).standard_normal((200, 5)) @ np.diag([3, 2, 1, 1, 1])
+    >>> model = ProbabilisticPCA(n_components=2).fit(X)
+    >>> model.components_.shape
+    (2, 5)
+    """
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        method="closed_form",
+        tol=1e-10,
+        max_iter=10000,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.method = method
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def _fit_stats(self, stats: SufficientStats) -> None:
+        method = check_option(self.method, "method", ("closed_form", "em"))
+        check_positive_scalar(self.tol, "tol", allow_zero=True)
+        d = stats.n_features
+        k = self._resolve_n_components(stats.n, d)
+        S = stats.covariance
+        if method == "closed_form":
+            W, sigma2 = ppca_closed_form(S, k)
+            loglike, n_iter = [self._mean_ll(W, sigma2, stats)], 0
+        else:
+            W, sigma2, loglike, n_iter = self._em(S, k, stats)
+        self.components_ = W.T
+        self.noise_variance_ = np.full(d, sigma2)
+        self.mean_ = stats.mean
+        self.n_components_ = k
+        self.loglike_ = loglike
+        self.n_iter_ = n_iter
+
+    @staticmethod
+    def _mean_ll(W, sigma2, stats) -> float:
+        model = LinearGaussian(W.T, np.full(stats.n_features, sigma2), stats.mean)
+        return model.mean_log_likelihood(stats.mean, stats.covariance)
+
+    def _em(self, S, k, stats):
+        if (
+            isinstance(self.max_iter, bool)
+            or not isinstance(self.max_iter, (int, np.integer))
+            or self.max_iter < 1
+        ):
+            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
+        d = S.shape[0]
+        rng = check_random_state(self.random_state)
+        scale = np.sqrt(np.trace(S) / d)
+        W = rng.standard_normal((d, k)) * scale
+        sigma2 = float(np.trace(S) / d)
+        floor = np.trace(S) / d
+        loglike = [self._mean_ll(W, sigma2, stats)]
+        converged = False
+        for n_iter in range(1, self.max_iter + 1):
+            W, sigma2 = ppca_em_step(S, W, sigma2)
+            sigma2 = float(floor_noise(sigma2, floor, NOISE_RTOL))
+            loglike.append(self._mean_ll(W, sigma2, stats))
+            if loglike[-1] - loglike[-2] < self.tol:
+                converged = True
+                break
+        if not converged:
+            warnings.warn(
+                f"PPCA EM did not converge in max_iter={self.max_iter} iterations: "
+                f"the last step raised the mean log-likelihood by "
+                f"{loglike[-1] - loglike[-2]:.3g} > tol={self.tol:g}. Increase "
+                "max_iter, loosen tol, or use method='closed_form'.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return canonical_loadings(W), sigma2, loglike[1:], n_iter
+
+    def _n_parameters(self) -> int:
+        return ppca_n_parameters(self.n_features_in_, self.n_components_)
