@@ -1,0 +1,250 @@
+"""Per-example sparse-coding inference (latentmodels.sparse).
+
+Every solver is checked against the exact cvxpy reference, scikit-learn's
+``sparse_encode`` and the optimality conditions; the objective functions are
+checked against direct numpy computations.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.decomposition import sparse_encode as sk_sparse_encode
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Lasso
+
+from latentmodels.sparse import (
+    SOLVERS,
+    alpha_max,
+    duality_gap,
+    encode,
+    kkt_violation,
+    lasso_objective,
+    relative_gap,
+    sparse_encode,
+)
+
+ITERATIVE = [s for s in SOLVERS if s not in ("auto", "cvxpy")]
+
+
+def _problem(seed, n=12, d=10, k=24, active=3, noise=0.05):
+    """Signals made of a few unit-norm atoms plus noise."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((k, d))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    H = np.zeros((n, k))
+    for i in range(n):
+        idx = rng.choice(k, active, replace=False)
+        H[i, idx] = rng.laplace(size=active) * 2
+    X = H @ D + noise * rng.standard_normal((n, d))
+    return X, D
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """cvxpy solutions of a few problems (computed once; cvxpy is slow)."""
+    out = {}
+    for seed in (0, 1):
+        X, D = _problem(seed)
+        alpha = 0.2 * float(np.median(alpha_max(X, D)))
+        for positive in (False, True):
+            res = encode(X, D, alpha, solver="cvxpy", positive=positive)
+            out[seed, positive] = (X, D, alpha, res)
+    return out
+
+
+# --------------------------------------------------------------------- objective
+def test_objective_matches_direct_numpy():
+    X, D = _problem(3)
+    H = np.random.default_rng(4).standard_normal((X.shape[0], D.shape[0]))
+    alpha = 0.37
+    direct = [
+        0.5 * np.sum((X[i] - D.T @ H[i]) ** 2) + alpha * np.sum(np.abs(H[i]))
+        for i in range(X.shape[0])
+    ]
+    np.testing.assert_allclose(lasso_objective(X, D, H, alpha), direct, rtol=1e-13)
+
+
+def test_duality_gap_is_primal_minus_a_feasible_dual_value():
+    X, D = _problem(5)
+    rng = np.random.default_rng(6)
+    alpha = 0.3
+    for positive in (False, True):
+        H = rng.standard_normal((X.shape[0], D.shape[0]))
+        if positive:
+            H = np.abs(H)
+        gap = duality_gap(X, D, H, alpha, positive)
+        for i in range(X.shape[0]):
+            r = X[i] - D.T @ H[i]
+            c = D @ r
+            cmax = max(c.max(), 0) if positive else np.abs(c).max()
+            theta = r * min(1.0, alpha / cmax)
+            corr = D @ theta
+            assert (corr.max() if positive else np.abs(corr).max()) <= alpha * (
+                1 + 1e-12
+            )
+            dual = 0.5 * X[i] @ X[i] - 0.5 * np.sum((X[i] - theta) ** 2)
+            primal = 0.5 * r @ r + alpha * np.abs(H[i]).sum()
+            assert gap[i] >= 0
+            np.testing.assert_allclose(gap[i], primal - dual, rtol=1e-10)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_gap_vanishes_at_optimum(reference, positive):
+    X, D, alpha, res = reference[0, positive]
+    gap = duality_gap(X, D, res.codes, alpha, positive)
+    assert np.all(gap >= 0)
+    assert np.all(gap <= 1e-9 * lasso_objective(X, D, res.codes, alpha))
+    assert np.all(kkt_violation(X, D, res.codes, alpha, positive) <= 1e-8)
+    # and the gap is large away from the optimum
+    H_bad = res.codes + 0.1
+    assert np.all(relative_gap(X, D, H_bad, alpha, positive) > 1e-4)
+    assert np.all(kkt_violation(X, D, H_bad, alpha, positive) > 1e-3)
+
+
+def test_alpha_max_is_the_zero_threshold():
+    X, D = _problem(7)
+    for positive in (False, True):
+        amax = alpha_max(X, D, positive)
+        B = X @ D.T
+        expected = np.maximum(B.max(axis=1), 0) if positive else np.abs(B).max(axis=1)
+        np.testing.assert_allclose(amax, expected, rtol=1e-14)
+        Z = np.zeros((X.shape[0], D.shape[0]))
+        # h = 0 satisfies KKT exactly at alpha_max, and violates it just below
+        for i in range(X.shape[0]):
+            xi, zi = X[i : i + 1], Z[i : i + 1]
+            assert kkt_violation(xi, D, zi, amax[i] * (1 + 1e-12), positive)[0] == 0
+            assert kkt_violation(xi, D, zi, amax[i] * 0.99, positive)[0] > 0
+
+
+# ----------------------------------------------------------------------- solvers
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_solver_agrees_with_cvxpy(reference, solver, seed, positive):
+    X, D, alpha, ref = reference[seed, positive]
+    res = encode(X, D, alpha, solver=solver, positive=positive, tol=1e-10)
+    assert res.converged.all(), res.message
+    np.testing.assert_allclose(res.objective, ref.objective, rtol=1e-6)
+    assert np.all(kkt_violation(X, D, res.codes, alpha, positive) <= 1e-5 * alpha)
+    np.testing.assert_allclose(res.codes, ref.codes, atol=1e-5)
+    if positive:
+        assert np.all(res.codes >= 0)
+    # the cvxpy reference itself is optimal to tight tolerance
+    assert np.all(ref.relative_gap <= 1e-9)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("solver", [*ITERATIVE, "cvxpy"])
+def test_zero_code_above_alpha_max(solver, positive):
+    X, D = _problem(8, n=6)
+    amax = alpha_max(X, D, positive)
+    alpha = float(np.median(amax))
+    H = sparse_encode(X, D, alpha, solver=solver, positive=positive)
+    above = amax <= alpha
+    assert above.any() and (~above).any()
+    assert np.all(H[above] == 0.0)
+    assert np.all(np.abs(H[~above]).sum(axis=1) > 0)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_agrees_with_sklearn_lasso_cd(solver, positive):
+    # sklearn's sparse_encode takes alpha on our scale: it divides it by
+    # n_features itself before calling Lasso, whose loss is divided by n_features.
+    X, D = _problem(9)
+    alpha = 0.1
+    ours = sparse_encode(
+        X, D, alpha, solver=solver, positive=positive, tol=1e-11, max_iter=20000
+    )
+    theirs = sk_sparse_encode(
+        X, D, algorithm="lasso_cd", alpha=alpha, positive=positive, max_iter=100000
+    )
+    # sparse_encode runs Lasso at its default tol=1e-4 (relative gap ~1e-7 here)
+    assert np.all(relative_gap(X, D, theirs, alpha, positive) < 1e-6)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    obj_ours = lasso_objective(X, D, ours, alpha)
+    obj_theirs = lasso_objective(X, D, theirs, alpha)
+    assert np.all(obj_ours <= obj_theirs * (1 + 1e-12))
+    np.testing.assert_allclose(obj_ours, obj_theirs, rtol=1e-6)
+    # at a tight tolerance, Lasso with alpha / n_features gives our codes
+    lasso = Lasso(
+        alpha=alpha / X.shape[1],
+        fit_intercept=False,
+        positive=positive,
+        tol=1e-14,
+        max_iter=1000000,
+    )
+    tight = np.array([lasso.fit(D.T, x).coef_ for x in X])
+    np.testing.assert_allclose(ours, tight, atol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_warm_start(solver):
+    X, D = _problem(10)
+    alpha = 0.1
+    cold = encode(X, D, alpha, solver=solver, tol=1e-10)
+    warm = encode(X, D, alpha, solver=solver, tol=1e-10, init=cold.codes)
+    np.testing.assert_allclose(warm.codes, cold.codes, atol=1e-8)
+    assert warm.n_iter.sum() < cold.n_iter.sum()
+    # a warm start from a wrong point still converges to the optimum
+    bad = encode(X, D, alpha, solver=solver, tol=1e-10, init=cold.codes + 1.0)
+    np.testing.assert_allclose(bad.objective, cold.objective, rtol=1e-8)
+
+
+def test_convergence_warning_once():
+    X, D = _problem(11)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        sparse_encode(X, D, 0.05, solver="fista", tol=1e-14, max_iter=2)
+    conv = [w for w in rec if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1
+    assert "relative duality gap" in str(conv[0].message)
+    assert "max_iter" in str(conv[0].message)
+
+
+# ------------------------------------------------------------------- validation
+def test_input_not_modified():
+    X, D = _problem(12)
+    X.flags.writeable = False
+    D.flags.writeable = False
+    init = np.ones((X.shape[0], D.shape[0]))
+    init_copy = init.copy()
+    for solver in [*ITERATIVE, "auto"]:
+        sparse_encode(X, D, 0.1, solver=solver, positive=True, init=init)
+    np.testing.assert_array_equal(init, init_copy)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (
+            {"dictionary": np.ones((4, 3))},
+            ValueError,
+            "X has 5 features but dictionary",
+        ),
+        ({"alpha": -1.0}, ValueError, "alpha must be finite and >= 0"),
+        ({"alpha": np.nan}, ValueError, "alpha must be finite"),
+        ({"solver": "lars"}, ValueError, "solver must be one of"),
+        ({"tol": 0.0}, ValueError, "tol must be finite and > 0"),
+        ({"max_iter": 0}, ValueError, "max_iter must be a positive integer"),
+        ({"init": np.zeros((2, 2))}, ValueError, r"init has shape \(2, 2\)"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, match):
+    rng = np.random.default_rng(0)
+    args = {"X": rng.standard_normal((3, 5)), "dictionary": np.eye(5), "alpha": 0.1}
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        sparse_encode(args.pop("X"), args.pop("dictionary"), args.pop("alpha"), **args)
+
+
+def test_non_finite_input_named():
+    X = np.ones((4, 3))
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN in 1 row \(first: row 2\)"):
+        sparse_encode(X, np.eye(3), 0.1)
+    D = np.eye(3)
+    D[1, 0] = np.inf
+    with pytest.raises(ValueError, match=r"dictionary contains inf in 1 row"):
+        sparse_encode(np.ones((4, 3)), D, 0.1)
