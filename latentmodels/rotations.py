@@ -1,0 +1,536 @@
+"""Analytic rotations of a factor loadings matrix.
+
+A factor model ``x = Λ f + ε`` is not identified: for any invertible k×k
+matrix T with unit-length columns, ``Λ̃ = Λ (T⁻¹)ᵀ`` with factor correlation
+``Φ = Tᵀ T`` gives the same model covariance, ``Λ̃ Φ Λ̃ᵀ = Λ Λᵀ``. A rotation
+picks the T that makes the loadings simplest under a criterion Q(Λ̃).
+
+Conventions (those of R's GPArotation, Bernaards & Jennrich 2005)
+-----------------------------------------------------------------
+* ``loadings`` has shape ``(n_features, n_factors)`` — the psychometrics
+  layout, i.e. ``components_.T`` of a fitted estimator.
+* One convention for every method: the returned ``rotation`` T satisfies
+  ``rotated = loadings @ inv(T).T`` and ``phi = T.T @ T``. For the orthogonal
+  methods T is orthogonal, so ``rotated = loadings @ T`` and ``phi = I``.
+* Factor scores ``z`` computed for the unrotated loadings become ``z @ T``
+  for the rotated ones (their covariance is Φ when that of z is I).
+* Criteria are *minimised* (GPArotation's sign: varimax returns −¼ Σ …).
+* Signs and column order are left as the algorithm leaves them (as in
+  GPArotation), unless ``sort=True``: then every column is flipped to have a
+  positive sum and columns are ordered by decreasing sum of squared loadings.
+
+References
+----------
+Bernaards, C. A. & Jennrich, R. I. (2005). Gradient projection algorithms and
+software for arbitrary rotation criteria in factor analysis. Educational and
+Psychological Measurement 65, 676–696.
+Jennrich, R. I. (2001, 2002). A simple general procedure for orthogonal /
+oblique rotation. Psychometrika 66, 289–306; 67, 7–19.
+Kaiser, H. F. (1958). The varimax criterion for analytic rotation in factor
+analysis. Psychometrika 23, 187–200.
+Hendrickson, A. E. & White, P. O. (1964). Promax: a quick method for rotation
+to oblique simple structure. Brit. J. Statist. Psychol. 17, 65–70.
+Crawford, C. B. & Ferguson, G. A. (1970). A general rotation criterion and its
+use in orthogonal rotation. Psychometrika 35, 321–332.
+Yates, A. (1987). Multivariate Exploratory Data Analysis. (Geomin.)
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._validation import check_array_finite, check_option, check_positive_scalar
+
+ORTHOGONAL_METHODS = ("varimax", "quartimax", "equamax", "geomin_t")
+OBLIQUE_METHODS = ("promax", "oblimin", "geomin_q")
+METHODS = ORTHOGONAL_METHODS + OBLIQUE_METHODS
+
+# A criterion maps loadings L to (Q(L), dQ/dL); both are minimised.
+Criterion = Callable[[np.ndarray], "tuple[float, np.ndarray]"]
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """Outcome of :func:`rotate`.
+
+    Attributes
+    ----------
+    loadings : ndarray of shape (n_features, n_factors)
+        Rotated loadings Λ̃ = Λ (T⁻¹)ᵀ (the *pattern* matrix when oblique).
+    rotation : ndarray of shape (n_factors, n_factors)
+        T, with unit-length columns; orthogonal for orthogonal methods.
+    phi : ndarray of shape (n_factors, n_factors)
+        Factor correlation matrix Φ = Tᵀ T (the identity when orthogonal).
+        The model covariance is unchanged: Λ̃ Φ Λ̃ᵀ = Λ Λᵀ.
+    criterion : float or None
+        Value of the minimised criterion at the result, on the loadings the
+        algorithm rotated (the Kaiser-normalised ones if ``normalize=True``).
+        None for promax, which minimises nothing.
+    gradient_norm : float
+        Frobenius norm of the projected gradient at the result (zero at a
+        stationary point). For promax, that of its varimax step.
+    n_iter : int
+        Iterations of the start that was kept.
+    converged : bool
+        Whether the projected gradient norm fell below ``tol``.
+    method : str
+        The rotation criterion.
+    orthogonal : bool
+        Whether T is orthogonal (Φ = I).
+    """
+
+    loadings: np.ndarray
+    rotation: np.ndarray
+    phi: np.ndarray
+    criterion: float | None
+    gradient_norm: float
+    n_iter: int
+    converged: bool
+    method: str
+    orthogonal: bool
+
+    @property
+    def structure(self) -> np.ndarray:
+        """Structure matrix Λ̃ Φ: correlations of features with factors."""
+        return self.loadings @ self.phi
+
+
+# --------------------------------------------------------------------------
+# Criteria Q(L) and their gradients (GPArotation's "vgQ" functions).
+
+
+def _orthomax(gamma: float) -> Criterion:
+    """Orthomax: Q = −¼ [Σ λ⁴ − (γ/d) Σ_j (Σ_i λ²_ij)²].
+
+    γ = 0 quartimax, γ = 1 varimax (Kaiser 1958), γ = k/2 equamax.
+    """
+
+    def crit(L):
+        L2 = L * L
+        colsum = L2.sum(axis=0)
+        g = gamma / L.shape[0]
+        f = -0.25 * (np.sum(L2 * L2) - g * np.dot(colsum, colsum))
+        return f, -(L * L2 - g * L * colsum)
+
+    return crit
+
+
+def _oblimin(gamma: float) -> Criterion:
+    """Direct oblimin: Q = ¼ Σ (L∘L) ∘ [(I − (γ/d) 11ᵀ)(L∘L)(11ᵀ − I)].
+
+    γ = 0 quartimin, γ = ½ biquartimin, γ = 1 covarimin (Jennrich & Sampson
+    1966).
+    """
+
+    def crit(L):
+        L2 = L * L
+        X = L2.sum(axis=1, keepdims=True) - L2
+        if gamma != 0:
+            X = X - gamma * X.mean(axis=0)
+        return 0.25 * np.sum(L2 * X), L * X
+
+    return crit
+
+
+def _geomin(delta: float) -> Criterion:
+    """Geomin: Q = Σ_i (Π_j (λ²_ij + δ))^{1/k} (Yates 1987; Browne 2001)."""
+
+    def crit(L):
+        k = L.shape[1]
+        L2 = L * L + delta
+        pro = np.exp(np.log(L2).mean(axis=1, keepdims=True))
+        return float(pro.sum()), (2.0 / k) * L / L2 * pro
+
+    return crit
+
+
+def _make_criterion(method: str, k: int, *, gamma: float, delta: float) -> Criterion:
+    if method in ("varimax", "quartimax", "equamax"):
+        return _orthomax({"varimax": 1.0, "quartimax": 0.0, "equamax": k / 2}[method])
+    if method == "oblimin":
+        return _oblimin(gamma)
+    return _geomin(delta)
+
+
+def rotation_criterion(
+    loadings, method: str, *, gamma: float = 0.0, delta: float = 0.01
+) -> float:
+    """Value of a rotation criterion Q at ``loadings`` (lower is simpler).
+
+    Parameters
+    ----------
+    loadings : array-like of shape (n_features, n_factors)
+        Loadings at which to evaluate the criterion.
+    method : str
+        Any method of :func:`rotate` except ``'promax'``, which has none.
+    gamma, delta : float
+        Oblimin γ and geomin δ.
+    """
+    check_option(method, "method", tuple(m for m in METHODS if m != "promax"))
+    A = _check_loadings(loadings)
+    f, _ = _make_criterion(method, A.shape[1], gamma=gamma, delta=delta)(A)
+    return float(f)
+
+
+# --------------------------------------------------------------------------
+# Gradient projection algorithms (Bernaards & Jennrich 2005).
+
+
+def _polar(X: np.ndarray) -> np.ndarray:
+    """Orthogonal factor U Vᵀ of the polar decomposition of X (nearest Q)."""
+    U, _, Vt = np.linalg.svd(X)
+    return U @ Vt
+
+
+def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False):
+    """Gradient projection loop of Bernaards & Jennrich (2005).
+
+    ``evaluate(T)`` returns the criterion and its gradient G in T;
+    ``project(T, G)`` projects G on the tangent space of the constraint
+    manifold; ``retract(X)`` maps a matrix back onto the manifold. A step
+    T − αG_p is accepted under Armijo's rule f_new < f − ½ α ‖G_p‖², halving α
+    up to 10 times. Near the optimum the predicted decrease drops below the
+    rounding error of f; a step whose change of f is within that error is
+    then accepted if it lowers ‖G_p‖. With ``polar_first`` (orthogonal
+    manifold) the full step polar(−G), Kaiser's SVD iteration of
+    ``stats::varimax``, is tried first and kept if f does not increase.
+
+    Returns T, f, ‖G_p‖, iterations and whether ‖G_p‖ < tol.
+    """
+    f, G = evaluate(T)
+    noise = 1e-11 * max(1.0, abs(f), T.shape[0])
+    s = float(np.linalg.norm(project(T, G)))
+    alpha = 1.0
+    n_iter = 0
+
+    def acceptable(ft, Tt, Gt, decrease):
+        if ft < f - decrease:
+            return True
+        return ft <= f + noise and np.linalg.norm(project(Tt, Gt)) < s
+
+    while s >= tol and n_iter < max_iter:
+        Gp = project(T, G)
+        Tt = None
+        if polar_first:
+            Tt = retract(-G)
+            ft, Gt = evaluate(Tt)
+            if not acceptable(ft, Tt, Gt, 0.0):
+                Tt = None
+        if Tt is None:
+            alpha *= 2.0
+            for _ in range(11):
+                Tt = retract(T - alpha * Gp)
+                ft, Gt = evaluate(Tt)
+                if acceptable(ft, Tt, Gt, 0.5 * s * s * alpha):
+                    break
+                alpha *= 0.5
+            else:
+                break  # no descent left at working precision
+        T, f, G = Tt, ft, Gt
+        s = float(np.linalg.norm(project(T, G)))
+        n_iter += 1
+    return T, float(f), s, n_iter, s < tol
+
+
+def _gpa_orthogonal(A, T, crit, tol, max_iter, polar_first):
+    """Minimise crit(A T) over orthogonal T (GPArotation's GPForth)."""
+
+    def evaluate(T):
+        f, Gq = crit(A @ T)
+        return f, A.T @ Gq
+
+    def project(T, G):
+        M = T.T @ G
+        return G - T @ (0.5 * (M + M.T))
+
+    return _gpa(T, evaluate, project, _polar, tol, max_iter, polar_first)
+
+
+def _gpa_oblique(A, T, crit, tol, max_iter):
+    """Minimise crit(A (T⁻¹)ᵀ) over T with unit-length columns (GPFoblq).
+
+    With Λ = A (T⁻¹)ᵀ the gradient in T is G = −(Λᵀ (∂Q/∂Λ) T⁻¹)ᵀ, and the
+    tangent projection removes T diag(TᵀG).
+    """
+
+    def evaluate(T):
+        L = np.linalg.solve(T, A.T).T
+        f, Gq = crit(L)
+        return f, -np.linalg.solve(T.T, Gq.T @ L)
+
+    def project(T, G):
+        return G - T * np.sum(T * G, axis=0)
+
+    def retract(X):
+        return X / np.linalg.norm(X, axis=0)
+
+    return _gpa(T, evaluate, project, retract, tol, max_iter)
+
+
+def _haar_orthogonal(k: int, rng: np.random.RandomState) -> np.ndarray:
+    """Haar-distributed k×k orthogonal matrix: sign-corrected QR of a Gaussian."""
+    Q, R = np.linalg.qr(rng.standard_normal((k, k)))
+    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+
+
+def _iterative(A, method, *, gamma, delta, tol, max_iter, n_starts, rng):
+    """Best of ``n_starts`` runs (identity first, then Haar starts)."""
+    k = A.shape[1]
+    homogeneous = method != "geomin_t" and method != "geomin_q"
+    # Quartic criteria: rotate A / c (unit RMS row norm) so that ``tol`` does
+    # not depend on the loadings' units; T is the same, Q scales by c⁴.
+    c = float(np.sqrt(np.mean(np.sum(A * A, axis=1)))) if homogeneous else 1.0
+    c = c if c > 0 else 1.0
+    crit = _make_criterion(method, k, gamma=gamma, delta=delta)
+    best = None
+    for start in range(n_starts):
+        T0 = np.eye(k) if start == 0 else _haar_orthogonal(k, rng)
+        if method in ORTHOGONAL_METHODS:
+            out = _gpa_orthogonal(A / c, T0, crit, tol, max_iter, homogeneous)
+        else:
+            out = _gpa_oblique(A / c, T0, crit, tol, max_iter)
+        if best is None or out[1] < best[1]:
+            best = out
+    T, f, s, n_iter, converged = best
+    return T, f * c**4, s, n_iter, converged
+
+
+def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
+    """Hendrickson & White's step: U with L U ≈ L∘|L|^(m−1), diag((UᵀU)⁻¹) = 1."""
+    target = L * np.abs(L) ** (power - 1.0)
+    U = np.linalg.lstsq(L, target, rcond=None)[0]
+    return U * np.sqrt(np.diag(np.linalg.inv(U.T @ U)))
+
+
+# --------------------------------------------------------------------------
+# Public API.
+
+
+def _check_loadings(loadings) -> np.ndarray:
+    A = np.asarray(loadings)
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"loadings must be a real numeric array, got dtype {A.dtype}.")
+    if A.ndim != 2:
+        raise ValueError(
+            "loadings must be a 2-D array of shape (n_features, n_factors), got "
+            f"shape {A.shape}; for a single factor pass loadings.reshape(-1, 1)."
+        )
+    if A.size == 0:
+        raise ValueError(f"loadings is empty (shape {A.shape}).")
+    if A.shape[1] > A.shape[0]:
+        raise ValueError(
+            f"loadings has shape {A.shape}: more factors than features. Loadings "
+            "are (n_features, n_factors); for an estimator's components_ of "
+            "shape (n_factors, n_features) pass components_.T."
+        )
+    check_array_finite(A, name="loadings")
+    return np.array(A, dtype=np.float64)  # always a copy: never touch the input
+
+
+def _check_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}.")
+    return int(value)
+
+
+def _sort_columns(L: np.ndarray, T: np.ndarray):
+    """Flip columns to positive sums; order by decreasing sum of squares."""
+    signs = np.where(L.sum(axis=0) < 0, -1.0, 1.0)
+    L, T = L * signs, T * signs
+    order = np.argsort(-np.sum(L * L, axis=0), kind="stable")
+    return L[:, order], T[:, order]
+
+
+def rotate(
+    loadings,
+    method: str = "varimax",
+    *,
+    normalize: bool = False,
+    power: float = 4,
+    gamma: float = 0.0,
+    delta: float = 0.01,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    n_starts: int = 1,
+    random_state=None,
+    sort: bool = False,
+) -> RotationResult:
+    r"""Rotate a loadings matrix to simple structure.
+
+    Orthogonal methods find an orthogonal T minimising Q(Λ T); oblique ones a
+    T with unit-length columns minimising Q(Λ (T⁻¹)ᵀ), with factor
+    correlation Φ = TᵀT. Either way Λ̃ Φ Λ̃ᵀ = Λ Λᵀ: the model covariance
+    Λ Λᵀ + Ψ is unchanged.
+
+    Criteria (all minimised; λ are the rotated loadings, d features, k
+    factors):
+
+    * ``'varimax'``: :math:`-\tfrac14\sum_j [\sum_i \lambda_{ij}^4 - \tfrac1d
+      (\sum_i \lambda_{ij}^2)^2]`, minus d/4 times the summed column variances
+      of the squared loadings (Kaiser 1958).
+    * ``'quartimax'``: :math:`-\tfrac14 \sum_{ij} \lambda_{ij}^4`.
+    * ``'equamax'``: orthomax with γ = k/2 (Crawford–Ferguson κ = k/(2d)).
+    * ``'oblimin'``: :math:`\tfrac14 \sum_{j \ne l} \sum_i \lambda_{ij}^2
+      \lambda_{il}^2 - \tfrac{\gamma}{4d} \sum_{j \ne l} (\sum_i
+      \lambda_{ij}^2)(\sum_i \lambda_{il}^2)`; γ = 0 is quartimin.
+    * ``'geomin_t'`` / ``'geomin_q'``: :math:`\sum_i (\prod_j (\lambda_{ij}^2 +
+      \delta))^{1/k}`, orthogonal / oblique (δ is absolute, so meant for
+      loadings on the correlation scale; use ``normalize=True`` otherwise).
+    * ``'promax'``: varimax, then the least-squares fit of the target
+      λ|λ|^{m−1} with m = ``power``; columns rescaled so that diag(Φ) = 1
+      (Hendrickson & White 1964; R's ``stats::promax``).
+
+    Iterative methods use the gradient projection algorithm (Bernaards &
+    Jennrich 2005) with step-size backtracking; orthomax criteria first try
+    Kaiser's SVD step, the algorithm of ``stats::varimax``.
+
+    Parameters
+    ----------
+    loadings : array-like of shape (n_features, n_factors)
+        Unrotated loadings Λ (``components_.T`` of a fitted estimator). Not
+        modified.
+    method : str, default='varimax'
+        One of ``'varimax'``, ``'quartimax'``, ``'equamax'``, ``'geomin_t'``
+        (orthogonal) or ``'promax'``, ``'oblimin'``, ``'geomin_q'`` (oblique).
+    normalize : bool, default=False
+        Kaiser normalisation: rotate the rows scaled to unit length, then scale
+        back (zero rows are left as they are). For promax it applies to the
+        varimax step, as in ``stats::promax``, whose default corresponds to
+        ``normalize=True``.
+    power : float, default=4
+        Promax exponent m (≥ 1; 2 to 4 is usual).
+    gamma : float, default=0.0
+        Oblimin parameter γ.
+    delta : float, default=0.01
+        Geomin parameter δ > 0.
+    tol : float, default=1e-8
+        Stop when the Frobenius norm of the projected gradient falls below
+        ``tol``. For the quartic criteria it is measured on the loadings
+        rescaled to unit root-mean-square row norm, so it does not depend on
+        their units (on correlation-scale loadings it is close to
+        GPArotation's ``eps``).
+    max_iter : int, default=1000
+        Maximum iterations per start.
+    n_starts : int, default=1
+        Number of starts: the identity, then ``n_starts - 1`` Haar-random
+        orthogonal matrices; the result with the lowest criterion is kept.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random starts.
+    sort : bool, default=False
+        If True, flip columns to positive sums and order them by decreasing
+        sum of squared loadings (``rotation`` and ``phi`` follow).
+
+    Returns
+    -------
+    RotationResult
+        ``loadings``, ``rotation`` T, ``phi`` Φ, ``criterion``,
+        ``gradient_norm``, ``n_iter``, ``converged``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the kept start did not reach ``tol`` within ``max_iter``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from latentmodels.rotations import rotate
+    >>> L = np.array([[.8, .3], [.7, .4], [.3, .8], [.2, .7]])
+    >>> res = rotate(L, "oblimin")
+    >>> np.allclose(res.loadings @ res.phi @ res.loadings.T, L @ L.T)
+    True
+    """
+    check_option(method, "method", METHODS)
+    A = _check_loadings(loadings)
+    power = check_positive_scalar(power, "power")
+    if power < 1:
+        raise ValueError(
+            f"power must be >= 1 (promax raises loadings to power - 1), got {power}."
+        )
+    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
+        raise TypeError(f"gamma must be a real number, got {gamma!r}.")
+    if not np.isfinite(gamma):
+        raise ValueError(f"gamma must be finite, got {gamma!r}.")
+    delta = check_positive_scalar(delta, "delta")
+    tol = check_positive_scalar(tol, "tol")
+    max_iter = _check_int(max_iter, "max_iter")
+    n_starts = _check_int(n_starts, "n_starts")
+    rng = check_random_state(random_state)
+    orthogonal = method in ORTHOGONAL_METHODS
+    d, k = A.shape
+
+    if k == 1:
+        # Nothing to rotate (the sign is kept, as GPArotation does).
+        f = None
+        if method != "promax":
+            f = float(_make_criterion(method, 1, gamma=gamma, delta=delta)(A)[0])
+        eye = np.eye(1)
+        return RotationResult(A, eye, eye, f, 0.0, 0, True, method, orthogonal)
+
+    scale = np.ones((d, 1))
+    if normalize:
+        norms = np.sqrt(np.sum(A * A, axis=1, keepdims=True))
+        scale = np.where(norms > 0, norms, 1.0)
+    An = A / scale
+
+    options = dict(tol=tol, max_iter=max_iter, n_starts=n_starts, rng=rng)
+    if method == "promax":
+        Tv, _, s, n_iter, converged = _iterative(
+            An, "varimax", gamma=0.0, delta=delta, **options
+        )
+        Lv = A @ Tv  # the promax target is built on unnormalised loadings
+        U = _promax_target(Lv, power)
+        L = Lv @ U
+        T = Tv @ np.linalg.inv(U).T
+        f = None
+    else:
+        T, f, s, n_iter, converged = _iterative(
+            An, method, gamma=float(gamma), delta=delta, **options
+        )
+        L = A @ T if orthogonal else np.linalg.solve(T, A.T).T
+    if sort:
+        L, T = _sort_columns(L, T)
+    phi = np.eye(k) if orthogonal else T.T @ T
+    if not converged:
+        warnings.warn(
+            f"{method} rotation did not converge in {max_iter} iterations "
+            f"(projected gradient norm {s:.3g} > tol={tol:g}); increase max_iter, "
+            "loosen tol, or try n_starts > 1.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return RotationResult(L, T, phi, f, s, n_iter, converged, method, orthogonal)
+
+
+def varimax(loadings, *, normalize: bool = False, **kwargs) -> RotationResult:
+    """Varimax rotation: ``rotate(loadings, 'varimax', ...)``."""
+    return rotate(loadings, "varimax", normalize=normalize, **kwargs)
+
+
+def quartimax(loadings, *, normalize: bool = False, **kwargs) -> RotationResult:
+    """Quartimax rotation: ``rotate(loadings, 'quartimax', ...)``."""
+    return rotate(loadings, "quartimax", normalize=normalize, **kwargs)
+
+
+def promax(
+    loadings, *, power: float = 4, normalize: bool = True, **kwargs
+) -> RotationResult:
+    """Promax rotation with R's ``stats::promax`` defaults (Kaiser-normalised
+    varimax step): ``rotate(loadings, 'promax', normalize=True, ...)``."""
+    return rotate(loadings, "promax", power=power, normalize=normalize, **kwargs)
+
+
+def oblimin(
+    loadings, *, gamma: float = 0.0, normalize: bool = False, **kwargs
+) -> RotationResult:
+    """Direct oblimin rotation: ``rotate(loadings, 'oblimin', ...)``."""
+    return rotate(loadings, "oblimin", gamma=gamma, normalize=normalize, **kwargs)
