@@ -1,0 +1,503 @@
+"""Linear autoencoder: the bridge from PCA to autoencoders.
+
+Encoder ``h = A (x - mean)`` (``A`` is k×d), decoder ``x̂ = mean + B h``
+(``B`` is d×k), trained on the squared reconstruction error summed over the
+samples, plus penalties. The known results about this model (Baldi & Hornik
+1989; Kunin et al. 2019; Bao et al. 2020; Plaut 2018) are what its tests and
+its example check; see the user guide page ``autoencoder.rst``.
+
+The objective depends on the data only through second-order statistics
+(:mod:`latentmodels._autoencoder_loss`), so fitting makes one pass over the
+data to form the scatter matrix and then minimises with scipy's L-BFGS on
+analytic gradients at O(d² k) per iteration.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import subspace_angles
+from scipy.optimize import minimize
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._autoencoder_loss import Objective, Statistics, largest_eigenvalue, unit_weights
+from ._validation import (
+    check_array_finite,
+    check_n_components,
+    check_option,
+    check_positive_scalar,
+    validate_X,
+)
+
+__all__ = ["LinearAutoencoder", "PCAComparison", "compare_with_pca"]
+
+# Scale of the random initial weights (relative to a unit-norm row): small, so
+# that training starts near the origin as in Baldi & Hornik's analysis, but
+# far enough from the saddle at 0 for the gradient to be informative.
+_INIT_SCALE = 1e-2
+# Below this many flops per product (d² k), fit with one BLAS thread.
+_THREADED_WORK = 2_000_000
+
+
+def _check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}.")
+    return int(value)
+
+
+class LinearAutoencoder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
+    """Linear autoencoder trained on its exact squared reconstruction error.
+
+    The model encodes ``h = A (x - mean)`` and decodes ``x̂ = mean + B h``.
+    Training minimises, over the n training rows,
+
+    .. math::
+
+        L(A, B) = \\sum_{r=1}^{n} \\lVert x_r - \\hat x_r \\rVert^2
+            + \\lambda (\\lVert A\\rVert_F^2 + \\lVert B\\rVert_F^2)
+            + \\sum_i \\lambda_i (\\lVert a_i\\rVert^2 + \\lVert b_i\\rVert^2)
+            + n s^2 \\lVert B A\\rVert_F^2 + \\mu \\lVert A\\rVert_F^2,
+
+    the loss being **summed** (not averaged) over samples, so a penalty's
+    effect is measured against the scatter eigenvalues ``s_i = n λ_i(S)``.
+    The terms are the reconstruction error (Baldi & Hornik 1989), weight
+    decay, distinct per-unit penalties (Bao et al. 2020), Gaussian input noise
+    in expectation, and the contractive penalty ``μ ‖∂h/∂x‖²_F = μ ‖A‖²_F``.
+
+    Known minima, checked by the tests (Kunin et al. 2019):
+
+    - no penalty: ``B A = U_k U_kᵀ``, the PCA projector, but ``A ≠ Bᵀ``;
+    - weight decay λ: ``A = Bᵀ`` and ``B = U_k diag(√max(0, 1 - λ/s_i)) O``;
+    - distinct unit penalties ``λ_1 < … < λ_k``: decoder column i is ``±u_i``
+      scaled by ``√max(0, 1 - λ_i/s_i)``, which removes the rotation ``O``;
+    - input noise: ``B A = U_k diag(s_i / (s_i + n s²)) U_kᵀ``;
+    - contractive, tied: weight decay with ``λ = μ/2``; untied: no minimiser.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of latent units k (at most the number of features).
+    tied : bool, default=False
+        If True, the decoder is the encoder's transpose, ``B = Aᵀ``.
+    weight_decay : float, default=0.0
+        λ in ``λ (‖A‖²_F + ‖B‖²_F)``.
+    unit_penalties : array-like of shape (n_components,), default=None
+        Non-negative λ_i in ``Σ_i λ_i (‖a_i‖² + ‖b_i‖²)``, added to the weight
+        decay. With distinct values, the unit with the i-th smallest penalty
+        learns the i-th principal direction (Bao et al. 2020).
+    input_noise : float, default=0.0
+        Standard deviation s of Gaussian noise added to every input entry
+        (the target stays clean: a denoising autoencoder).
+    noise_mode : {'expected', 'sampled'}, default='expected'
+        ``'expected'`` minimises the exact expected loss, ``L_0 + n s²‖BA‖²_F``.
+        ``'sampled'`` draws fresh noise for every row in each of ``n_epochs``
+        epochs (from ``random_state``). The statistics of the noisy inputs are
+        averaged over the epochs seen so far and L-BFGS is warm-started on that
+        average after each epoch, so the fit after t epochs is the autoencoder
+        trained on t noisy copies of the data; it approaches the expected
+        solution as t grows (error of order 1/√(n t)). Each epoch costs a pass
+        over the data, O(n d²).
+    contractive : float, default=0.0
+        μ in the contractive penalty ``μ ‖∂h/∂x‖²_F = μ ‖A‖²_F``. Untied, the
+        problem has no minimiser unless the decoder is penalised too (weight
+        decay or positive unit penalties), and ``fit`` raises a ValueError.
+    solver : {'lbfgs'}, default='lbfgs'
+        scipy's L-BFGS-B on analytic gradients.
+    max_iter : int, default=2000
+        Maximum L-BFGS iterations (per epoch in sampled mode).
+    tol : float, default=1e-10
+        Gradient tolerance of L-BFGS on the loss divided by the largest
+        eigenvalue of the input scatter (so it does not depend on the data's
+        scale or on n).
+    n_epochs : int, default=50
+        Number of noise draws in ``noise_mode='sampled'``; ignored otherwise.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the small random initial weights and the sampled noise.
+
+    Attributes
+    ----------
+    encoder_ : ndarray of shape (n_components, n_features)
+        ``A``.
+    decoder_ : ndarray of shape (n_features, n_components)
+        ``B``.
+    components_ : ndarray of shape (n_components, n_features)
+        ``Bᵀ``, the decoder's columns as rows (scikit-learn's convention).
+    mean_ : ndarray of shape (n_features,)
+    principal_directions_ : ndarray of shape (n_components, n_features)
+        Left singular vectors of the decoder as rows, by decreasing singular
+        value, sign fixed so the largest entry is positive. Without a
+        rotation-fixing penalty they recover the principal directions
+        (Plaut 2018; Kunin et al. 2019).
+    decoder_singular_values_ : ndarray of shape (n_components,)
+    loss_ : float
+        Final value of the objective (summed over samples, penalties included;
+        in sampled mode, the objective averaged over the epochs' noise).
+    loss_curve_ : ndarray
+        Objective after each L-BFGS iteration (expected mode) or after each
+        epoch (sampled mode).
+    n_iter_ : int
+        L-BFGS iterations in total (over all epochs in sampled mode).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has string feature names.
+
+    References
+    ----------
+    Baldi & Hornik (1989), Neural Networks 2:53–58.
+    Plaut (2018), arXiv:1804.10253.
+    Kunin, Bloom, Goeva & Seed (2019), ICML, PMLR 97:3560–3569.
+    Bao, Lucas, Sachdeva & Grosse (2020), NeurIPS 33.
+    """
+
+    def __init__(
+        self,
+        n_components,
+        *,
+        tied=False,
+        weight_decay=0.0,
+        unit_penalties=None,
+        input_noise=0.0,
+        noise_mode="expected",
+        contractive=0.0,
+        solver="lbfgs",
+        max_iter=2000,
+        tol=1e-10,
+        n_epochs=50,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.tied = tied
+        self.weight_decay = weight_decay
+        self.unit_penalties = unit_penalties
+        self.input_noise = input_noise
+        self.noise_mode = noise_mode
+        self.contractive = contractive
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self, n_features: int) -> dict:
+        k = check_n_components(
+            self.n_components,
+            upper=n_features,
+            upper_reason=f"n_features = {n_features}",
+        )
+        if not isinstance(self.tied, (bool, np.bool_)):
+            raise TypeError(f"tied must be True or False, got {self.tied!r}.")
+        unit = None
+        if self.unit_penalties is not None:
+            unit = np.asarray(self.unit_penalties, dtype=float)
+            if unit.shape != (k,):
+                raise ValueError(
+                    f"unit_penalties must have one value per latent unit, shape "
+                    f"({k},), got shape {unit.shape}."
+                )
+            check_array_finite(unit, name="unit_penalties")
+            if np.any(unit < 0):
+                raise ValueError(
+                    f"unit_penalties must be non-negative, got {unit.tolist()}."
+                )
+        params = dict(
+            k=k,
+            weight_decay=check_positive_scalar(
+                self.weight_decay, "weight_decay", allow_zero=True
+            ),
+            unit=unit,
+            noise=check_positive_scalar(
+                self.input_noise, "input_noise", allow_zero=True
+            ),
+            noise_mode=check_option(
+                self.noise_mode, "noise_mode", {"expected", "sampled"}
+            ),
+            contractive=check_positive_scalar(
+                self.contractive, "contractive", allow_zero=True
+            ),
+            max_iter=_check_positive_int(self.max_iter, "max_iter"),
+            tol=check_positive_scalar(self.tol, "tol"),
+            n_epochs=_check_positive_int(self.n_epochs, "n_epochs"),
+        )
+        check_option(self.solver, "solver", {"lbfgs"})
+        decoder_penalty = params["weight_decay"] + (0.0 if unit is None else unit)
+        if params["contractive"] > 0 and not self.tied and np.min(decoder_penalty) == 0:
+            raise ValueError(
+                "The untied contractive autoencoder has no minimiser: replacing "
+                "A by cA and B by B/c leaves the reconstruction BA unchanged "
+                "while the penalty contractive*||A||^2 goes to 0 as c -> 0, so "
+                "training would drive the encoder to 0 and the decoder to "
+                "infinity. Pass tied=True (then the penalty equals weight decay "
+                "with weight_decay = contractive/2), or penalise the decoder "
+                "too with weight_decay > 0 or positive unit_penalties."
+            )
+        return params
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Fit the encoder and decoder to X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (not modified).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LinearAutoencoder
+        """
+        X = validate_X(self, X, reset=True)
+        X = np.asarray(X, dtype=np.float64)
+        n, d = X.shape
+        p = self._check_params(d)
+        k = p["k"]
+        rng = check_random_state(self.random_state)
+
+        self.mean_ = X.mean(axis=0)
+        Xc = X - self.mean_
+        scatter = Xc.T @ Xc
+        expected = Statistics.expected(scatter, n, p["noise"])
+        scale = largest_eigenvalue(expected.quad)
+        if not scale > 0:
+            scale = 1.0
+        alpha, beta = unit_weights(
+            k, p["weight_decay"], p["unit"], p["contractive"], tied=self.tied
+        )
+        objective = Objective(
+            expected,
+            alpha,
+            beta,
+            n_components=k,
+            n_features=d,
+            tied=self.tied,
+            scale=scale,
+        )
+        A0 = rng.standard_normal((k, d)) * (_INIT_SCALE / np.sqrt(d))
+        B0 = rng.standard_normal((d, k)) * (_INIT_SCALE / np.sqrt(d))
+        params = objective.pack(A0, B0)
+
+        if p["noise"] > 0 and p["noise_mode"] == "sampled":
+            params, curve, n_iter, converged = self._fit_sampled(
+                objective, params, Xc, p, rng
+            )
+        else:
+            params, curve, n_iter, converged = _run_lbfgs(
+                objective, params, p["max_iter"], p["tol"]
+            )
+        if not converged:
+            warnings.warn(
+                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations "
+                f"(tol={p['tol']:g}). Increase max_iter, or loosen tol.",
+                ConvergenceWarning,
+            )
+        A, B = objective.unpack(params)
+        self.encoder_ = A.copy()
+        self.decoder_ = B.copy()
+        self.loss_ = objective.loss(params)
+        self.loss_curve_ = np.asarray(curve, dtype=float)
+        self.n_iter_ = int(n_iter)
+        self._set_directions()
+        self._n_features_out = k
+        return self
+
+    def _fit_sampled(self, objective, params, Xc, p, rng):
+        """Sampled input noise: one fresh draw per epoch, statistics averaged.
+
+        After epoch t the objective is the loss averaged over the t noisy
+        copies drawn so far, ``tr Σ - 2 tr(P C̄_t) + tr(P Q̄_t Pᵀ)`` with
+        ``C̄_t``, ``Q̄_t`` the running means of ``X̃_cᵀ X_c`` and ``X̃_cᵀ X̃_c``;
+        L-BFGS is warm-started from the previous epoch's weights.
+        """
+        n, d = Xc.shape
+        scatter = objective.stats.cross
+        trace = objective.stats.trace
+        noise_x = np.zeros((d, d))  # Σ_t E_tᵀ X_c
+        noise_sq = np.zeros((d, d))  # Σ_t E_tᵀ E_t
+        curve, n_iter, converged = [], 0, True
+        for epoch in range(1, p["n_epochs"] + 1):
+            E = rng.standard_normal((n, d)) * p["noise"]
+            noise_x += E.T @ Xc
+            noise_sq += E.T @ E
+            cross = scatter + noise_x / epoch
+            quad = scatter + (noise_x + noise_x.T + noise_sq) / epoch
+            objective.stats = Statistics(trace, cross, quad)
+            params, _, it, converged = _run_lbfgs(
+                objective, params, p["max_iter"], p["tol"]
+            )
+            n_iter += it
+            curve.append(objective.loss(params))
+        return params, curve, n_iter, converged
+
+    def _set_directions(self) -> None:
+        U, sv, _ = np.linalg.svd(self.decoder_, full_matrices=False)
+        dirs = U.T
+        signs = np.sign(dirs[np.arange(dirs.shape[0]), np.argmax(np.abs(dirs), 1)])
+        signs[signs == 0] = 1.0
+        self.principal_directions_ = dirs * signs[:, None]
+        self.decoder_singular_values_ = sv
+
+    @property
+    def components_(self) -> np.ndarray:
+        """The decoder's columns as rows, ``Bᵀ`` (n_components, n_features)."""
+        check_is_fitted(self, "decoder_")
+        return self.decoder_.T
+
+    # -------------------------------------------------------------- transform
+    def transform(self, X) -> np.ndarray:
+        """Encode: ``h = A (x - mean)`` for every row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "encoder_")
+        X = validate_X(self, X, reset=False)
+        return (X - self.mean_) @ self.encoder_.T
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Decode: ``x̂ = mean + B h`` for every row of codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "decoder_")
+        H = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False)
+        check_array_finite(H, name="codes")
+        k = self.decoder_.shape[1]
+        if H.shape[1] != k:
+            raise ValueError(
+                f"inverse_transform expects codes with {k} columns "
+                f"(n_components), got {H.shape[1]}."
+            )
+        return self.mean_ + H @ self.decoder_.T
+
+    def score(self, X, y=None) -> float:
+        """Negative mean squared reconstruction error per row (higher is better).
+
+        ``-(1/n) Σ_r ‖x_r - x̂_r‖²`` with clean inputs and no penalty.
+        """
+        check_is_fitted(self, "encoder_")
+        X = validate_X(self, X, reset=False)
+        residual = X - self.inverse_transform(self.transform(X))
+        return -float(np.einsum("ij,ij->", residual, residual)) / X.shape[0]
+
+
+def _run_lbfgs(objective: Objective, params: np.ndarray, max_iter: int, tol: float):
+    """Minimise ``objective`` with L-BFGS-B; return (params, curve, nit, converged).
+
+    The curve is the objective in the user's units after each iteration.
+    Stopping is by the gradient (``gtol=tol`` on the scaled loss) or when no
+    step decreases the loss any more (``ftol=0``: the loss is at rounding
+    level, which limits the weights' accuracy to about 1e-8 relative); a
+    line search that fails for the same reason counts as converged when the
+    scaled gradient is below ``sqrt(tol)``.
+    """
+    curve = []
+
+    def record(intermediate_result):
+        curve.append(intermediate_result.fun * objective.scale)
+
+    # On small problems BLAS threads only add synchronisation cost to
+    # L-BFGS's tiny vector operations (measured: ~10x slower on a loaded
+    # 2-core machine), so run single-threaded there.
+    d, k = objective.d, objective.k
+    n_threads = 1 if d * d * k < _THREADED_WORK else None
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        result = minimize(
+            objective,
+            params,
+            jac=True,
+            method="L-BFGS-B",
+            callback=record,
+            options=dict(maxiter=max_iter, gtol=tol, ftol=0.0, maxcor=20),
+        )
+    if result.status == 0:
+        converged = True
+    elif result.status == 1:
+        converged = False
+    else:
+        converged = np.max(np.abs(result.jac)) <= np.sqrt(tol)
+    return result.x, curve, result.nit, bool(converged)
+
+
+class PCAComparison(NamedTuple):
+    """How a fitted linear autoencoder relates to PCA of the same data.
+
+    Attributes
+    ----------
+    max_principal_angle : float
+        Largest principal angle (radians) between the decoder's column space
+        and the top-k principal subspace of X.
+    projector_error : float
+        ``‖B A - U_k U_kᵀ‖_F / ‖U_k U_kᵀ‖_F``.
+    transpose_gap : float
+        ``‖A - Bᵀ‖_F / ‖B‖_F``: zero when the encoder is the decoder's
+        transpose.
+    """
+
+    max_principal_angle: float
+    projector_error: float
+    transpose_gap: float
+
+
+def compare_with_pca(autoencoder: LinearAutoencoder, X) -> PCAComparison:
+    """Compare a fitted :class:`LinearAutoencoder` with PCA of ``X``.
+
+    PCA is computed here from the SVD of ``X`` centred at its own mean, so
+    this is an independent check of the autoencoder's subspace (Plaut 2018).
+
+    Parameters
+    ----------
+    autoencoder : LinearAutoencoder
+        Fitted estimator.
+    X : array-like of shape (n_samples, n_features)
+        Usually the training data.
+
+    Returns
+    -------
+    PCAComparison
+    """
+    check_is_fitted(autoencoder, "decoder_")
+    X = check_array(X, dtype=np.float64)
+    A, B = autoencoder.encoder_, autoencoder.decoder_
+    k = B.shape[1]
+    if X.shape[1] != B.shape[0]:
+        raise ValueError(
+            f"X has {X.shape[1]} features; the autoencoder was fitted on {B.shape[0]}."
+        )
+    Xc = X - X.mean(axis=0)
+    Vt = np.linalg.svd(Xc, full_matrices=False)[2]
+    Uk = Vt[:k].T
+    angle = float(np.max(subspace_angles(B, Uk))) if np.any(B) else np.pi / 2
+    projector = Uk @ Uk.T
+    projector_error = np.linalg.norm(B @ A - projector) / np.linalg.norm(projector)
+    norm_B = np.linalg.norm(B)
+    gap = np.linalg.norm(A - B.T) / norm_B if norm_B > 0 else np.inf
+    return PCAComparison(angle, float(projector_error), float(gap))
