@@ -4,7 +4,8 @@ A subclass says how it fits (``_fit_stats``, or ``_fit_array`` when it needs
 the rows) and which loadings its Gaussian has (``_loadings``, default
 ``components_``); everything that follows from the model ``N(mean_, W Wᵀ + Ψ)``
 — scoring, the posterior, covariance, precision, sampling, information
-criteria — is written here once, on top of :class:`~latentmodels._gaussian.LinearGaussian`.
+criteria — is written here once, on top of
+:class:`~latentmodels._gaussian.LinearGaussian`.
 """
 
 from __future__ import annotations

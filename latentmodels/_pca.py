@@ -244,9 +244,7 @@ class PCA(GaussianLatentModel):
 
         self.components_ = sign_flip(Vt[:k])
         self.explained_variance_ = lam[:k].copy()
-        self.explained_variance_ratio_ = (
-            lam[:k] / total if total > 0 else np.zeros(k)
-        )
+        self.explained_variance_ratio_ = lam[:k] / total if total > 0 else np.zeros(k)
         self.singular_values_ = np.sqrt(lam[:k] * (n - 1))
         self.noise_variance_ = np.full(d, sigma2)
         self.mean_ = mean
@@ -256,7 +254,9 @@ class PCA(GaussianLatentModel):
     # --- the model ------------------------------------------------------------------
     def _loadings(self) -> np.ndarray:
         """PPCA loadings ``(Λ_k − σ² I)^{1/2} U_kᵀ``."""
-        scale = np.sqrt(np.maximum(self.explained_variance_ - self.noise_variance_[0], 0))
+        scale = np.sqrt(
+            np.maximum(self.explained_variance_ - self.noise_variance_[0], 0)
+        )
         return self.components_ * scale[:, None]
 
     def _n_parameters(self) -> int:

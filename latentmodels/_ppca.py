@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from ._base import GaussianLatentModel, ppca_n_parameters, sign_flip
 from ._gaussian import LinearGaussian, floor_noise
 from ._stats import SufficientStats
-from ._validation import check_option, check_positive_scalar
+from ._validation import check_option, check_positive_int, check_positive_scalar
 
 NOISE_RTOL = 1e-12
 
@@ -65,9 +65,7 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
     SW = S @ W
     M = W.T @ W + sigma2 * np.eye(k)
     Minv_WtSW = linalg.solve(M, W.T @ SW, assume_a="pos")
-    W_new = linalg.solve(
-        (sigma2 * np.eye(k) + Minv_WtSW).T, SW.T, assume_a="gen"
-    ).T
+    W_new = linalg.solve((sigma2 * np.eye(k) + Minv_WtSW).T, SW.T, assume_a="gen").T
     Minv_Wnew_t = linalg.solve(M, W_new.T, assume_a="pos")
     sigma2_new = (np.trace(S) - np.einsum("ij,ji->", SW, Minv_Wnew_t)) / d
     return W_new, float(sigma2_new)
@@ -104,7 +102,7 @@ class ProbabilisticPCA(GaussianLatentModel):
         Mean log-likelihood per sample at each EM iteration (one value for the
         closed form). Never decreases.
     n_iter_ : int
-        EM iterations run (0 for the closed form).
+        EM iterations run (1 for the closed form, a single solve).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -117,7 +115,8 @@ class ProbabilisticPCA(GaussianLatentModel):
     --------
     >>> import numpy as np
     >>> from latentmodels import ProbabilisticPCA
-    >>> X = np.random.RandomState(0).standard_normal((200, 5)) @ np.diag([3, 2, 1, 1, 1])
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.standard_normal((200, 5)) @ np.diag([3, 2, 1, 1, 1])
     >>> model = ProbabilisticPCA(n_components=2).fit(X)
     >>> model.components_.shape
     (2, 5)
@@ -146,7 +145,7 @@ class ProbabilisticPCA(GaussianLatentModel):
         S = stats.covariance
         if method == "closed_form":
             W, sigma2 = ppca_closed_form(S, k)
-            loglike, n_iter = [self._mean_ll(W, sigma2, stats)], 0
+            loglike, n_iter = [self._mean_ll(W, sigma2, stats)], 1
         else:
             W, sigma2, loglike, n_iter = self._em(S, k, stats)
         self.components_ = W.T
@@ -162,12 +161,7 @@ class ProbabilisticPCA(GaussianLatentModel):
         return model.mean_log_likelihood(stats.mean, stats.covariance)
 
     def _em(self, S, k, stats):
-        if (
-            isinstance(self.max_iter, bool)
-            or not isinstance(self.max_iter, (int, np.integer))
-            or self.max_iter < 1
-        ):
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}.")
+        check_positive_int(self.max_iter, "max_iter")
         d = S.shape[0]
         rng = check_random_state(self.random_state)
         scale = np.sqrt(np.trace(S) / d)

@@ -69,8 +69,9 @@ class SufficientStats:
             block = np.asarray(X[start : start + rows], dtype=np.float64) - mean
             # syrk with trans=0 computes a @ a.T; block.T is Fortran-ordered,
             # so no copy is made. Only the upper triangle is written.
-            scatter = blas.dsyrk(1.0, block.T, beta=1.0, c=scatter, lower=0,
-                                 overwrite_c=1)
+            scatter = blas.dsyrk(
+                1.0, block.T, beta=1.0, c=scatter, lower=0, overwrite_c=1
+            )
         scatter = np.triu(scatter) + np.triu(scatter, 1).T
         return cls(int(n), mean, np.ascontiguousarray(scatter))
 

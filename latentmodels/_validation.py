@@ -98,9 +98,7 @@ def check_n_components(
     ``upper_reason`` explains the bound in the error message, for example
     ``"min(n_samples, n_features) = 5"``.
     """
-    if isinstance(n_components, bool) or not isinstance(
-        n_components, numbers.Integral
-    ):
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
         raise TypeError(
             f"{name} must be a positive integer, got {n_components!r} of type "
             f"{type(n_components).__name__}."
@@ -126,10 +124,17 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False) -> floa
     return value
 
 
+def check_positive_int(value, name: str) -> int:
+    """Check a positive integer such as ``max_iter`` or ``n_starts``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
 def check_option(value, name: str, options) -> str:
     """Check that ``value`` is one of ``options``, naming them in the error."""
     if not isinstance(value, str) or value not in options:
-        raise ValueError(
-            f"{name} must be one of {sorted(options)}, got {value!r}."
-        )
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}.")
     return value

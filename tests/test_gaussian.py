@@ -1,0 +1,116 @@
+"""The linear-Gaussian core against dense formulas and scipy."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from latentmodels._gaussian import LinearGaussian, floor_noise
+from latentmodels._stats import SufficientStats
+
+
+def _model(d=9, k=3, seed=0, noise_scale=1.0):
+    rng = np.random.default_rng(seed)
+    W_t = rng.standard_normal((k, d))
+    psi = rng.uniform(0.1, 1.0, d) * noise_scale
+    mu = rng.standard_normal(d)
+    return LinearGaussian(W_t, psi, mu), W_t, psi, mu, rng
+
+
+def test_log_likelihood_rows_equals_scipy():
+    g, W_t, psi, mu, rng = _model()
+    C = W_t.T @ W_t + np.diag(psi)
+    X = rng.standard_normal((40, 9)) * 2
+    ref = multivariate_normal(mu, C).logpdf(X)
+    np.testing.assert_allclose(g.log_likelihood_rows(X), ref, rtol=1e-12)
+
+
+def test_mean_log_likelihood_from_statistics_equals_rows():
+    g, _, _, _, rng = _model()
+    X = rng.standard_normal((100, 9)) + 0.5
+    stats = SufficientStats.from_array(X)
+    ll = g.mean_log_likelihood(stats.mean, stats.covariance)
+    np.testing.assert_allclose(ll, g.log_likelihood_rows(X).mean(), rtol=1e-12)
+
+
+def test_covariance_times_precision_is_identity():
+    g, W_t, psi, *_ = _model()
+    np.testing.assert_allclose(g.covariance(), W_t.T @ W_t + np.diag(psi))
+    np.testing.assert_allclose(g.covariance() @ g.precision(), np.eye(9), atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3, 12])
+def test_posterior_matches_dense_formula(k):
+    g, W_t, psi, mu, rng = _model(d=9, k=k)
+    X = rng.standard_normal((20, 9))
+    M = np.eye(k) + (W_t / psi) @ W_t.T
+    mean = np.linalg.solve(M, (W_t / psi) @ (X - mu).T).T
+    np.testing.assert_allclose(g.posterior_mean(X), mean, atol=1e-12)
+    np.testing.assert_allclose(g.posterior_covariance(), np.linalg.inv(M), atol=1e-12)
+
+
+def _exact_solve_and_det(W_t, psi, r):
+    """Solve ``C y = r`` and ``det C``, ``C = W Wᵀ + Ψ``, in rational arithmetic."""
+    from fractions import Fraction
+
+    n = len(r)
+    Wf = [[Fraction(float(v)) for v in row] for row in W_t]
+    A = [
+        [
+            sum(row[i] * row[j] for row in Wf)
+            + (Fraction(float(psi[i])) if i == j else 0)
+            for j in range(n)
+        ]
+        + [Fraction(float(r[i]))]
+        for i in range(n)
+    ]
+    det = Fraction(1)
+    for c in range(n):
+        p = max(range(c, n), key=lambda i: abs(A[i][c]))
+        if p != c:
+            A[c], A[p] = A[p], A[c]
+            det = -det
+        det *= A[c][c]
+        for i in range(c + 1, n):
+            f = A[i][c] / A[c][c]
+            A[i] = [a - f * b for a, b in zip(A[i], A[c])]
+    y = [Fraction(0)] * n
+    for i in reversed(range(n)):
+        y[i] = (A[i][n] - sum(A[i][j] * y[j] for j in range(i + 1, n))) / A[i][i]
+    return y, det
+
+
+def test_log_likelihood_accurate_when_noise_is_tiny():
+    # ψ ~ 1e-9 beside loadings of order 1: the sum-of-squares form keeps
+    # relative accuracy where C⁻¹ = Ψ⁻¹ − … would cancel catastrophically.
+    # Reference: exact rational arithmetic on the same (float) C and x.
+    g, W_t, psi, mu, rng = _model(noise_scale=1e-9)
+    X = mu + rng.standard_normal((2, 3)) @ W_t + rng.standard_normal((2, 9)) * 3e-5
+    for x, ll in zip(X, g.log_likelihood_rows(X)):
+        r = x - mu
+        y, det = _exact_solve_and_det(W_t, psi, r)
+        maha = float(sum(a * b for a, b in zip(y, [type(y[0])(float(v)) for v in r])))
+        ref = -0.5 * (9 * np.log(2 * np.pi) + np.log(float(det)) + maha)
+        np.testing.assert_allclose(ll, ref, rtol=1e-9)
+
+
+def test_sampling_has_model_covariance():
+    g, W_t, psi, mu, _ = _model(d=5, k=2)
+    X, H = g.sample(200_000, np.random.RandomState(0))
+    assert H.shape == (200_000, 2)
+    # standard error of a covariance entry ~ sqrt(C_ii C_jj / n) ≈ 0.01 here
+    np.testing.assert_allclose(np.cov(X.T), g.covariance(), atol=0.05)
+    np.testing.assert_allclose(X.mean(0), mu, atol=0.02)
+
+
+def test_rejects_non_positive_noise():
+    with pytest.raises(ValueError, match="noise_variance must be finite and positive"):
+        LinearGaussian(np.ones((1, 3)), np.array([1.0, 0.0, 1.0]), np.zeros(3))
+    with pytest.raises(ValueError, match="same number of features"):
+        LinearGaussian(np.ones((1, 3)), np.ones(2), np.zeros(3))
+
+
+def test_floor_noise_does_not_modify_input():
+    psi = np.array([1e-20, 0.5])
+    out = floor_noise(psi, np.array([1.0, 1.0]), 1e-6)
+    np.testing.assert_array_equal(out, [1e-6, 0.5])
+    assert psi[0] == 1e-20
