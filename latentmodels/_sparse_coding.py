@@ -1,0 +1,590 @@
+"""Sparse coding: a Laplace prior on the factors and a learned dictionary.
+
+The generative model (Olshausen & Field 1996; THEORY.md §4) draws a code
+``h`` with independent entries ``h_j ~ Laplace(0, 1/λ)`` and the signal
+``x = h D + ε`` with ``ε ~ N(0, σ² I)``; the rows ``d_j`` of the dictionary
+``D`` (n_components, n_features) are kept in the unit ball ``‖d_j‖₂ ≤ 1``.
+The MAP code of one example is the lasso
+
+.. math::
+
+    h^*(x) = \\arg\\min_h \\tfrac12 \\lVert x - h D \\rVert_2^2
+        + \\alpha \\lVert h \\rVert_1, \\qquad \\alpha = \\lambda \\sigma^2,
+
+solved per example by :mod:`latentmodels.sparse` (non-parametric inference).
+Learning minimises the mean objective over the examples, alternating the
+codes and the dictionary (:mod:`latentmodels.sparse._dictionary`), in batch or
+online (Mairal, Bach, Ponce & Sapiro 2010, JMLR 11:19–60). A parametric
+encoder (:mod:`latentmodels.sparse._encoder`) can be fitted beside it to show
+what the per-example optimisation buys.
+
+The data are not centred (as in scikit-learn's ``DictionaryLearning``): the
+model has no mean, so centre the data beforehand if it should not be coded.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._validation import (
+    check_array_finite,
+    check_option,
+    check_positive_scalar,
+    validate_X,
+)
+from .sparse._dictionary import (
+    accumulate_statistics,
+    project_atoms,
+    reseed_unused_atoms,
+    update_dictionary,
+)
+from .sparse._encoder import fit_encoder
+from .sparse._objective import lasso_objective
+
+_SOLVERS = ("auto", "fista", "cd", "feature_sign", "cvxpy")
+_FIT_ALGORITHMS = ("batch", "online")
+_ENCODERS = ("linear", "lista")
+# Dictionary step of batch learning: sweeps of block coordinate descent, stopped
+# early when no atom moves by more than this much.
+_DICT_MAX_SWEEPS = 10
+_DICT_TOL = 1e-6
+
+
+def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
+    """Exact inference (the private, unvalidated call of :mod:`latentmodels.sparse`)."""
+    try:
+        from .sparse import encode
+    except ImportError:  # TEMPORARY until latentmodels.sparse lands
+        from types import SimpleNamespace
+
+        from sklearn.decomposition import sparse_encode
+
+        H = sparse_encode(
+            X,
+            D,
+            algorithm="lasso_cd",
+            alpha=alpha,
+            init=init,
+            max_iter=max_iter,
+            positive=positive,
+        )
+        return SimpleNamespace(codes=H, objective=lasso_objective(X, D, H, alpha))
+    return encode(
+        X,
+        D,
+        alpha,
+        solver=solver,
+        positive=positive,
+        tol=tol,
+        max_iter=max_iter,
+        init=init,
+        n_jobs=n_jobs,
+    )
+
+
+def _check_int(value, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}.")
+    return int(value)
+
+
+class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Sparse coding with a learned dictionary (Laplace prior, MAP inference).
+
+    Each example is coded by the lasso
+    ``h*(x) = argmin_h ½‖x − h D‖² + α‖h‖₁`` (``h >= 0`` if
+    ``positive_code``), the MAP estimate under the prior
+    ``h_j ~ Laplace(0, 1/λ)`` and the noise ``N(0, σ² I)`` with ``α = λσ²``.
+    The dictionary ``D`` minimises the mean of that objective over the
+    training examples with every atom in the unit ball.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of atoms ``k`` (may exceed ``n_features``: overcomplete).
+    alpha : float, default=1.0
+        Penalty ``α > 0`` on ``‖h‖₁``, not scaled by ``n_features``
+        (scikit-learn's ``DictionaryLearning`` uses the same scale).
+    solver : {'auto', 'fista', 'cd', 'feature_sign', 'cvxpy'}, default='auto'
+        Per-example inference (:func:`latentmodels.sparse.sparse_encode`);
+        ``fit`` and ``transform`` use the same one.
+    fit_algorithm : {'batch', 'online'}, default='batch'
+        ``'batch'`` alternates inference on all examples (warm started from
+        the previous codes) with block coordinate descent on the atoms; its
+        objective never increases. ``'online'`` is Mairal et al.'s algorithm:
+        minibatches of ``batch_size`` examples update the statistics
+        ``A = Σ hhᵀ``, ``B = Σ hxᵀ`` and then the dictionary by one sweep.
+    positive_code : bool, default=False
+        Constrain the codes to ``h >= 0``.
+    positive_dict : bool, default=False
+        Constrain the atoms to be non-negative.
+    batch_size : int, default=256
+        Minibatch size of online learning.
+    max_iter : int, default=100
+        Largest number of dictionary updates (batch) or epochs (online).
+    tol : float, default=1e-4
+        Stop when the mean objective decreases by less than
+        ``tol · objective`` from one iteration (epoch) to the next.
+    encoder : {None, 'linear', 'lista'}, default=None
+        Also fit a parametric encoder to the exact codes of the training data
+        (``encode_parametric``): ``'linear'`` is ``shrink(W x + b)``
+        (Kavukcuoglu, Ranzato & LeCun 2008), ``'lista'`` learned ISTA (Gregor
+        & LeCun 2010).
+    encoder_n_layers : int, default=3
+        Layers of the LISTA encoder after the first threshold.
+    encoder_max_iter : int, default=200
+        L-BFGS iterations to fit the encoder.
+    transform_tol : float, default=1e-6
+        Relative duality gap at which inference stops (``fit`` and
+        ``transform``).
+    transform_max_iter : int, default=1000
+        Iteration limit of inference.
+    forget_rate : float, default=0.0
+        Online learning: before a batch of ``m`` examples is added after ``n``,
+        the statistics are scaled by ``(n/(n+m))^forget_rate`` (Mairal's
+        ``β_t = (1 − 1/t)^ρ`` written per example). 0 keeps plain sums.
+    dict_init : ndarray of shape (n_components, n_features), default=None
+        Starting dictionary (projected into the unit ball). By default,
+        ``n_components`` randomly chosen examples, normalised.
+    n_jobs : int, default=None
+        Parallelism of inference over examples.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial dictionary, the minibatch order, re-seeding of
+        unused atoms when no residual is left, and ``sample``.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary ``D`` (atoms as rows, ``‖d_j‖₂ ≤ 1``).
+    objective_ : ndarray of shape (n_iter_ + 1,)
+        Mean objective per sample. Batch: at the start and after each
+        dictionary update (never increases). Online: the mean over each epoch
+        of the minibatch objectives (at the time each batch was coded), or
+        the objective of each ``partial_fit`` batch.
+    n_iter_ : int
+        Dictionary updates (batch), epochs (online) or ``partial_fit`` calls.
+    stats_A_ : ndarray of shape (n_components, n_components)
+        Online statistics ``Σ w hhᵀ`` (online learning and ``partial_fit``).
+    stats_B_ : ndarray of shape (n_components, n_features)
+        Online statistics ``Σ w h xᵀ``.
+    n_samples_seen_ : int
+        Examples summarised in the statistics (online) or used in ``fit``.
+    noise_variance_ : float
+        ``σ²``, the mean squared residual per entry of the training data.
+    prior_rate_ : float
+        ``λ = α / σ²``, the rate of the Laplace prior implied by ``α``.
+    encoder_ : ParametricEncoder or None
+        The fitted parametric encoder (if ``encoder`` is set).
+    encoder_gap_ : dict or None
+        On the training data: ``objective_exact``, ``objective_parametric``
+        and ``objective_zero`` (mean objective of the exact, parametric and
+        zero codes), ``relative_objective_gap``
+        ``(P(parametric) − P(exact)) / P(exact)`` and ``relative_code_error``
+        ``‖H_param − H*‖_F / ‖H*‖_F``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    References
+    ----------
+    Olshausen & Field (1996), Nature 381:607–609. Mairal, Bach, Ponce &
+    Sapiro (2010), JMLR 11:19–60. Kavukcuoglu, Ranzato & LeCun (2008),
+    arXiv:1010.3467. Gregor & LeCun (2010), ICML.
+    """
+
+    def __init__(
+        self,
+        n_components,
+        *,
+        alpha=1.0,
+        solver="auto",
+        fit_algorithm="batch",
+        positive_code=False,
+        positive_dict=False,
+        batch_size=256,
+        max_iter=100,
+        tol=1e-4,
+        encoder=None,
+        encoder_n_layers=3,
+        encoder_max_iter=200,
+        transform_tol=1e-6,
+        transform_max_iter=1000,
+        forget_rate=0.0,
+        dict_init=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.alpha = alpha
+        self.solver = solver
+        self.fit_algorithm = fit_algorithm
+        self.positive_code = positive_code
+        self.positive_dict = positive_dict
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.encoder = encoder
+        self.encoder_n_layers = encoder_n_layers
+        self.encoder_max_iter = encoder_max_iter
+        self.transform_tol = transform_tol
+        self.transform_max_iter = transform_max_iter
+        self.forget_rate = forget_rate
+        self.dict_init = dict_init
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        _check_int(self.n_components, "n_components")
+        check_positive_scalar(self.alpha, "alpha")
+        check_option(self.solver, "solver", _SOLVERS)
+        check_option(self.fit_algorithm, "fit_algorithm", _FIT_ALGORITHMS)
+        _check_int(self.batch_size, "batch_size")
+        _check_int(self.max_iter, "max_iter")
+        check_positive_scalar(self.tol, "tol", allow_zero=True)
+        if self.encoder is not None:
+            check_option(self.encoder, "encoder", _ENCODERS)
+        _check_int(self.encoder_n_layers, "encoder_n_layers", low=0)
+        _check_int(self.encoder_max_iter, "encoder_max_iter")
+        check_positive_scalar(self.transform_tol, "transform_tol")
+        _check_int(self.transform_max_iter, "transform_max_iter")
+        check_positive_scalar(self.forget_rate, "forget_rate", allow_zero=True)
+
+    def _validate(self, X, *, reset: bool) -> np.ndarray:
+        X = validate_X(self, X, reset=reset)
+        return np.asarray(X, dtype=np.float64)
+
+    # --------------------------------------------------------------- inference
+    def _infer(self, X: np.ndarray, D: np.ndarray, init=None):
+        return _encode(
+            X,
+            D,
+            float(self.alpha),
+            solver=self.solver,
+            positive=bool(self.positive_code),
+            tol=float(self.transform_tol),
+            max_iter=int(self.transform_max_iter),
+            init=init,
+            n_jobs=self.n_jobs,
+        )
+
+    def _initial_dictionary(self, X: np.ndarray, rng) -> np.ndarray:
+        k, d = self.n_components, X.shape[1]
+        if self.dict_init is not None:
+            D = check_array(self.dict_init, dtype=np.float64, input_name="dict_init")
+            if D.shape != (k, d):
+                raise ValueError(
+                    f"dict_init has shape {D.shape}, but (n_components, n_features)"
+                    f" = {(k, d)}; pass a dictionary with one atom per row."
+                )
+            check_array_finite(D, name="dict_init")
+        else:
+            rows = rng.choice(X.shape[0], size=min(k, X.shape[0]), replace=False)
+            D = np.vstack([X[rows], rng.standard_normal((k - rows.size, d))])
+        if self.positive_dict:
+            D = np.abs(D)
+        norms = np.sqrt(np.einsum("ij,ij->i", D, D))
+        dead = norms == 0.0
+        if dead.any():
+            D[dead] = rng.standard_normal((int(dead.sum()), d))
+            if self.positive_dict:
+                D[dead] = np.abs(D[dead])
+            norms[dead] = np.sqrt(np.einsum("ij,ij->i", D[dead], D[dead]))
+        if self.dict_init is None:
+            D = D / norms[:, None]
+        return project_atoms(D, self.positive_dict)
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Learn the dictionary from ``X`` (n_samples, n_features).
+
+        Returns
+        -------
+        self : SparseCoding
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Learn the dictionary and return the codes of ``X``.
+
+        The codes are those of ``transform(X)`` with the final dictionary
+        (inference from zero), so ``fit_transform(X)`` equals
+        ``fit(X).transform(X)``.
+        """
+        return self._fit(X)
+
+    def _fit(self, X) -> np.ndarray:
+        self._check_params()
+        X = self._validate(X, reset=True)
+        rng = check_random_state(self.random_state)
+        D = self._initial_dictionary(X, rng)
+        if self.fit_algorithm == "batch":
+            D, trace, n_iter, converged = self._fit_batch(X, D, rng)
+        else:
+            self.stats_A_ = np.zeros((self.n_components, self.n_components))
+            self.stats_B_ = np.zeros((self.n_components, X.shape[1]))
+            self.n_samples_seen_ = 0
+            D, trace, n_iter, converged = self._fit_online(X, D, rng)
+        if not converged:
+            warnings.warn(
+                f"SparseCoding ({self.fit_algorithm}) stopped after max_iter="
+                f"{self.max_iter} iterations before the objective settled "
+                f"(relative decrease > tol={self.tol}); increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+        self.components_ = D
+        self.objective_ = np.asarray(trace)
+        self.n_iter_ = n_iter
+        H = self._infer(X, D).codes
+        if self.fit_algorithm == "batch":
+            # Statistics of the final codes, from which partial_fit continues.
+            self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
+        R = X - H @ D
+        self._set_noise(float(np.einsum("ij,ij->", R, R)), R.size)
+        self.encoder_ = None
+        self.encoder_gap_ = None
+        if self.encoder is not None:
+            self._fit_encoder(X, H)
+        return H
+
+    def _set_noise(self, sum_r2: float, size: int) -> None:
+        """``σ²`` = mean squared residual per entry; ``λ = α / σ²``."""
+        self._sum_r2 = sum_r2
+        self._n_entries = size
+        self.noise_variance_ = max(sum_r2 / max(size, 1), np.finfo(np.float64).tiny)
+        self.prior_rate_ = float(self.alpha) / self.noise_variance_
+
+    def _fit_batch(self, X, D, rng):
+        alpha = float(self.alpha)
+        res = self._infer(X, D)
+        H, obj = res.codes, res.objective
+        trace = [obj.mean()]
+        self.n_samples_seen_ = X.shape[0]
+        for it in range(1, self.max_iter + 1):
+            A = H.T @ H
+            D, _ = reseed_unused_atoms(
+                D, A, X, H, positive=self.positive_dict, random_state=rng
+            )
+            D, _ = update_dictionary(
+                D,
+                A,
+                H.T @ X,
+                positive=self.positive_dict,
+                max_sweeps=_DICT_MAX_SWEEPS,
+                tol=_DICT_TOL,
+            )
+            # Warm-started inference; a sample whose new code is not better
+            # than its old one (possible within the solver's tolerance) keeps
+            # the old code, so the objective can never increase.
+            obj_old = lasso_objective(X, D, H, alpha)
+            res = self._infer(X, D, init=H)
+            keep = res.objective > obj_old
+            H = np.where(keep[:, None], H, res.codes)
+            obj = np.where(keep, obj_old, res.objective)
+            trace.append(obj.mean())
+            if trace[-2] - trace[-1] <= self.tol * abs(trace[-1]):
+                return D, trace, it, True
+        return D, trace, self.max_iter, False
+
+    def _online_step(self, Xb, D, rng, init=None):
+        """Code a minibatch, add it to the statistics, update the dictionary."""
+        res = self._infer(Xb, D, init=init)
+        H = res.codes
+        self.stats_A_, self.stats_B_, self.n_samples_seen_ = accumulate_statistics(
+            self.stats_A_,
+            self.stats_B_,
+            self.n_samples_seen_,
+            Xb,
+            H,
+            forget_rate=float(self.forget_rate),
+        )
+        D, _ = reseed_unused_atoms(
+            D, self.stats_A_, Xb, H, positive=self.positive_dict, random_state=rng
+        )
+        D, _ = update_dictionary(
+            D, self.stats_A_, self.stats_B_, positive=self.positive_dict
+        )
+        return D, H, res.objective
+
+    def _fit_online(self, X, D, rng):
+        n = X.shape[0]
+        H_all = np.zeros((n, self.n_components))
+        trace = []
+        for epoch in range(1, self.max_iter + 1):
+            order = rng.permutation(n)
+            total = 0.0
+            for start in range(0, n, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                D, H, obj = self._online_step(X[idx], D, rng, init=H_all[idx])
+                H_all[idx] = H
+                total += obj.sum()
+            trace.append(total / n)
+            if epoch > 1 and abs(trace[-2] - trace[-1]) <= self.tol * abs(trace[-1]):
+                return D, trace, epoch, True
+        return D, trace, self.max_iter, False
+
+    def partial_fit(self, X, y=None):
+        """Update the dictionary with one minibatch ``X`` (online learning).
+
+        ``X`` is coded with the current dictionary, added to the statistics
+        ``A``, ``B`` (weighted per example, see ``forget_rate``) and the
+        dictionary takes one sweep of block coordinate descent. The
+        parametric encoder is not updated (``encoder_`` is reset to None).
+
+        Returns
+        -------
+        self : SparseCoding
+        """
+        first = not hasattr(self, "components_")
+        self._check_params()
+        X = self._validate(X, reset=first)
+        if first:
+            self._rng = check_random_state(self.random_state)
+            D = self._initial_dictionary(X, self._rng)
+            self.stats_A_ = np.zeros((self.n_components, self.n_components))
+            self.stats_B_ = np.zeros((self.n_components, X.shape[1]))
+            self.n_samples_seen_ = 0
+            self.n_iter_ = 0
+            self.objective_ = np.zeros(0)
+            self._set_noise(0.0, 0)
+        else:
+            D = self.components_
+            if not hasattr(self, "_rng"):
+                self._rng = check_random_state(self.random_state)
+        D_old = D
+        D, H, obj = self._online_step(X, D_old, self._rng)
+        R = X - H @ D_old
+        self._set_noise(
+            self._sum_r2 + float(np.einsum("ij,ij->", R, R)), self._n_entries + R.size
+        )
+        self.components_ = D
+        self.n_iter_ += 1
+        self.objective_ = np.append(self.objective_, obj.mean())
+        self.encoder_ = None
+        self.encoder_gap_ = None
+        return self
+
+    # ------------------------------------------------------------ inference API
+    def transform(self, X) -> np.ndarray:
+        """Exact codes ``h*(x)`` of the rows of ``X`` (the inference of ``fit``).
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        return self._infer(X, self.components_).codes
+
+    def inverse_transform(self, H) -> np.ndarray:
+        """Decode codes: ``X̂ = H D`` (no mean: the data are not centred).
+
+        Parameters
+        ----------
+        H : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        H = check_array(H, dtype=np.float64, input_name="H")
+        check_array_finite(H, name="H")
+        if H.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"H has {H.shape[1]} columns but the dictionary has "
+                f"{self.components_.shape[0]} atoms; pass codes from transform."
+            )
+        return H @ self.components_
+
+    def encode_parametric(self, X) -> np.ndarray:
+        """Codes predicted by the parametric encoder (``encoder='linear'|'lista'``).
+
+        One fixed function of ``x``, against which ``transform`` (one lasso
+        per example) is the exact reference; see ``encoder_gap_``.
+        """
+        check_is_fitted(self)
+        if getattr(self, "encoder_", None) is None:
+            raise ValueError(
+                "No parametric encoder is fitted: set encoder='linear' or "
+                "'lista' and call fit (partial_fit does not train it)."
+            )
+        X = self._validate(X, reset=False)
+        return self.encoder_(X)
+
+    def _fit_encoder(self, X: np.ndarray, H: np.ndarray) -> None:
+        D, alpha = self.components_, float(self.alpha)
+        self.encoder_ = fit_encoder(
+            X,
+            H,
+            D,
+            alpha,
+            kind=self.encoder,
+            n_layers=self.encoder_n_layers,
+            positive=bool(self.positive_code),
+            max_iter=self.encoder_max_iter,
+        )
+        Hp = self.encoder_(X)
+        exact = lasso_objective(X, D, H, alpha).mean()
+        param = lasso_objective(X, D, Hp, alpha).mean()
+        zero = 0.5 * np.einsum("ij,ij->", X, X) / X.shape[0]
+        norm = np.linalg.norm(H)
+        self.encoder_gap_ = {
+            "objective_exact": float(exact),
+            "objective_parametric": float(param),
+            "objective_zero": float(zero),
+            "relative_objective_gap": float((param - exact) / max(exact, 1e-300)),
+            "relative_code_error": float(np.linalg.norm(Hp - H) / max(norm, 1e-300)),
+        }
+
+    # -------------------------------------------------------------- generative
+    def sample(self, n_samples: int = 1, random_state=None, return_codes=False):
+        """Draw from the fitted generative model.
+
+        ``h_j ~ Laplace(0, 1/λ)`` (``Exponential(1/λ)`` when ``positive_code``)
+        and ``x = h D + ε``, ``ε ~ N(0, σ² I)``, with ``σ² = noise_variance_``
+        (mean squared residual of the training data) and
+        ``λ = prior_rate_ = α / σ²`` (the rate for which ``α`` is the MAP
+        penalty).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        H : ndarray of shape (n_samples, n_components)
+            Only when ``return_codes`` is True.
+        """
+        check_is_fitted(self)
+        n_samples = _check_int(n_samples, "n_samples")
+        rng = check_random_state(random_state)
+        k, d = self.components_.shape
+        scale = 1.0 / self.prior_rate_
+        if self.positive_code:
+            H = rng.exponential(scale, size=(n_samples, k))
+        else:
+            H = rng.laplace(0.0, scale, size=(n_samples, k))
+        X = H @ self.components_ + rng.normal(
+            0.0, np.sqrt(self.noise_variance_), size=(n_samples, d)
+        )
+        return (X, H) if return_codes else X
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
