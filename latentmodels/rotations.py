@@ -189,25 +189,29 @@ def _polar(X: np.ndarray) -> np.ndarray:
     return U @ Vt
 
 
-def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False):
+def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=True):
     """Gradient projection loop of Bernaards & Jennrich (2005).
 
     ``evaluate(T)`` returns the criterion and its gradient G in T;
     ``project(T, G)`` projects G on the tangent space of the constraint
     manifold; ``retract(X)`` maps a matrix back onto the manifold. A step
     T − αG_p is accepted under Armijo's rule f_new < f − ½ α ‖G_p‖², halving α
-    up to 10 times. Near the optimum the predicted decrease drops below the
-    rounding error of f; a step whose change of f is within that error is
-    then accepted if it lowers ‖G_p‖. With ``polar_first`` (orthogonal
-    manifold) the full step polar(−G), Kaiser's SVD iteration of
-    ``stats::varimax``, is tried first and kept if f does not increase.
+    until it holds. The trial α is the Barzilai–Borwein step ‖ΔT‖²/|⟨ΔT, ΔG_p⟩|
+    of the last move (``bb``), which turns the slow linear convergence of the
+    fixed-step algorithm (thousands of iterations on ill-conditioned problems)
+    into tens of iterations; without ``bb`` it is twice the last α, as in
+    GPArotation. Near the optimum the predicted decrease drops below the
+    rounding error of f; a step whose change of f is within that error is then
+    accepted if it lowers ‖G_p‖. With ``polar_first`` (orthogonal manifold)
+    the full step polar(−G), Kaiser's SVD iteration of ``stats::varimax``, is
+    tried first and kept if it lowers f.
 
     Returns T, f, ‖G_p‖, iterations and whether ‖G_p‖ < tol.
     """
     f, G = evaluate(T)
     noise = 1e-11 * max(1.0, abs(f), T.shape[0])
     s = float(np.linalg.norm(project(T, G)))
-    alpha = 1.0
+    alpha, alpha_bb = 1.0, np.inf
     n_iter = 0
 
     def acceptable(ft, Tt, Gt, decrease):
@@ -215,8 +219,8 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False):
             return True
         return ft <= f + noise and np.linalg.norm(project(Tt, Gt)) < s
 
+    Gp = project(T, G)
     while s >= tol and n_iter < max_iter:
-        Gp = project(T, G)
         Tt = None
         if polar_first:
             Tt = retract(-G)
@@ -224,8 +228,8 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False):
             if not acceptable(ft, Tt, Gt, 0.0):
                 Tt = None
         if Tt is None:
-            alpha *= 2.0
-            for _ in range(11):
+            alpha = alpha_bb if bb and np.isfinite(alpha_bb) else 2.0 * alpha
+            for _ in range(60):
                 Tt = retract(T - alpha * Gp)
                 ft, Gt = evaluate(Tt)
                 if acceptable(ft, Tt, Gt, 0.5 * s * s * alpha):
@@ -233,8 +237,12 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False):
                 alpha *= 0.5
             else:
                 break  # no descent left at working precision
-        T, f, G = Tt, ft, Gt
-        s = float(np.linalg.norm(project(T, G)))
+        Gpt = project(Tt, Gt)
+        dT, dG = Tt - T, Gpt - Gp
+        sy = abs(np.sum(dT * dG))
+        alpha_bb = np.sum(dT * dT) / sy if sy > 0 else np.inf
+        T, f, G, Gp = Tt, ft, Gt, Gpt
+        s = float(np.linalg.norm(Gp))
         n_iter += 1
     return T, float(f), s, n_iter, s < tol
 
@@ -401,11 +409,12 @@ def rotate(
     method : str, default='varimax'
         One of ``'varimax'``, ``'quartimax'``, ``'equamax'``, ``'geomin_t'``
         (orthogonal) or ``'promax'``, ``'oblimin'``, ``'geomin_q'`` (oblique).
-    normalize : bool, default=False
+    normalize : bool or 'varimax', default=False
         Kaiser normalisation: rotate the rows scaled to unit length, then scale
-        back (zero rows are left as they are). For promax it applies to the
-        varimax step, as in ``stats::promax``, whose default corresponds to
-        ``normalize=True``.
+        back (zero rows are left as they are); T and Φ are unchanged by the
+        scaling back. For promax, True normalises the whole procedure (the
+        convention of ``psych::fa(rotate='promax')``) and ``'varimax'`` only
+        its varimax step (R's ``stats::promax``).
     power : float, default=4
         Promax exponent m (≥ 1; 2 to 4 is usual).
     gamma : float, default=0.0
@@ -451,6 +460,14 @@ def rotate(
     """
     check_option(method, "method", METHODS)
     A = _check_loadings(loadings)
+    if normalize is not True and normalize is not False:
+        if normalize in (0, 1) and not isinstance(normalize, str):
+            normalize = bool(normalize)  # numpy booleans
+        elif not (method == "promax" and normalize == "varimax"):
+            raise ValueError(
+                f"normalize must be True or False (or 'varimax' for promax), got "
+                f"{normalize!r}."
+            )
     power = check_positive_scalar(power, "power")
     if power < 1:
         raise ValueError(
@@ -476,23 +493,23 @@ def rotate(
         eye = np.eye(1)
         return RotationResult(A, eye, eye, f, 0.0, 0, True, method, orthogonal)
 
-    scale = np.ones((d, 1))
-    if normalize:
-        norms = np.sqrt(np.sum(A * A, axis=1, keepdims=True))
-        scale = np.where(norms > 0, norms, 1.0)
-    An = A / scale
-
+    norms = np.sqrt(np.sum(A * A, axis=1, keepdims=True))
+    scale = np.where(norms > 0, norms, 1.0)  # Kaiser weights; zero rows stay
     options = dict(tol=tol, max_iter=max_iter, n_starts=n_starts, rng=rng)
     if method == "promax":
+        # Varimax step, Kaiser-normalised if normalize is True or 'varimax'.
+        Av = A if normalize is False else A / scale
         Tv, _, s, n_iter, converged = _iterative(
-            An, "varimax", gamma=0.0, delta=delta, **options
+            Av, "varimax", gamma=0.0, delta=delta, **options
         )
-        Lv = A @ Tv  # the promax target is built on unnormalised loadings
-        U = _promax_target(Lv, power)
-        L = Lv @ U
+        # Target step on the normalised loadings (True) or the raw ones.
+        base = (A / scale if normalize is True else A) @ Tv
+        U = _promax_target(base, power)
+        L = base @ U * (scale if normalize is True else 1.0)
         T = Tv @ np.linalg.inv(U).T
         f = None
     else:
+        An = A / scale if normalize else A
         T, f, s, n_iter, converged = _iterative(
             An, method, gamma=float(gamma), delta=delta, **options
         )
@@ -522,10 +539,14 @@ def quartimax(loadings, *, normalize: bool = False, **kwargs) -> RotationResult:
 
 
 def promax(
-    loadings, *, power: float = 4, normalize: bool = True, **kwargs
+    loadings, *, power: float = 4, normalize: bool | str = "varimax", **kwargs
 ) -> RotationResult:
-    """Promax rotation with R's ``stats::promax`` defaults (Kaiser-normalised
-    varimax step): ``rotate(loadings, 'promax', normalize=True, ...)``."""
+    """Promax rotation; the default is R's ``stats::promax(x, m=power)``.
+
+    That is ``rotate(loadings, 'promax', normalize='varimax', ...)``: only the
+    varimax step is Kaiser-normalised. ``normalize=True`` normalises the whole
+    procedure, as ``psych::fa(rotate='promax')`` does.
+    """
     return rotate(loadings, "promax", power=power, normalize=normalize, **kwargs)
 
 
