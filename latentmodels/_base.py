@@ -20,6 +20,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from ._dask import dask_sufficient_stats, is_dask_array, map_rows
 from ._gaussian import LinearGaussian
 from ._stats import SufficientStats
 from ._validation import check_n_components, validate_X
@@ -46,7 +47,8 @@ class GaussianLatentModel(
         raise NotImplementedError
 
     def _fit_array(self, X: np.ndarray) -> None:
-        self._fit_stats(SufficientStats.from_array(X))
+        self._sufficient_stats = SufficientStats.from_array(X)
+        self._fit_stats(self._sufficient_stats)
 
     def _loadings(self) -> np.ndarray:
         """Loadings ``Wᵀ`` (k, d) of the Gaussian model, in the factors' basis."""
@@ -89,8 +91,27 @@ class GaussianLatentModel(
         -------
         self
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         X = self._validate(X, reset=True)
         self._fit_array(X)
+        return self
+
+    def _fit_dask(self, X):
+        """Fit from one distributed pass over a Dask array (THEORY.md §7)."""
+        if self._allow_nan():
+            raise ValueError(
+                "missing_values='em' needs a pass over the data per EM iteration "
+                "and is not supported for Dask arrays; compute the array, or fit "
+                "with missing_values='raise' on complete data."
+            )
+        stats = dask_sufficient_stats(X)
+        for attr in ("feature_names_in_",):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        self.n_features_in_ = stats.n_features
+        self._sufficient_stats = stats
+        self._fit_stats(stats)
         return self
 
     # --- the Gaussian model ---------------------------------------------------------
@@ -127,6 +148,8 @@ class GaussianLatentModel(
         H : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "components_")
+        if is_dask_array(X):
+            return map_rows(X, self.transform, self.components_.shape[0])
         X = self._validate(X, reset=False)
         H = self._model().posterior_mean(X)
         G = self._factor_chol()
@@ -145,6 +168,8 @@ class GaussianLatentModel(
         -------
         X_original : ndarray of shape (n_samples, n_features)
         """
+        if is_dask_array(X):
+            return map_rows(X, self.inverse_transform, self.n_features_in_)
         return self._as_codes(X) @ self.components_ + self.mean_
 
     def _as_codes(self, X) -> np.ndarray:
@@ -174,12 +199,17 @@ class GaussianLatentModel(
         ll : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "components_")
+        if is_dask_array(X):
+            return map_rows(X, self.score_samples, None)
         X = self._validate(X, reset=False)
         return self._model().log_likelihood_rows(X)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample of ``X`` under the model."""
-        return float(np.mean(self.score_samples(X)))
+        ll = self.score_samples(X)
+        if is_dask_array(ll):
+            return float(ll.mean().compute())
+        return float(np.mean(ll))
 
     def get_covariance(self) -> np.ndarray:
         """Model covariance ``C = W Φ Wᵀ + Ψ`` (n_features, n_features)."""
@@ -228,6 +258,45 @@ class GaussianLatentModel(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = self._allow_nan()
         return tags
+
+
+class IncrementalStatsMixin:
+    """``partial_fit`` for models fitted from ``(n, mean, scatter)`` alone.
+
+    Each call merges the statistics of the new batch into those seen so far
+    (Chan et al.) and refits from them — the same fit as one call on all the
+    rows, to rounding, for any batch sizes.
+    """
+
+    def partial_fit(self, X, y=None):
+        """Update the fit with a batch of rows ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        first = not hasattr(self, "_sufficient_stats")
+        X = validate_X(
+            self,
+            X,
+            reset=first,
+            nan_hint=(
+                "partial_fit does not handle missing values; use fit with "
+                "missing_values='em', or impute them."
+            ),
+        )
+        new = SufficientStats.from_array(X)
+        stats = new if first else self._sufficient_stats.merge(new)
+        self._sufficient_stats = stats
+        self.n_samples_seen_ = stats.n
+        if stats.n >= 2:
+            self._fit_stats(stats)
+        return self
 
 
 def ppca_n_parameters(n_features: int, n_components: int) -> int:

@@ -205,41 +205,51 @@ class PCA(GaussianLatentModel):
         n, d = X.shape
         nc = self._check_n_components_arg(n, d)
         solver = self._choose_solver(n, d)
-        r = min(n, d)
         if solver == "covariance_eigh":
-            stats = SufficientStats.from_array(X)
-            mean = stats.mean
-            lam, U = linalg.eigh(stats.scatter / (n - 1))
-            lam, U = np.maximum(lam[::-1][:r], 0.0), U[:, ::-1][:, :r]
-            total = np.trace(stats.scatter) / (n - 1)
-            Vt = U.T
+            self._fit_stats(SufficientStats.from_array(X))
+            return
+        mean = X.mean(axis=0, dtype=np.float64)
+        Xc = np.asarray(X, dtype=np.float64) - mean
+        total = np.einsum("ij,ij->", Xc, Xc) / (n - 1)
+        if solver == "full":
+            _, sv, Vt = linalg.svd(Xc, full_matrices=False)
         else:
-            mean = X.mean(axis=0, dtype=np.float64)
-            Xc = np.asarray(X, dtype=np.float64) - mean
-            total = np.einsum("ij,ij->", Xc, Xc) / (n - 1)
-            if solver == "full":
-                _, sv, Vt = linalg.svd(Xc, full_matrices=False)
-            else:
-                _, sv, Vt = randomized_svd(
-                    Xc, nc, random_state=self.random_state, flip_sign=False
-                )
-            lam = sv**2 / (n - 1)
+            _, sv, Vt = randomized_svd(
+                Xc, nc, random_state=self.random_state, flip_sign=False
+            )
+        self._set_spectrum(mean, sv**2 / (n - 1), Vt, total, n, nc, solver)
 
+    def _fit_stats(self, stats: SufficientStats) -> None:
+        """The ``'covariance_eigh'`` route: eigh of the ``d × d`` covariance."""
+        n, d = stats.n, stats.n_features
+        nc = self._check_n_components_arg(n, d)
+        solver = self._choose_solver(n, d)
+        if solver != "covariance_eigh":
+            raise ValueError(
+                f"svd_solver={self.svd_solver!r} needs the rows of X, but this fit "
+                "only has its covariance (a Dask array or partial statistics); "
+                "use svd_solver='covariance_eigh'."
+            )
+        r = min(n, d)
+        lam, U = linalg.eigh(stats.scatter / (n - 1))
+        lam, U = np.maximum(lam[::-1][:r], 0.0), U[:, ::-1][:, :r]
+        total = np.trace(stats.scatter) / (n - 1)
+        self._set_spectrum(stats.mean, lam, U.T, total, n, nc, solver)
+
+    def _set_spectrum(self, mean, lam, Vt, total, n, nc, solver) -> None:
+        """Choose ``k`` and set the fitted attributes from the spectrum."""
+        d = mean.shape[0]
+        r = min(n, d)
         if nc is None:
             k = r if solver != "randomized" else lam.size
         elif nc == "mle":
             k = int(np.argmax(minka_log_evidence(lam, n)))
         elif isinstance(nc, float):
             ratio = np.cumsum(lam) / total if total > 0 else np.ones_like(lam)
-            k = int(np.searchsorted(ratio, nc, side="right") + 1)
-            k = min(k, lam.size)
+            k = min(int(np.searchsorted(ratio, nc, side="right") + 1), lam.size)
         else:
             k = nc
-
-        if k < r:
-            rest = (total - lam[:k].sum()) / (r - k)
-        else:
-            rest = 0.0
+        rest = (total - lam[:k].sum()) / (r - k) if k < r else 0.0
         sigma2 = float(floor_noise(max(rest, 0.0), total / d, NOISE_RTOL))
 
         self.components_ = sign_flip(Vt[:k])

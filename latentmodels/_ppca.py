@@ -29,7 +29,12 @@ from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._base import GaussianLatentModel, ppca_n_parameters, sign_flip
+from ._base import (
+    GaussianLatentModel,
+    IncrementalStatsMixin,
+    ppca_n_parameters,
+    sign_flip,
+)
 from ._gaussian import LinearGaussian, floor_noise
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
@@ -71,7 +76,7 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
     return W_new, float(sigma2_new)
 
 
-class ProbabilisticPCA(GaussianLatentModel):
+class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     r"""Probabilistic PCA: ``x ~ N(μ, W Wᵀ + σ² I)`` by maximum likelihood.
 
     Parameters
