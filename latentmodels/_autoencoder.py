@@ -14,6 +14,7 @@ analytic gradients at O(d² k) per iteration.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from contextlib import nullcontext
@@ -30,7 +31,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._autoencoder_loss import Objective, Statistics, largest_eigenvalue, unit_weights
 from ._validation import (
@@ -51,6 +52,12 @@ _INIT_SCALE = 1e-2
 _THREADED_WORK = 2_000_000
 # Gradient tolerance of the intermediate epochs in noise_mode='sampled'.
 _EPOCH_TOL = 1e-3
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The BLAS libraries, found once (discovery costs ~10 ms per call)."""
+    return ThreadpoolController()
 
 
 def _check_positive_int(value, name: str) -> int:
@@ -301,8 +308,10 @@ class LinearAutoencoder(
         # On small problems BLAS threads only add synchronisation cost to
         # L-BFGS's tiny vector operations (measured: ~10x slower on a loaded
         # 2-core machine), so run single-threaded there.
-        small = d * d * k < _THREADED_WORK
-        with threadpool_limits(1, user_api="blas") if small else nullcontext():
+        threads = nullcontext()
+        if d * d * k < _THREADED_WORK:
+            threads = _blas_controller().limit(limits=1, user_api="blas")
+        with threads:
             if p["noise"] > 0 and p["noise_mode"] == "sampled":
                 params, curve, n_iter, converged = self._fit_sampled(
                     objective, params, Xc, p, rng
