@@ -6,6 +6,7 @@ checked against direct numpy computations.
 """
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from sklearn.linear_model import Lasso
 
 from latentmodels.sparse import (
     SOLVERS,
+    _numba_jit,
     alpha_max,
     duality_gap,
     encode,
@@ -248,3 +250,80 @@ def test_non_finite_input_named():
     D[1, 0] = np.inf
     with pytest.raises(ValueError, match=r"dictionary contains inf in 1 row"):
         sparse_encode(np.ones((4, 3)), D, 0.1)
+
+
+# ------------------------------------------------------------- optional numba
+COMPILED = [s for s in ("cd", "feature_sign") if s in SOLVERS]
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("solver", COMPILED)
+def test_numpy_path_gives_the_same_codes(solver, positive, monkeypatch):
+    X, D = _problem(13)
+    alpha = 0.15
+    fast = encode(X, D, alpha, solver=solver, positive=positive, tol=1e-12)
+    monkeypatch.setattr(_numba_jit, "ENABLED", False)
+    assert not _numba_jit.use_numba()
+    slow = encode(X, D, alpha, solver=solver, positive=positive, tol=1e-12)
+    assert fast.converged.all() and slow.converged.all()
+    np.testing.assert_allclose(slow.codes, fast.codes, atol=1e-8)
+    np.testing.assert_allclose(slow.objective, fast.objective, rtol=1e-12)
+
+
+def test_environment_variable_disables_numba(monkeypatch):
+    monkeypatch.setenv("LATENTMODELS_DISABLE_NUMBA", "1")
+    assert not _numba_jit.use_numba()
+    monkeypatch.setenv("LATENTMODELS_DISABLE_NUMBA", "0")
+    assert _numba_jit.use_numba() == _numba_jit.HAVE_NUMBA
+
+
+def _pure_python(monkeypatch, module):
+    """Make a kernel module's compiled helpers call their pure-Python bodies."""
+    for name, obj in list(vars(module).items()):
+        if hasattr(obj, "py_func") and name != "njit":
+            monkeypatch.setattr(module, name, obj.py_func)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_cd_kernel_pure_python_matches_compiled(positive, monkeypatch):
+    from latentmodels.sparse import _numba_cd
+
+    X, D = _problem(14, n=3, d=6, k=10)
+    alpha = 0.1
+    G, B = D @ D.T, X @ D.T
+    xx = np.einsum("ij,ij->i", X, X)
+    args = (G, xx, alpha, positive, 1e-10, 500)
+    H1, C1 = np.zeros_like(B), B.copy()
+    it1 = _numba_cd.cd_batch(H1, C1, B, *args)
+    _pure_python(monkeypatch, _numba_cd)
+    H2, C2 = np.zeros_like(B), B.copy()
+    it2 = _numba_cd.cd_batch(H2, C2, B, *args)
+    np.testing.assert_array_equal(it1, it2)
+    np.testing.assert_allclose(H2, H1, atol=1e-13)
+    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-10)
+
+
+def test_without_numba_installed(tmp_path):
+    """The package imports and gives the same codes when numba is missing."""
+    import subprocess
+    import sys
+
+    X, D = _problem(15, n=5)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "D.npy", D)
+    script = (
+        "import sys, numpy as np\n"
+        "sys.modules['numba'] = None\n"
+        "from latentmodels.sparse import sparse_encode, _numba_jit\n"
+        "assert not _numba_jit.HAVE_NUMBA\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        f"D = np.load({str(tmp_path / 'D.npy')!r})\n"
+        f"for s in {COMPILED + ['auto']!r}:\n"
+        "    H = sparse_encode(X, D, 0.1, solver=s, tol=1e-12)\n"
+        f"    np.save({str(tmp_path)!r} + '/H_' + s + '.npy', H)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=root)
+    for s in [*COMPILED, "auto"]:
+        ours = sparse_encode(X, D, 0.1, solver=s, tol=1e-12)
+        np.testing.assert_allclose(np.load(tmp_path / f"H_{s}.npy"), ours, atol=1e-8)

@@ -35,9 +35,14 @@ def relative_gap_gram(
     xx: np.ndarray,
     alpha: float,
     positive: bool,
+    C: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Relative duality gap from ``B = X Dᵀ``, ``G`` and ``xx = ‖x‖²`` (no residual)."""
-    C = B - H @ G
+    """Relative duality gap from ``B = X Dᵀ``, ``G`` and ``xx = ‖x‖²`` (no residual).
+
+    ``C = B − H G`` is computed unless given.
+    """
+    if C is None:
+        C = B - H @ G
     hb = np.einsum("ij,ij->i", H, B)
     hc = np.einsum("ij,ij->i", H, C)
     l1 = np.abs(H).sum(axis=1)

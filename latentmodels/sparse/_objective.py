@@ -39,8 +39,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 TINY = np.finfo(np.float64).tiny
+
+
+def residual(X: np.ndarray, D: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``X − H D``, using a sparse product when the codes are mostly zero."""
+    if H.size and np.count_nonzero(H) < 0.1 * H.size:
+        return X - sparse.csr_matrix(H) @ D
+    return X - H @ D
 
 
 def lasso_objective(
@@ -63,7 +71,7 @@ def lasso_objective(
     -------
     objective : ndarray of shape (n_samples,)
     """
-    R = X - H @ D
+    R = residual(X, D, H)
     return 0.5 * np.einsum("ij,ij->i", R, R) + alpha * np.abs(H).sum(axis=1)
 
 
@@ -119,11 +127,23 @@ def duality_gap(
     -------
     gap : ndarray of shape (n_samples,)
     """
-    R = X - H @ D
+    return objective_and_gap(X, D, H, alpha, positive)[1]
+
+
+def objective_and_gap(
+    X: np.ndarray,
+    D: np.ndarray,
+    H: np.ndarray,
+    alpha: float,
+    positive: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample objective and duality gap, sharing one residual."""
+    R = residual(X, D, H)
     C = R @ D.T
     r2 = np.einsum("ij,ij->i", R, R)
     hc = np.einsum("ij,ij->i", H, C)
-    return gap_from_parts(r2, np.abs(H).sum(axis=1), hc, C, alpha, positive)
+    l1 = np.abs(H).sum(axis=1)
+    return 0.5 * r2 + alpha * l1, gap_from_parts(r2, l1, hc, C, alpha, positive)
 
 
 def relative_gap(
@@ -160,7 +180,7 @@ def kkt_violation(
     violation : ndarray of shape (n_samples,)
         Absolute violation, in the units of ``α``.
     """
-    C = (X - H @ D) @ D.T
+    C = residual(X, D, H) @ D.T
     nz = H != 0
     if positive:
         on = np.where(nz, np.abs(C - alpha), np.maximum(C - alpha, 0.0))
