@@ -158,13 +158,20 @@ def rotate_model(estimator, R):
     and ``E'[h | x] = Rᵀ E[h | x]``, i.e. ``transform`` returns
     ``transform_original(X) @ R`` (rows).
 
-    Only ``components_`` is replaced; every other fitted attribute is deep
-    copied unchanged. This is exact for estimators whose ``score`` and
-    ``transform`` read only ``components_``, ``noise_variance_`` and ``mean_``
+    ``components_`` is replaced, and so are the two attributes that record the
+    basis of the loadings in :class:`latentmodels.FactorAnalysis`:
+    ``rotation_matrix_`` ``T`` becomes ``T R`` and an oblique rotation's
+    ``factor_correlation_`` ``Φ`` becomes ``Rᵀ Φ R`` (so ``W Φ Wᵀ`` is kept;
+    it is then a factor covariance, with unit diagonal only when ``R`` is a
+    signed permutation). Every other fitted attribute is deep copied
+    unchanged. This is exact for estimators whose ``score`` and ``transform``
+    read only these attributes, ``noise_variance_`` and ``mean_``
     (latentmodels' ProbabilisticPCA and FactorAnalysis, scikit-learn's
     FactorAnalysis). Per-component summaries that some estimators keep (e.g.
-    an ``explained_variance_`` for each component) are *not* rotated and no
-    longer describe the rotated components. If the estimator has
+    ``loglike_`` is fine, but an ``explained_variance_`` for each component
+    is not) are *not* rotated and no longer describe the rotated components.
+    latentmodels' PCA is refused: its likelihood reads ``explained_variance_``
+    along with orthonormal ``components_``. If the estimator has
     ``get_covariance``, the copy's covariance is checked against the
     original's, so an estimator that caches rotation-sensitive state used by
     its likelihood (scikit-learn's PCA, for instance) raises an error instead
@@ -187,6 +194,16 @@ def rotate_model(estimator, R):
     R = _check_orthogonal(R, components.shape[0])
     rotated = copy.deepcopy(estimator)
     rotated.components_ = R.T @ components
+    # Attributes that describe the loadings' basis turn with them (the
+    # conventions of latentmodels.FactorAnalysis): loadings W T⁻ᵀ from the
+    # unrotated W become W T⁻ᵀ R = W (T R)⁻ᵀ, and Φ = TᵀT becomes Rᵀ Φ R, which
+    # keeps W Φ Wᵀ and so the likelihood.
+    T = getattr(estimator, "rotation_matrix_", None)
+    if T is not None and np.shape(T) == R.shape:
+        rotated.rotation_matrix_ = np.asarray(T) @ R
+    phi = getattr(estimator, "factor_correlation_", None)
+    if phi is not None:
+        rotated.factor_correlation_ = R.T @ np.asarray(phi) @ R
     if hasattr(estimator, "get_covariance"):
         C0, C1 = estimator.get_covariance(), rotated.get_covariance()
         if not np.allclose(C1, C0, rtol=1e-8, atol=1e-10 * np.max(np.abs(C0))):
