@@ -209,9 +209,11 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
     Returns T, f, ‖G_p‖, iterations and whether ‖G_p‖ < tol.
     """
     f, G = evaluate(T)
+    Gp = project(T, G)
+    s = float(np.linalg.norm(Gp))
     noise = 1e-11 * max(1.0, abs(f), T.shape[0])
-    s = float(np.linalg.norm(project(T, G)))
-    alpha, alpha_bb = 1.0, np.inf
+    alpha = 1.0
+    T_prev = Gp_prev = None
     n_iter = 0
 
     def acceptable(ft, Tt, Gt, decrease):
@@ -219,7 +221,6 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
             return True
         return ft <= f + noise and np.linalg.norm(project(Tt, Gt)) < s
 
-    Gp = project(T, G)
     while s >= tol and n_iter < max_iter:
         Tt = None
         if polar_first:
@@ -228,7 +229,11 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
             if not acceptable(ft, Tt, Gt, 0.0):
                 Tt = None
         if Tt is None:
-            alpha = alpha_bb if bb and np.isfinite(alpha_bb) else 2.0 * alpha
+            alpha *= 2.0
+            if bb and T_prev is not None:
+                dT = T - T_prev
+                sy = abs(np.sum(dT * (Gp - Gp_prev)))
+                alpha = np.sum(dT * dT) / sy if sy > 0 else alpha
             for _ in range(60):
                 Tt = retract(T - alpha * Gp)
                 ft, Gt = evaluate(Tt)
@@ -237,11 +242,9 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
                 alpha *= 0.5
             else:
                 break  # no descent left at working precision
-        Gpt = project(Tt, Gt)
-        dT, dG = Tt - T, Gpt - Gp
-        sy = abs(np.sum(dT * dG))
-        alpha_bb = np.sum(dT * dT) / sy if sy > 0 else np.inf
-        T, f, G, Gp = Tt, ft, Gt, Gpt
+        T_prev, Gp_prev = T, Gp
+        T, f, G = Tt, ft, Gt
+        Gp = project(T, G)
         s = float(np.linalg.norm(Gp))
         n_iter += 1
     return T, float(f), s, n_iter, s < tol
