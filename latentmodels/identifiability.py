@@ -640,8 +640,13 @@ def identifiability_demo(
     Returns
     -------
     result : dict
-        ``settings``; ``results[prior][model]`` dicts of floats; ``skipped``
-        (model: reason) and ``warnings`` (messages raised while fitting).
+        ``settings``; ``results[prior][model]``: dicts of floats
+        (``max_principal_angle_deg``, ``procrustes_relative_residual``,
+        ``mean_congruence``, ``amari_distance`` and, for the Gaussian models,
+        ``loglik_spread`` and ``laplace_criterion_spread``); ``notes``
+        (model: why it was left out or replaced) and ``warnings`` (messages
+        raised while fitting, e.g. FastICA not converging on Gaussian
+        sources, which have no axes to find).
     """
     from ._identifiability_demo import run_demo
 
@@ -675,6 +680,6 @@ def format_demo(result: dict) -> str:
                 v = row.get(key)
                 cells.append(f"{'-':>15}" if v is None else f"{v:>15.3g}")
             lines.append(f"{label:<24}" + "".join(cells))
-    for label, why in result["skipped"].items():
+    for label, why in result["notes"].items():
         lines.append(f"note: {label}: {why}")
     return "\n".join(lines)
