@@ -7,6 +7,8 @@ Amari formula); rotated Gaussian models against scipy's multivariate normal.
 """
 
 import itertools
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,8 @@ from latentmodels.datasets import make_factor_data
 from latentmodels.identifiability import (
     amari_distance,
     congruence_matrix,
+    format_demo,
+    identifiability_demo,
     likelihood_invariance,
     matched_congruence,
     max_principal_angle,
@@ -392,3 +396,68 @@ def test_inputs_not_modified(W):
     recovery_report(W, E)
     np.testing.assert_array_equal(W, W0)
     np.testing.assert_array_equal(E, E0)
+
+
+# --------------------------------------------------------------------------
+# The demo and the examples (quick sizes)
+# --------------------------------------------------------------------------
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+AXES_MODELS = ("SparseCoding", "FastICA")  # non-Gaussian: recover the axes
+SUBSPACE_MODELS = ("FactorAnalysis", "ProbabilisticPCA", "LinearAutoencoder")
+
+
+def _run_example(name, monkeypatch):
+    monkeypatch.setenv("LATENTMODELS_EXAMPLE_QUICK", "1")
+    return runpy.run_path(str(EXAMPLES / name), run_name="__example__")
+
+
+def test_example_rotation_identifiability(monkeypatch):
+    s = _run_example("plot_rotation_identifiability.py", monkeypatch)["summary"]
+    tol = 1e-10 * abs(s["mean_log_likelihood"])
+    assert abs(s["log_likelihood_change"]) <= tol
+    assert s["log_likelihood_spread"] <= tol
+    assert s["path_log_likelihood_spread"] <= tol
+    assert s["loading_change"] > 0.1  # the loadings did move
+    assert s["laplace_criterion_spread"] > 1e-2
+    assert s["path_laplace_spread"] > 1e-2
+
+
+def test_example_gaussian_vs_laplace(monkeypatch):
+    results = _run_example("plot_gaussian_vs_laplace.py", monkeypatch)["results"]
+    for prior, reports in results.items():
+        for name, rep in reports.items():
+            # every model finds the subspace
+            assert np.degrees(rep.max_principal_angle) < 10, (prior, name)
+            if prior == "gaussian" or name in SUBSPACE_MODELS:
+                # ... but not the axes, unless the prior is non-Gaussian and
+                # the model uses it
+                assert rep.mean_congruence < 0.95, (prior, name)
+    for name in AXES_MODELS:
+        rep = results["laplace"][name]
+        assert rep.mean_congruence > 0.97 and rep.amari_distance < 0.1, name
+
+
+def test_identifiability_demo_quick():
+    result = identifiability_demo(quick=True, random_state=0)
+    assert result["settings"]["n_components"] == 3
+    assert set(result["results"]) == {"gaussian", "laplace"}
+    assert result["notes"] == {}  # every latentmodels estimator is available
+    for prior, rows in result["results"].items():
+        assert set(rows) == {
+            "FactorAnalysis",
+            "ProbabilisticPCA",
+            "LinearAutoencoder",
+            "SparseCoding",
+            "FastICA (scikit-learn)",
+        }
+        for name, row in rows.items():
+            assert row["max_principal_angle_deg"] < 10, (prior, name)
+        for name in ("FactorAnalysis", "ProbabilisticPCA"):
+            assert rows[name]["loglik_spread"] < 1e-10
+            assert rows[name]["laplace_criterion_spread"] > 1e-3
+    laplace = result["results"]["laplace"]
+    for name in ("SparseCoding", "FastICA (scikit-learn)"):
+        assert laplace[name]["mean_congruence"] > 0.97, name
+    assert laplace["FactorAnalysis"]["mean_congruence"] < 0.95
+    text = format_demo(result)
+    assert "laplace factors" in text and "SparseCoding" in text
