@@ -1,0 +1,444 @@
+r"""Exact EM for probabilistic PCA and factor analysis with missing entries.
+
+The model is the one of THEORY.md §1, ``x = μ + W h + ε`` with
+``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)`` (``Ψ = σ² I`` for PPCA, diagonal for
+factor analysis). A row ``x`` with observed entries ``o`` has the marginal
+``x_o ~ N(μ_o, W_o W_oᵀ + Ψ_o)``: the same Gaussian restricted to the rows
+``o`` of ``W``, ``μ`` and ``Ψ``. Maximum likelihood maximises the sum of these
+marginals, the *observed-data* log-likelihood; missing entries are
+marginalised out, never filled in.
+
+EM (Ilin & Raiko 2010, JMLR 11:1957–2000, §3, the exact algorithm with the
+mean as a parameter) alternates
+
+* **E-step**, per row, with only its observed entries:
+  ``h | x_o ~ N(m, Σ_o)`` with ``Σ_o = (I + W_oᵀ Ψ_o⁻¹ W_o)⁻¹`` and
+  ``m = Σ_o W_oᵀ Ψ_o⁻¹ (x_o − μ_o)``. ``Σ_o`` and the gain
+  ``Σ_o W_oᵀ Ψ_o⁻¹`` depend only on the set ``o``, so rows that share a
+  missingness pattern share that ``k × k`` work.
+* **M-step**, per feature ``j``, over the rows ``i`` that observe it, with
+  ``h̃ = (h, 1)``: ``A_j = Σ_i E[h̃ h̃ᵀ]``, ``b_j = Σ_i x_ij E[h̃]`` and
+
+  .. math::
+
+      (w_j, μ_j) = A_j^{-1} b_j, \qquad
+      ψ_j = \frac{1}{N_j}\Big(\sum_i x_{ij}^2 − (w_j, μ_j)ᵀ b_j\Big),
+
+  and for PPCA ``σ² = Σ_j N_j ψ_j / Σ_j N_j`` (all observed entries pooled).
+  The loadings and the mean of a feature are updated jointly, so the step
+  maximises the expected complete-data log-likelihood exactly and the
+  observed-data log-likelihood never decreases. Each ``ψ_j`` is held at or
+  above a floor, which keeps the step a constrained maximiser.
+
+Cost. A pattern with many rows enters the E-step through its sufficient
+statistics ``(n_p, x̄_p, scatter_p)`` of the observed columns, computed once:
+every sum above is linear or quadratic in ``x_o`` and the posterior mean is
+linear in ``x_o``, so an iteration costs ``O(d² k)`` per pattern, whatever
+``n``. Complete data are one pattern: the cost of the complete-data EM.
+Patterns with few rows (entries missing at random) are handled row by row, in
+one batch: ``O(n d k)`` per iteration plus ``O(k³)`` per pattern.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from ._gaussian import LinearGaussian, floor_noise
+from ._stats import SufficientStats
+from ._validation import (
+    check_array_finite,
+    check_n_components,
+    check_positive_int,
+    check_positive_scalar,
+)
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+# A pattern with at least this many rows (and at least as many rows as observed
+# columns) enters the E-step through its sufficient statistics; the others are
+# handled row by row. Both routes give the same numbers to rounding.
+_MIN_ROWS_FOR_STATS = 32
+
+
+# --- missingness patterns ------------------------------------------------------
+def check_observed(X: np.ndarray) -> np.ndarray:
+    """Mask of observed entries of ``X``; reject empty rows and columns.
+
+    A row with every entry missing carries no information about the model and
+    a column that is never observed has no estimable mean or variance: both
+    get a ValueError that names them.
+    """
+    observed = ~np.isnan(X)
+    empty_rows = np.flatnonzero(~observed.any(axis=1))
+    if empty_rows.size:
+        raise ValueError(
+            f"X has {empty_rows.size} row{'s' if empty_rows.size > 1 else ''} with "
+            f"every entry missing (rows {_head(empty_rows)}); such a row carries no "
+            "information: drop it before fitting (impute(X) can fill it afterwards "
+            "with the model mean)."
+        )
+    empty_cols = np.flatnonzero(~observed.any(axis=0))
+    if empty_cols.size:
+        raise ValueError(
+            f"X has {empty_cols.size} column{'s' if empty_cols.size > 1 else ''} that "
+            f"{'are' if empty_cols.size > 1 else 'is'} never observed (columns "
+            f"{_head(empty_cols)}); their mean and variance cannot be estimated: "
+            "drop these columns before fitting."
+        )
+    return observed
+
+
+def _head(idx: np.ndarray, n: int = 5) -> str:
+    text = ", ".join(str(i) for i in idx[:n])
+    return text + (", ..." if idx.size > n else "")
+
+
+def group_patterns(observed: np.ndarray):
+    """Group the rows of a boolean mask by missingness pattern.
+
+    Returns
+    -------
+    patterns : ndarray of bool, shape (n_patterns, n_features)
+        The distinct rows of ``observed``.
+    inverse : ndarray of int, shape (n_samples,)
+        Pattern index of each row.
+    counts : ndarray of int, shape (n_patterns,)
+    """
+    packed = np.packbits(observed, axis=1)
+    _, first, inverse, counts = np.unique(
+        packed, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    return observed[first], inverse.reshape(-1), counts
+
+
+def observed_submodel(model: LinearGaussian, observed: np.ndarray) -> LinearGaussian:
+    """The marginal Gaussian of the observed entries ``x_o``: rows ``o`` of W, μ, Ψ."""
+    return LinearGaussian(
+        model.components[:, observed],
+        model.noise_variance[observed],
+        model.mean[observed],
+    )
+
+
+def _by_pattern(X: np.ndarray):
+    """Yield ``(rows, observed)`` for each missingness pattern of ``X``."""
+    patterns, inverse, _ = group_patterns(~np.isnan(X))
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(patterns.shape[0] + 1))
+    for p, observed in enumerate(patterns):
+        yield order[bounds[p] : bounds[p + 1]], observed
+
+
+# --- the fitted model on rows with missing entries -------------------------------
+def score_rows_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
+    """Log-density of the observed entries of each row, ``log N(x_o; μ_o, C_oo)``.
+
+    A row with no observed entry has log-density 0 (the empty marginal).
+    """
+    out = np.zeros(X.shape[0])
+    for rows, obs in _by_pattern(X):
+        if obs.any():
+            sub = observed_submodel(model, obs)
+            out[rows] = sub.log_likelihood_rows(X[np.ix_(rows, obs)])
+    return out
+
+
+def posterior_mean_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
+    """``E[h | x_o]`` for each row, from its observed entries only (prior mean 0)."""
+    out = np.zeros((X.shape[0], model.components.shape[0]))
+    for rows, obs in _by_pattern(X):
+        if obs.any():
+            sub = observed_submodel(model, obs)
+            out[rows] = sub.posterior_mean(X[np.ix_(rows, obs)])
+    return out
+
+
+def impute_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
+    """A copy of ``X`` with each missing entry set to ``E[x_m | x_o]``.
+
+    ``E[x_m | x_o] = μ_m + W_m E[h | x_o]``: the posterior-mean reconstruction.
+    """
+    H = posterior_mean_observed(model, X)
+    filled = np.array(X, dtype=np.float64, copy=True)
+    missing = np.isnan(filled)
+    recon = H @ model.components + model.mean
+    filled[missing] = recon[missing]
+    return filled
+
+
+# --- exact EM -------------------------------------------------------------------
+@dataclass
+class MissingEMResult:
+    """What :func:`fit_missing` found.
+
+    Attributes
+    ----------
+    components : ndarray of shape (n_components, n_features)
+        Loadings ``Wᵀ`` (in the basis EM ended in; any rotation is as good).
+    noise_variance : ndarray of shape (n_features,)
+        Diagonal of ``Ψ`` (constant for PPCA).
+    mean : ndarray of shape (n_features,)
+    loglike : list of float
+        Mean observed-data log-likelihood per row after each iteration; never
+        decreases.
+    n_iter : int
+    converged : bool
+    """
+
+    components: np.ndarray
+    noise_variance: np.ndarray
+    mean: np.ndarray
+    loglike: list
+    n_iter: int
+    converged: bool
+
+
+class _ObservedData:
+    """The data as EM needs it: big patterns as statistics, the rest as rows.
+
+    Columns are centred on their observed means (``offset``) to keep the
+    second moments free of cancellation; the fitted mean adds it back.
+    """
+
+    def __init__(self, X: np.ndarray, observed: np.ndarray):
+        n, d = X.shape
+        self.n, self.d = n, d
+        self.offset = np.nanmean(X, axis=0)
+        Xc = X - self.offset
+        patterns, inverse, counts = group_patterns(observed)
+        big = (counts >= _MIN_ROWS_FOR_STATS) & (counts >= patterns.sum(axis=1))
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        # patterns fitted from statistics: (observed mask, n_p, x̄_p, scatter_p)
+        self.blocks = []
+        for p in np.flatnonzero(big):
+            obs = patterns[p]
+            rows = order[bounds[p] : bounds[p + 1]]
+            s = SufficientStats.from_array(Xc[np.ix_(rows, obs)])
+            self.blocks.append((obs, s.n, s.mean, s.scatter))
+        # patterns fitted row by row
+        small = ~big
+        in_small = small[inverse]
+        self.row_patterns = patterns[small]
+        self.row_counts = counts[small]
+        remap = np.cumsum(small) - 1
+        self.row_pattern_of = remap[inverse[in_small]]
+        self.row_mask = observed[in_small].astype(np.float64)
+        self.rows = np.where(observed[in_small], Xc[in_small], 0.0)
+        self.n_observed = observed.sum(axis=0).astype(np.float64)  # N_j
+        self.sum_sq = np.nansum(Xc**2, axis=0)  # Σ_i x_ij² over observed rows
+        self.var = self.sum_sq / self.n_observed  # observed variance (mean 0)
+
+    def pairwise_covariance(self) -> np.ndarray:
+        """Covariance from the pairs of entries observed together (for a start)."""
+        d = self.d
+        scatter = np.zeros((d, d))
+        pair_count = np.zeros((d, d))
+        for obs, n_p, mean, sc in self.blocks:
+            idx = np.ix_(obs, obs)
+            scatter[idx] += sc + n_p * np.outer(mean, mean)
+            pair_count[idx] += n_p
+        scatter += self.rows.T @ self.rows
+        pair_count += self.row_mask.T @ self.row_mask
+        return scatter / np.maximum(pair_count, 1.0)
+
+
+def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
+    """Closed-form PPCA of the pairwise covariance (Tipping & Bishop 1999)."""
+    d = data.d
+    S = data.pairwise_covariance()
+    lam, U = linalg.eigh(S)
+    lam, U = lam[::-1], U[:, ::-1]
+    mean_var = float(np.mean(data.var))
+    sigma2 = float(np.mean(np.maximum(lam[k:], 0.0))) if k < d else 0.0
+    sigma2 = max(sigma2, 1e-3 * mean_var, np.finfo(float).tiny)
+    scale = np.sqrt(np.maximum(lam[:k] - sigma2, 0.0))
+    W = U[:, :k] * scale
+    # A zero column is a fixed point EM cannot leave: start it at random.
+    dead = scale <= 1e-6 * np.sqrt(sigma2)
+    if dead.any():
+        W[:, dead] = rng.standard_normal((d, int(dead.sum()))) * np.sqrt(sigma2 / d)
+    return W, np.full(d, sigma2), np.zeros(d)
+
+
+def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray):
+    """Expected moments for the M-step and the observed-data log-likelihood.
+
+    Returns ``A`` (d, k+1, k+1), ``b`` (d, k+1) and the mean log-likelihood
+    per row at ``(W, psi, mu)``.
+    """
+    d, k = W.shape
+    A = np.zeros((d, k + 1, k + 1))
+    b = np.zeros((d, k + 1))
+    total = 0.0
+    # Patterns with many rows: through (n_p, x̄_p, scatter_p).
+    for obs, n_p, xbar, scatter in data.blocks:
+        sub = LinearGaussian(W[obs].T, psi[obs], np.zeros(obs.sum()))
+        delta = xbar - mu[obs]
+        total += n_p * sub.mean_log_likelihood(delta, scatter / n_p)
+        gain_t = sub.posterior_mean(np.eye(obs.sum()))  # (d_o, k): Gᵀ
+        m_bar = delta @ gain_t
+        SG = scatter @ gain_t
+        T = np.empty((k + 1, k + 1))
+        T[:k, :k] = n_p * (sub.posterior_covariance() + np.outer(m_bar, m_bar))
+        T[:k, :k] += gain_t.T @ SG
+        T[:k, k] = T[k, :k] = n_p * m_bar
+        T[k, k] = n_p
+        A[obs] += T
+        b[obs, :k] += SG + n_p * np.outer(xbar, m_bar)
+        b[obs, k] += n_p * xbar
+    if data.rows.shape[0]:
+        total += _e_step_rows(data, W, psi, mu, A, b)
+    return A, b, total / data.n
+
+
+def _e_step_rows(data, W, psi, mu, A, b) -> float:
+    """Row-by-row E-step for the patterns with few rows, batched; adds to A, b.
+
+    Per pattern, ``M_o = I + W̃_oᵀ W̃_o`` with ``W̃ = Ψ^{-1/2} W`` (zero rows
+    where a feature is missing); per row, ``m = M_o⁻¹ W̃ᵀ r̃`` and the
+    log-density ``−½[d_o log 2π + log det C_oo + ‖r̃ − W̃ m‖² + ‖m‖²]``, where
+    ``log det C_oo = Σ_o log ψ_j + log det M_o`` and the quadratic form is a sum
+    of non-negative terms (``r̃ᵀ C̃⁻¹ r̃ = min_h ‖r̃ − W̃ h‖² + ‖h‖²``).
+    """
+    d, k = W.shape
+    isd = 1.0 / np.sqrt(psi)
+    Wt = W * isd[:, None]  # W̃ (d, k)
+    P = data.row_patterns.astype(np.float64)  # (P, d)
+    outer_w = np.einsum("ja,jb->jab", Wt, Wt).reshape(d, k * k)
+    M = (P @ outer_w).reshape(-1, k, k) + np.eye(k)
+    chol = np.linalg.cholesky(M)
+    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    logdet += P @ np.log(psi)
+    M_inv = np.linalg.inv(M)
+    M_inv = 0.5 * (M_inv + np.swapaxes(M_inv, 1, 2))
+    pat = data.row_pattern_of
+    mask = data.row_mask
+    R = (data.rows - mu) * isd * mask  # whitened residuals, 0 where missing
+    H = np.einsum("nab,nb->na", M_inv[pat], R @ Wt)  # posterior means
+    resid = R - (H @ Wt.T) * mask
+    quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
+    n_obs = mask.sum(axis=1)
+    ll = -0.5 * (n_obs * _LOG_2PI + logdet[pat] + quad)
+    # M-step moments: Σ_i E[h̃ h̃ᵀ] and Σ_i x_ij E[h̃] over rows observing j.
+    Ht = np.hstack([H, np.ones((H.shape[0], 1))])
+    outer_h = np.einsum("na,nb->nab", Ht, Ht).reshape(-1, (k + 1) ** 2)
+    A += (mask.T @ outer_h).reshape(d, k + 1, k + 1)
+    cov_sum = (data.row_counts[:, None] * M_inv.reshape(-1, k * k)).T @ P
+    A[:, :k, :k] += cov_sum.T.reshape(d, k, k)
+    b += data.rows.T @ Ht
+    return float(ll.sum())
+
+
+def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
+    """Joint ``(w_j, μ_j)`` by least squares on the moments, then ``Ψ`` (floored)."""
+    k = A.shape[1] - 1
+    coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]  # (d, k+1)
+    resid = np.maximum(data.sum_sq - np.einsum("ja,ja->j", coef, b), 0.0)
+    if isotropic:
+        psi = np.full(data.d, resid.sum() / data.n_observed.sum())
+    else:
+        psi = resid / data.n_observed
+    return coef[:, :k], floor_noise(psi, floor, 1.0), coef[:, k]
+
+
+def fit_missing(
+    X: np.ndarray,
+    n_components: int,
+    *,
+    isotropic: bool,
+    noise_floor_rtol: float,
+    tol: float,
+    max_iter: int,
+    random_state=None,
+) -> MissingEMResult:
+    r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
+
+    Exact EM on the observed-data log-likelihood
+    ``Σ_i log N(x_{i,o_i}; μ_o, W_o W_oᵀ + Ψ_o)`` (Ilin & Raiko 2010): each
+    row's posterior over the factors uses only its observed entries, rows
+    that share a missingness pattern share the ``k × k`` work, and the mean
+    is a parameter updated jointly with the loadings (see the module
+    docstring for the E- and M-steps).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data; NaN marks a missing entry. No infinities, no row or column
+        entirely missing.
+    n_components : int
+        Number of factors ``k`` (1 ≤ k ≤ n_features).
+    isotropic : bool
+        True for PPCA (``Ψ = σ² I``), False for factor analysis (diagonal Ψ).
+    noise_floor_rtol : float
+        Each ``ψ_j`` is held at or above ``noise_floor_rtol`` times the
+        feature's observed variance (factor analysis) or the mean observed
+        variance (PPCA).
+    tol : float
+        Stop when an iteration raises the mean observed-data log-likelihood
+        per row by less than ``tol`` (nats).
+    max_iter : int
+        Maximum number of EM iterations; a ConvergenceWarning says when they
+        ran out.
+    random_state : int, RandomState instance or None
+        Only used to restart a loading column that the starting point sets to
+        zero (a fixed point EM cannot leave). The start is the closed-form
+        PPCA of the pairwise-complete covariance.
+
+    Returns
+    -------
+    result : MissingEMResult
+
+    References
+    ----------
+    Ilin, A. & Raiko, T. (2010). Practical approaches to principal component
+    analysis in the presence of missing values. JMLR 11:1957–2000.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array, got shape {X.shape}.")
+    check_array_finite(X, allow_nan=True)
+    d = X.shape[1]
+    k = check_n_components(n_components, upper=d, upper_reason=f"n_features={d}")
+    floor_rtol = check_positive_scalar(noise_floor_rtol, "noise_floor_rtol")
+    tol = check_positive_scalar(tol, "tol", allow_zero=True)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    observed = check_observed(X)
+    data = _ObservedData(X, observed)
+    var = data.var if not isotropic else np.full(d, data.var.mean())
+    floor = floor_rtol * var
+    W, psi, mu = _initial_parameters(data, k, check_random_state(random_state))
+    psi = floor_noise(psi, floor, 1.0)
+    A, b, ll = _e_step(data, W, psi, mu)
+    loglike, converged, change = [], False, np.inf
+    for n_iter in range(1, max_iter + 1):
+        W, psi, mu = _m_step(data, A, b, isotropic, floor)
+        A, b, ll_new = _e_step(data, W, psi, mu)
+        loglike.append(ll_new)
+        change, ll = ll_new - ll, ll_new
+        if change < tol:
+            converged = True
+            break
+    if not converged:
+        warnings.warn(
+            f"EM with missing values did not converge in max_iter={max_iter} "
+            f"iterations: the last one raised the mean observed-data "
+            f"log-likelihood by {change:.3g} > tol={tol:g}. Increase max_iter or "
+            "loosen tol; with much of the data missing EM converges slowly.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return MissingEMResult(
+        components=np.ascontiguousarray(W.T),
+        noise_variance=psi,
+        mean=mu + data.offset,
+        loglike=loglike,
+        n_iter=n_iter,
+        converged=converged,
+    )
