@@ -410,7 +410,8 @@ def _figures(outdir: Path, fitted: dict, results: dict, n_features: int) -> list
         fig = Figure(figsize=(4 * len(traced), 3.2), layout="constrained")
         for i, (name, r) in enumerate(traced.items()):
             ax = fig.add_subplot(1, len(traced), i + 1)
-            ax.plot(np.arange(1, len(r["trace"]) + 1), r["trace"], marker=".")
+            marker = "." if len(r["trace"]) <= 50 else None
+            ax.plot(np.arange(1, len(r["trace"]) + 1), r["trace"], marker=marker)
             ax.set_xlabel("iteration")
             ax.set_title(f"{name}: {r['trace_label']}", fontsize=9)
         fig.savefig(outdir / "traces.png", dpi=80)
@@ -493,11 +494,12 @@ def _auto_alpha(X_train: np.ndarray) -> float:
     return max(0.1 * float(np.median(norms)), 1e-12)
 
 
-def compare(args, out=sys.stdout) -> int:
+def compare(args, out=None) -> int:
     """Run ``compare`` with parsed arguments; print the table; return 0.
 
     Raises DataError for bad input (the caller prints it and returns 2).
     """
+    out = sys.stdout if out is None else out
     import latentmodels
 
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -531,6 +533,10 @@ def compare(args, out=sys.stdout) -> int:
             cls = getattr(latentmodels, CLASS_NAMES[name])
         except (ImportError, AttributeError) as exc:
             skipped[name] = f"not available ({type(exc).__name__}: {exc})"
+            print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
+            continue
+        if has_nan and "missing_values" not in cls._get_param_names():
+            skipped[name] = "cannot fit missing values in this version"
             print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
             continue
         t0 = time.perf_counter()
@@ -638,17 +644,22 @@ def _short(value) -> str:
     return str(value)
 
 
-def identifiability(args, out=sys.stdout) -> int:
+def identifiability(args, out=None) -> int:
     """Run ``identifiability``: print the demo's result; return 0."""
-    from .identifiability import identifiability_demo
+    out = sys.stdout if out is None else out
+    from . import identifiability as ident
 
     kwargs = {"random_state": args.seed, "quick": args.quick}
     for name in ("n_samples", "n_features", "n_components"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
     t0 = time.perf_counter()
-    result = identifiability_demo(**kwargs)
-    _print_tree(result, out)
+    result = ident.identifiability_demo(**kwargs)
+    formatter = getattr(ident, "format_demo", None)
+    if formatter is not None:
+        print(formatter(result), file=out)
+    else:
+        _print_tree(result, out)
     print(f"total {time.perf_counter() - t0:.1f} s", file=out)
     return 0
 
