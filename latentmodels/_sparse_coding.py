@@ -63,23 +63,8 @@ _DICT_TOL = 1e-6
 
 def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
     """Exact inference (the private, unvalidated call of :mod:`latentmodels.sparse`)."""
-    try:
-        from .sparse import encode
-    except ImportError:  # TEMPORARY until latentmodels.sparse lands
-        from types import SimpleNamespace
+    from .sparse import encode
 
-        from sklearn.decomposition import sparse_encode
-
-        H = sparse_encode(
-            X,
-            D,
-            algorithm="lasso_cd",
-            alpha=alpha,
-            init=init,
-            max_iter=max_iter,
-            positive=positive,
-        )
-        return SimpleNamespace(codes=H, objective=lasso_objective(X, D, H, alpha))
     return encode(
         X,
         D,

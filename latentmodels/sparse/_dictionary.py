@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._numba_jit import njit, use_numba
+
 __all__ = [
     "accumulate_statistics",
     "dictionary_objective",
@@ -118,27 +120,66 @@ def update_dictionary(
         Sweeps done.
     """
     D = np.array(D, dtype=np.float64, order="C")
-    diag = np.diag(A).copy()
-    active = np.flatnonzero(diag > 0.0)
-    # G = A D − B is the gradient; kept up to date with rank-one corrections.
-    G = A @ D - B
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    B = np.ascontiguousarray(B, dtype=np.float64)
+    active = np.flatnonzero(np.diag(A) > 0.0)
+    if use_numba():
+        n_sweeps = _bcd_kernel(D, A, B, active, bool(positive), int(max_sweeps), tol)
+    else:
+        n_sweeps = _bcd_kernel.py_func(
+            D, A, B, active, bool(positive), int(max_sweeps), tol, vectorised=True
+        )
+    return D, int(n_sweeps)
+
+
+@njit()
+def _bcd_kernel(D, A, B, active, positive, max_sweeps, tol, vectorised=False):
+    """Sweeps of exact block minimisation over the rows of ``D``, in place.
+
+    For atom ``j``: ``u = d_j − (a_j D − b_j) / A_jj``, then project ``u``.
+    Written with loops for numba; ``vectorised=True`` (pure Python) uses
+    numpy for the row operations instead.
+    """
+    k, d = D.shape
     n_sweeps = 0
-    for n_sweeps in range(1, max_sweeps + 1):
+    for sweep in range(max_sweeps):
+        n_sweeps = sweep + 1
         largest = 0.0
         for j in active:
-            u = D[j] - G[j] / diag[j]
-            if positive:
-                np.maximum(u, 0.0, out=u)
-            norm = np.sqrt(u @ u)
-            if norm > 1.0:
-                u /= norm
-            delta = u - D[j]
-            D[j] = u
-            G += np.outer(A[:, j], delta)
-            largest = max(largest, float(np.abs(delta).max(initial=0.0)))
+            ajj = A[j, j]
+            if vectorised:
+                u = D[j] - (A[j] @ D - B[j]) / ajj
+                if positive:
+                    u = np.maximum(u, 0.0)
+                norm = np.sqrt(u @ u)
+                if norm > 1.0:
+                    u = u / norm
+                change = np.abs(u - D[j]).max()
+                D[j] = u
+            else:
+                u = np.empty(d)
+                for f in range(d):
+                    g = -B[j, f]
+                    for i in range(k):
+                        g += A[j, i] * D[i, f]
+                    v = D[j, f] - g / ajj
+                    if positive and v < 0.0:
+                        v = 0.0
+                    u[f] = v
+                norm = 0.0
+                for f in range(d):
+                    norm += u[f] * u[f]
+                norm = np.sqrt(norm)
+                scale = 1.0 / norm if norm > 1.0 else 1.0
+                change = 0.0
+                for f in range(d):
+                    v = u[f] * scale
+                    change = max(change, abs(v - D[j, f]))
+                    D[j, f] = v
+            largest = max(largest, change)
         if largest <= tol:
             break
-    return D, n_sweeps
+    return n_sweeps
 
 
 def reseed_unused_atoms(
