@@ -303,6 +303,47 @@ def test_cd_kernel_pure_python_matches_compiled(positive, monkeypatch):
     assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-10)
 
 
+@pytest.mark.parametrize("positive", [False, True])
+def test_feature_sign_kernel_pure_python_matches_compiled(positive, monkeypatch):
+    from latentmodels.sparse import _numba_cd, _numba_feature_sign
+
+    X, D = _problem(16, n=3, d=6, k=10)
+    alpha = 0.3
+    G, B = D @ D.T, X @ D.T
+    xx = np.einsum("ij,ij->i", X, X)
+    args = (G, xx, alpha, positive, 1e-12, 100, 6)
+    H1, C1 = np.zeros_like(B), B.copy()
+    it1 = _numba_feature_sign.fs_batch(H1, C1, B, *args)
+    _pure_python(monkeypatch, _numba_cd)
+    _pure_python(monkeypatch, _numba_feature_sign)
+    H2, C2 = np.zeros_like(B), B.copy()
+    it2 = _numba_feature_sign.fs_batch(H2, C2, B, *args)
+    assert np.all(it1 > 0)
+    np.testing.assert_array_equal(it1, it2)
+    np.testing.assert_allclose(H2, H1, atol=1e-13)
+    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-12)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_feature_sign_hands_over_to_cd_when_active_set_too_large(positive):
+    """Beyond max_active atoms (G_AA singular), coordinate descent finishes."""
+    from latentmodels.sparse._feature_sign import solve_feature_sign
+
+    X, D = _problem(17, n=6)
+    alpha = 0.05
+    ref = encode(X, D, alpha, solver="cvxpy", positive=positive)
+    G, B = D @ D.T, X @ D.T
+    xx = np.einsum("ij,ij->i", X, X)
+    H, n_iter = solve_feature_sign(
+        B, G, xx, alpha, positive=positive, tol=1e-12, max_iter=100, max_active=2
+    )
+    assert np.all(np.count_nonzero(ref.codes, axis=1) > 2)  # every row hands over
+    assert np.all(n_iter > 2)
+    np.testing.assert_allclose(
+        lasso_objective(X, D, H, alpha), ref.objective, rtol=1e-10
+    )
+
+
 def test_without_numba_installed(tmp_path):
     """The package imports and gives the same codes when numba is missing."""
     import subprocess

@@ -54,7 +54,7 @@ __all__ = [
     "sparse_encode",
 ]
 
-SOLVERS = ("auto", "cd", "fista", "cvxpy")
+SOLVERS = ("auto", "cd", "feature_sign", "fista", "cvxpy")
 
 
 def _resolve_auto(solver: str) -> str:
@@ -128,7 +128,17 @@ def encode(
             # the solvers compute the gap from the Gram matrix; aim a little
             # lower so that the residual-based gap below also meets tol
             Ht, it = _run_gram_solver(
-                solver, Bt, G, xx, alpha, positive, 0.5 * tol, max_iter, H0, n_threads
+                solver,
+                Bt,
+                G,
+                xx,
+                alpha,
+                positive,
+                0.5 * tol,
+                max_iter,
+                H0,
+                n_threads,
+                D.shape[1],
             )
         H[todo], n_iter[todo] = Ht, it
 
@@ -159,7 +169,9 @@ def encode(
     )
 
 
-def _run_gram_solver(solver, B, G, xx, alpha, positive, tol, max_iter, H0, n_threads):
+def _run_gram_solver(
+    solver, B, G, xx, alpha, positive, tol, max_iter, H0, n_threads, n_features
+):
     if solver == "fista":
         from ._fista import solve_fista
 
@@ -180,6 +192,21 @@ def _run_gram_solver(solver, B, G, xx, alpha, positive, tol, max_iter, H0, n_thr
             max_iter=max_iter,
             H0=H0,
             n_threads=n_threads,
+        )
+    if solver == "feature_sign":
+        from ._feature_sign import solve_feature_sign
+
+        return solve_feature_sign(
+            B,
+            G,
+            xx,
+            alpha,
+            positive=positive,
+            tol=tol,
+            max_iter=max_iter,
+            H0=H0,
+            n_threads=n_threads,
+            max_active=n_features,
         )
     raise ValueError(f"unknown solver {solver!r}")  # pragma: no cover
 
