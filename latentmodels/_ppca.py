@@ -17,7 +17,9 @@ alone: with ``M = WᵀW + σ² I``,
     σ²_{new} = \tfrac1d \operatorname{tr}(S − S W M^{-1} W_{new}ᵀ),
 
 and its fixed point is the closed form. Both routes cost ``O(d² k)`` per step
-once ``S`` is known (one pass over the data).
+once ``S`` is known (one pass over the data). With missing entries
+(``missing_values='em'``) the likelihood of the observed entries is maximised
+by the exact EM of Ilin & Raiko (2010) in :mod:`latentmodels._missing`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ._base import (
     sign_flip,
 )
 from ._gaussian import LinearGaussian, floor_noise
+from ._missing import fit_missing
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -69,9 +72,10 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
     d, k = W.shape
     SW = S @ W
     M = W.T @ W + sigma2 * np.eye(k)
-    Minv_WtSW = linalg.solve(M, W.T @ SW, assume_a="pos")
-    W_new = linalg.solve((sigma2 * np.eye(k) + Minv_WtSW).T, SW.T, assume_a="gen").T
-    Minv_Wnew_t = linalg.solve(M, W_new.T, assume_a="pos")
+    # k × k solves with numpy: scipy.linalg.solve has a large per-call cost
+    Minv_WtSW = np.linalg.solve(M, W.T @ SW)
+    W_new = np.linalg.solve((sigma2 * np.eye(k) + Minv_WtSW).T, SW.T).T
+    Minv_Wnew_t = np.linalg.solve(M, W_new.T)
     sigma2_new = (np.trace(S) - np.einsum("ij,ji->", SW, Minv_Wnew_t)) / d
     return W_new, float(sigma2_new)
 
@@ -93,6 +97,14 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         Maximum number of EM iterations.
     random_state : int, RandomState instance or None, default=None
         Seeds the random initial loadings of EM.
+    missing_values : {'raise', 'em'}, default='raise'
+        What NaN in ``X`` means. ``'raise'``: an error. ``'em'``: a missing
+        entry; the model is fitted to the observed entries by exact EM
+        (Ilin & Raiko 2010), whatever ``method`` says, with ``tol`` and
+        ``max_iter`` as above. ``score_samples`` then gives the marginal
+        log-likelihood of each row's observed entries and ``transform`` the
+        posterior mean given them; ``impute`` fills the missing entries with
+        their conditional expectation. Complete data take the ordinary path.
 
     Attributes
     ----------
@@ -115,6 +127,8 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     ----------
     Tipping, M. E. & Bishop, C. M. (1999). Probabilistic principal component
     analysis. JRSS-B 61(3):611–622.
+    Ilin, A. & Raiko, T. (2010). Practical approaches to principal component
+    analysis in the presence of missing values. JMLR 11:1957–2000.
 
     Examples
     --------
@@ -135,14 +149,40 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         tol=1e-10,
         max_iter=10000,
         random_state=None,
+        missing_values="raise",
     ):
         self.n_components = n_components
         self.method = method
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.missing_values = missing_values
+
+    def _fit_array(self, X: np.ndarray) -> None:
+        check_option(self.missing_values, "missing_values", ("raise", "em"))
+        if not np.isnan(X).any():
+            return super()._fit_array(X)
+        if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this fit
+            del self._sufficient_stats
+        k = self._resolve_n_components(X.shape[0], X.shape[1])
+        result = fit_missing(
+            X,
+            k,
+            isotropic=True,
+            noise_floor_rtol=NOISE_RTOL,
+            tol=check_positive_scalar(self.tol, "tol", allow_zero=True),
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+        self.components_ = canonical_loadings(result.components.T).T
+        self.noise_variance_ = result.noise_variance
+        self.mean_ = result.mean
+        self.n_components_ = k
+        self.loglike_ = result.loglike
+        self.n_iter_ = result.n_iter
 
     def _fit_stats(self, stats: SufficientStats) -> None:
+        check_option(self.missing_values, "missing_values", ("raise", "em"))
         method = check_option(self.method, "method", ("closed_form", "em"))
         check_positive_scalar(self.tol, "tol", allow_zero=True)
         d = stats.n_features
