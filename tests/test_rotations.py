@@ -751,6 +751,18 @@ def test_convenience_functions():
         (np.array([["a", "b"], ["c", "d"]]), {}, TypeError, "real numeric"),
         (np.ones((3, 2)) * 1j, {}, TypeError, "real numeric"),
         (
+            np.array([[1.0, 2, 3], [0, 1, 1], [2, 0, 2], [1, 1, 2]]),
+            {"method": "promax"},
+            ValueError,
+            "full column rank",
+        ),
+        (
+            np.array([[1.0, 0], [2, 0], [0, 0]]),
+            {"method": "oblimin"},
+            ValueError,
+            "full column rank",
+        ),
+        (
             np.eye(3),
             {"method": "varimx"},
             ValueError,
