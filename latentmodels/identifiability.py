@@ -613,7 +613,8 @@ def identifiability_demo(
     """Fit Gaussian and non-Gaussian models to Gaussian and Laplace factor data.
 
     For each prior (``'gaussian'``, ``'laplace'``) data are drawn with
-    :func:`latentmodels.datasets.make_factor_data` (same covariance for both)
+    :func:`latentmodels.datasets.make_factor_data` with the same seed, hence
+    the same loadings, noise and covariance for both
     and every available model is fitted: factor analysis, probabilistic PCA,
     the linear autoencoder, sparse coding and, for reference, scikit-learn's
     FastICA. For each, :func:`recovery_report` against the true loadings is
