@@ -1,0 +1,401 @@
+"""Factor analysis: EM on the covariance, SQUAREM, Heywood cases, rotations."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import optimize
+from sklearn.datasets import load_wine
+from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from latentmodels import FactorAnalysis
+from latentmodels._factor_analysis import fa_em_step, fa_n_parameters
+from latentmodels._gaussian import LinearGaussian
+from latentmodels.datasets import make_factor_data
+from latentmodels.identifiability import random_rotation
+
+
+def _monotone(ll) -> bool:
+    ll = np.asarray(ll)
+    return bool(np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:])))
+
+
+def _data(n=600, d=8, k=2, seed=0):
+    X, truth = make_factor_data(n, d, k, noise_level=0.4, random_state=seed)
+    return X + 3.0, truth
+
+
+def _dense_loglike(C, S, d):
+    """Mean log-likelihood from a dense C (numpy's slogdet and solve)."""
+    return -0.5 * (
+        d * np.log(2 * np.pi)
+        + np.linalg.slogdet(C)[1]
+        + np.trace(np.linalg.solve(C, S))
+    )
+
+
+@parametrize_with_checks(
+    [
+        FactorAnalysis(n_components=1),
+        FactorAnalysis(
+            n_components=1, acceleration=None, init="random", tol=1e-6, random_state=0
+        ),
+        FactorAnalysis(n_components=2, rotation="varimax"),
+        FactorAnalysis(n_components=2, rotation="oblimin"),
+    ]
+)
+def test_sklearn_checks(estimator, check):
+    with warnings.catch_warnings():
+        # tiny check data sets are often Heywood cases; that warning is expected
+        warnings.filterwarnings("ignore", message="Heywood case")
+        check(estimator)
+
+
+# --- the likelihood and the EM fixed point -------------------------------------
+
+
+def test_em_step_loglike_is_the_gaussian_core():
+    X, _ = _data()
+    S = np.cov(X.T, bias=True)
+    rng = np.random.RandomState(1)
+    W = rng.standard_normal((8, 2))
+    psi = rng.uniform(0.2, 2.0, 8)
+    ll, _, _ = fa_em_step(S, W, psi)
+    ref = LinearGaussian(W.T, psi, np.zeros(8)).mean_log_likelihood(np.zeros(8), S)
+    assert ll == pytest.approx(ref, rel=1e-13)
+
+
+def _profile_maximiser(S, k):
+    """Independent ML: minimise over log ψ with W profiled out (Jöreskog 1967).
+
+    For fixed Ψ the best W is Ψ^{1/2} U_k (Λ_k − I)_+^{1/2} with U Λ Uᵀ the
+    eigen-decomposition of Ψ^{-1/2} S Ψ^{-1/2}; the gradient in ψ is
+    −½ diag(C⁻¹ − C⁻¹ S C⁻¹) at that W (envelope theorem).
+    """
+    d = S.shape[0]
+
+    def best_C(log_psi):
+        psi = np.exp(log_psi)
+        isd = 1.0 / np.sqrt(psi)
+        lam, U = np.linalg.eigh(S * np.outer(isd, isd))
+        lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+        W = (U * np.sqrt(np.maximum(lam - 1.0, 0.0))) * np.sqrt(psi)[:, None]
+        return W @ W.T + np.diag(psi), psi
+
+    def f(log_psi):
+        C, psi = best_C(log_psi)
+        P = np.linalg.inv(C)
+        grad_psi = -0.5 * np.diag(P - P @ S @ P)
+        return -_dense_loglike(C, S, d), -grad_psi * psi
+
+    x0 = np.log(0.5 * np.diag(S))
+    res = optimize.minimize(
+        f,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 5000},
+    )
+    C, _ = best_C(res.x)
+    return -res.fun, C
+
+
+def test_em_fixed_point_is_the_profile_likelihood_maximum():
+    X, _ = _data(d=7)
+    S = np.cov(X.T, bias=True)
+    fa = FactorAnalysis(2, tol=1e-13).fit(X)
+    ll_ref, C_ref = _profile_maximiser(S, 2)
+    assert fa.score(X) == pytest.approx(ll_ref, rel=1e-8)
+    assert fa.loglike_[-1] == pytest.approx(fa.score(X), rel=1e-12)
+    np.testing.assert_allclose(fa.get_covariance(), C_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_loglike_not_below_sklearn(seed):
+    X, _ = _data(n=400, d=10, k=3, seed=seed)
+    ours = FactorAnalysis(3).fit(X).score(X)
+    for method in ("lapack", "randomized"):
+        sk = SkFactorAnalysis(3, svd_method=method, random_state=0).fit(X)
+        theirs = sk.score(X)
+        assert ours >= theirs - 1e-6 * abs(theirs)
+
+
+def test_loglike_is_invariant_to_orthogonal_rotation():
+    X, _ = _data(d=9, k=3)
+    fa = FactorAnalysis(3).fit(X)
+    base = fa.score_samples(X)
+    for seed in range(3):
+        R = random_rotation(3, random_state=seed)
+        fa_rot = FactorAnalysis(3).fit(X)
+        fa_rot.components_ = R.T @ fa.components_
+        np.testing.assert_allclose(fa_rot.score_samples(X), base, rtol=1e-10)
+
+
+# --- acceleration and monotonicity ------------------------------------------------
+
+
+@pytest.mark.parametrize("init", ["pca", "random"])
+def test_squarem_reaches_em_optimum_in_fewer_iterations(init):
+    X, _ = _data(n=800, d=12, k=3, seed=4)
+    plain = FactorAnalysis(
+        3, acceleration=None, tol=1e-12, init=init, random_state=0
+    ).fit(X)
+    fast = FactorAnalysis(3, tol=1e-12, init=init, random_state=0).fit(X)
+    assert fast.n_iter_ < plain.n_iter_
+    assert fast.score(X) == pytest.approx(plain.score(X), rel=1e-9)
+    np.testing.assert_allclose(
+        fast.get_covariance(), plain.get_covariance(), rtol=1e-4, atol=1e-6
+    )
+    assert _monotone(plain.loglike_) and _monotone(fast.loglike_)
+    assert len(fast.loglike_) > 3
+
+
+def test_loglike_never_decreases_from_a_poor_start():
+    X, _ = _data(n=300, d=15, k=4, seed=5)
+    for acc in ("squarem", None):
+        fa = FactorAnalysis(
+            4, init="random", acceleration=acc, tol=1e-12, random_state=3
+        ).fit(X)
+        assert len(fa.loglike_) > 10
+        assert _monotone(fa.loglike_)
+        assert fa.loglike_[-1] == pytest.approx(fa.score(X), rel=1e-12)
+
+
+def test_convergence_warning_when_max_iter_is_too_small():
+    X, _ = _data()
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        fa = FactorAnalysis(2, max_iter=3, init="random", random_state=0).fit(X)
+    assert fa.n_iter_ == 3
+
+
+# --- scale equivariance ------------------------------------------------------------
+
+
+def test_scale_equivariance():
+    X, _ = _data(d=6)
+    c = np.array([1.0, 1e-3, 5.0, 1e4, 0.2, 1.0])
+    fa = FactorAnalysis(2).fit(X)
+    fa_c = FactorAnalysis(2).fit(X * c)
+    np.testing.assert_allclose(
+        fa_c.components_,
+        fa.components_ * c,
+        rtol=1e-8,
+        atol=1e-12 * np.abs(fa_c.components_).max(),
+    )
+    np.testing.assert_allclose(
+        fa_c.noise_variance_, fa.noise_variance_ * c**2, rtol=1e-8
+    )
+    np.testing.assert_allclose(fa_c.transform(X * c), fa.transform(X), atol=1e-8)
+    # the log-likelihood changes only by the Jacobian of the rescaling
+    assert fa_c.score(X * c) == pytest.approx(fa.score(X) - np.log(c).sum(), rel=1e-10)
+
+
+@pytest.mark.parametrize("acceleration", [None, "squarem"])
+def test_raw_wine_converges_like_standardised_wine(acceleration):
+    X = load_wine().data
+    sd = X.std(axis=0)
+    Z = (X - X.mean(axis=0)) / sd
+    assert sd.max() ** 2 / sd.min() ** 2 > 6e6  # variances differ by ~6.4e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        raw = FactorAnalysis(3, tol=1e-12, acceleration=acceleration).fit(X)
+        std = FactorAnalysis(3, tol=1e-12, acceleration=acceleration).fit(Z)
+    assert raw.score(X) + np.log(sd).sum() == pytest.approx(std.score(Z), rel=1e-12)
+    # Plain EM follows the same path on both scales (to rounding). SQUAREM's
+    # accept/reject decisions can differ by rounding, so its two runs stop at
+    # different points of the flat top, within what tol=1e-12 nats resolves.
+    atol = 1e-10 if acceleration is None else 3e-5
+    np.testing.assert_allclose(raw.components_ / sd, std.components_, atol=atol)
+    np.testing.assert_allclose(
+        raw.noise_variance_ / sd**2, std.noise_variance_, atol=atol
+    )
+    # and reaches at least scikit-learn's likelihood on the raw data
+    sk = SkFactorAnalysis(3, svd_method="lapack", tol=1e-8, max_iter=5000).fit(X)
+    assert raw.score(X) >= sk.score(X) - 1e-6 * abs(sk.score(X))
+
+
+# --- Heywood cases -------------------------------------------------------------------
+
+
+def test_heywood_feature_is_held_at_floor_and_reported():
+    import pandas as pd
+
+    X, _ = _data(n=500, d=6)
+    rng = np.random.RandomState(0)
+    X = np.column_stack([X, X[:, 2] + 1e-5 * rng.standard_normal(500)])
+    names = [f"f{j}" for j in range(7)]
+    with pytest.warns(UserWarning, match="Heywood case") as rec:
+        fa = FactorAnalysis(2, noise_floor=1e-4).fit(pd.DataFrame(X, columns=names))
+    msg = str([w.message for w in rec if "Heywood" in str(w.message)][0])
+    reported = set(fa.heywood_features_)
+    assert reported & {2, 6}
+    assert reported <= {2, 6}
+    for j in reported:
+        assert f"'f{j}'" in msg
+    var = X.var(axis=0)
+    np.testing.assert_allclose(
+        fa.noise_variance_[list(reported)], 1e-4 * var[list(reported)], rtol=1e-8
+    )
+    assert np.all(fa.noise_variance_ >= 1e-4 * var * (1 - 1e-12))
+    assert np.all(np.isfinite(fa.components_)) and np.isfinite(fa.score(X))
+    assert _monotone(fa.loglike_)
+
+
+def test_no_heywood_on_regular_data():
+    X, _ = _data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fa = FactorAnalysis(2).fit(X)
+    assert fa.heywood_features_.size == 0
+
+
+# --- rotations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method", ["varimax", "quartimax", "equamax", "promax", "oblimin"]
+)
+def test_rotation_keeps_model_and_transform_consistent(method):
+    X, _ = _data(n=500, d=9, k=3, seed=2)
+    base = FactorAnalysis(3).fit(X)
+    rot = FactorAnalysis(3, rotation=method).fit(X)
+    np.testing.assert_allclose(rot.get_covariance(), base.get_covariance(), atol=1e-10)
+    np.testing.assert_allclose(rot.score_samples(X), base.score_samples(X), rtol=1e-10)
+    T = rot.rotation_matrix_
+    np.testing.assert_allclose(rot.transform(X), base.transform(X) @ T, atol=1e-9)
+    oblique = method in ("promax", "oblimin")
+    assert hasattr(rot, "factor_correlation_") == oblique
+    if oblique:
+        np.testing.assert_allclose(rot.factor_correlation_, T.T @ T, atol=1e-12)
+        np.testing.assert_allclose(
+            rot.components_.T, np.linalg.solve(T, base.components_).T, atol=1e-10
+        )
+    else:
+        np.testing.assert_allclose(T.T @ T, np.eye(3), atol=1e-10)
+        np.testing.assert_allclose(
+            rot.components_.T, base.components_.T @ T, atol=1e-10
+        )
+
+
+def test_refit_orthogonal_after_oblique_drops_factor_correlation():
+    X, _ = _data(d=9, k=3)
+    fa = FactorAnalysis(3, rotation="oblimin").fit(X)
+    assert hasattr(fa, "factor_correlation_")
+    fa.set_params(rotation="varimax").fit(X)
+    assert not hasattr(fa, "factor_correlation_")
+
+
+def test_varimax_matches_sklearn_up_to_sign_and_order():
+    # well-separated simple structure; features standardised, so the rotation
+    # of the standardised loadings is the rotation of the raw ones
+    rng = np.random.RandomState(0)
+    L = np.zeros((12, 3))
+    for j in range(3):
+        L[4 * j : 4 * j + 4, j] = rng.uniform(0.6, 0.9, 4)
+    L += 0.1 * rng.standard_normal(L.shape)
+    X = rng.standard_normal((2000, 3)) @ L.T + 0.5 * rng.standard_normal((2000, 12))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    ours = FactorAnalysis(3, rotation="varimax").fit(X).components_
+    sk = (
+        SkFactorAnalysis(
+            3, rotation="varimax", svd_method="lapack", tol=1e-7, max_iter=10000
+        )
+        .fit(X)
+        .components_
+    )
+    corr = (
+        ours @ sk.T / np.outer(np.linalg.norm(ours, axis=1), np.linalg.norm(sk, axis=1))
+    )
+    order = np.argmax(np.abs(corr), axis=1)
+    assert sorted(order) == [0, 1, 2]
+    signs = np.sign(corr[np.arange(3), order])
+    np.testing.assert_allclose(ours, sk[order] * signs[:, None], atol=2e-4)
+
+
+# --- model selection ------------------------------------------------------------------
+
+
+def test_bic_aic_parameter_count():
+    X, _ = _data(d=8, k=3)
+    fa = FactorAnalysis(3).fit(X)
+    d, k, n = 8, 3, X.shape[0]
+    p = d * k - k * (k - 1) // 2 + 2 * d
+    assert fa._n_parameters() == p == fa_n_parameters(d, k)
+    ll = n * fa.score(X)
+    assert fa.bic(X) == pytest.approx(-2 * ll + p * np.log(n), rel=1e-12)
+    assert fa.aic(X) == pytest.approx(-2 * ll + 2 * p, rel=1e-12)
+
+
+def test_bic_picks_true_number_of_factors():
+    X, _ = make_factor_data(1000, 12, 3, noise_level=0.3, random_state=0)
+    bic = [FactorAnalysis(k, tol=1e-6).fit(X).bic(X) for k in range(1, 6)]
+    assert int(np.argmin(bic)) + 1 == 3
+
+
+# --- input handling ------------------------------------------------------------------
+
+
+def test_nan_error_points_at_missing_values_em():
+    X, _ = _data()
+    X = X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="missing_values='em'"):
+        FactorAnalysis(2).fit(X)
+
+
+@pytest.mark.parametrize(
+    "params, err, match",
+    [
+        ({"noise_floor": 0.0}, ValueError, "noise_floor"),
+        ({"noise_floor": 1.5}, ValueError, "noise_floor"),
+        ({"acceleration": "pxem"}, ValueError, "acceleration"),
+        ({"rotation": "spin"}, ValueError, "rotation"),
+        ({"init": "svd"}, ValueError, "init"),
+        ({"missing_values": "drop"}, ValueError, "missing_values"),
+        ({"tol": -1.0}, ValueError, "tol"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"rotation_kwargs": [1]}, TypeError, "rotation_kwargs"),
+        ({"n_components": 9}, ValueError, "n_components"),
+    ],
+)
+def test_bad_parameters(params, err, match):
+    X, _ = _data()
+    with pytest.raises(err, match=match):
+        FactorAnalysis(**{"n_components": 2, **params}).fit(X)
+
+
+def test_input_not_modified_and_reproducible():
+    X, _ = _data()
+    X_copy = X.copy()
+    a = FactorAnalysis(2, init="random", rotation="promax", random_state=7).fit(X)
+    b = FactorAnalysis(2, init="random", rotation="promax", random_state=7).fit(X)
+    np.testing.assert_array_equal(X, X_copy)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    np.testing.assert_array_equal(a.noise_variance_, b.noise_variance_)
+    assert a.loglike_ == b.loglike_
+
+
+def test_float32_input_matches_float64():
+    X, _ = _data()
+    fa64 = FactorAnalysis(2).fit(X)
+    fa32 = FactorAnalysis(2).fit(X.astype(np.float32))
+    np.testing.assert_allclose(fa32.get_covariance(), fa64.get_covariance(), rtol=1e-4)
+    assert fa32.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_missing_values_em_path():
+    pytest.importorskip("latentmodels._missing")
+    X, _ = _data(n=400, d=6)
+    rng = np.random.RandomState(0)
+    X_nan = X.copy()
+    X_nan[rng.uniform(size=X.shape) < 0.05] = np.nan
+    fa = FactorAnalysis(2, missing_values="em", rotation="varimax").fit(X_nan)
+    full = FactorAnalysis(2).fit(X)
+    assert np.all(np.isfinite(fa.components_))
+    assert np.all(fa.noise_variance_ > 0)
+    assert _monotone(fa.loglike_)
+    # 5% missing entries: the model stays close to the complete-data fit
+    C, C_full = fa.get_covariance(), full.get_covariance()
+    assert np.linalg.norm(C - C_full) < 0.2 * np.linalg.norm(C_full)
