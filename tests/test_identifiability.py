@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.linalg import hadamard
 from sklearn.decomposition import PCA as SkPCA
@@ -228,10 +230,11 @@ def _signed_permutation(k, seed):
 
 def test_principal_angles(W):
     k = W.shape[0]
-    np.testing.assert_allclose(principal_angles(W, W), 0.0, atol=1e-7)
+    # All angles small: scipy computes them from sines, exact to rounding.
+    np.testing.assert_allclose(principal_angles(W, W), 0.0, atol=1e-12)
     # Invariant to any invertible mixing (rotation, scaling, sign, order).
     A = random_rotation(k, 0) @ np.diag([1.0, 2.0, -3.0, 0.5]) @ W
-    assert max_principal_angle(W, A) < 1e-7
+    assert max_principal_angle(W, A) < 1e-12
     # Independent computation: SVD of Q1ᵀQ2 for orthonormal bases; the angles
     # are arccos of the singular values (well conditioned away from 0).
     B = np.random.RandomState(2).standard_normal((3, 12))
@@ -245,7 +248,7 @@ def test_principal_angles(W):
     # Different k: a superset of the true subspace has all angles 0.
     sup = np.vstack([W @ np.eye(12)[:, :12], B[:1]])
     assert principal_angles(W, sup).shape == (4,)
-    assert max_principal_angle(W, sup) < 1e-7
+    assert max_principal_angle(W, sup) < 1e-12
     # Orthogonal subspaces: π/2.
     E = np.eye(12)
     assert max_principal_angle(E[:3], E[3:6]) == pytest.approx(np.pi / 2)
@@ -297,7 +300,7 @@ def test_matched_congruence(W):
     # A rotation changes it (only the subspace is kept).
     rot = random_rotation(k, 6) @ W
     assert matched_congruence(W, rot).mean_congruence < 0.95
-    assert max_principal_angle(W, rot) < 1e-7
+    assert max_principal_angle(W, rot) < 1e-12
     # Brute force over all permutations agrees with the Hungarian match.
     phi = congruence_matrix(W, rot)
     best = max(
@@ -364,7 +367,7 @@ def test_recovery_report(W):
     rot = random_rotation(4, 2) @ W
     rep = recovery_report(W, rot)
     np.testing.assert_allclose(rep.principal_angles, principal_angles(W, rot))
-    assert rep.max_principal_angle < 1e-7
+    assert rep.max_principal_angle < 1e-12
     assert rep.procrustes_relative_residual < 1e-12
     assert rep.mean_congruence == matched_congruence(W, rot).mean_congruence
     assert rep.amari_distance == amari_distance(W, rot)
@@ -461,3 +464,60 @@ def test_identifiability_demo_quick():
     assert laplace["FactorAnalysis"]["mean_congruence"] < 0.95
     text = format_demo(result)
     assert "laplace factors" in text and "SparseCoding" in text
+
+
+def test_identifiability_demo_without_optional_models(monkeypatch):
+    """When latentmodels' estimators cannot be imported the demo says so."""
+    import latentmodels._identifiability_demo as demo
+
+    monkeypatch.setattr(demo, "_latentmodels_estimator", lambda name: None)
+    result = identifiability_demo(quick=True)
+    assert set(result["notes"]) == {
+        "FactorAnalysis",
+        "ProbabilisticPCA",
+        "LinearAutoencoder",
+        "SparseCoding",
+    }
+    rows = result["results"]["laplace"]
+    assert set(rows) == {"FactorAnalysis", "FastICA (scikit-learn)"}
+    assert rows["FactorAnalysis"]["loglik_spread"] < 1e-10  # scikit-learn's FA
+    assert "scikit-learn's FactorAnalysis" in format_demo(result)
+
+
+# --------------------------------------------------------------------------
+# Optimality and invariance on random matrices (hypothesis)
+# --------------------------------------------------------------------------
+_shapes = st.tuples(st.integers(1, 5), st.integers(0, 3), st.integers(0, 2**31 - 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_shapes)
+def test_measures_properties(shape):
+    k, extra, seed = shape
+    d = k + extra + 1
+    rng = np.random.RandomState(seed)
+    T = rng.standard_normal((k, d))
+    E = rng.standard_normal((k, d))
+    # Procrustes is optimal over orthogonal matrices: no worse than the
+    # identity or a random rotation.
+    res = procrustes_alignment(T, E)
+    for Q in (np.eye(k), random_rotation(k, rng)):
+        alt = np.linalg.norm(E.T @ Q - T.T) / np.linalg.norm(T)
+        assert res.relative_residual <= alt + 1e-12
+    # Matched congruence is optimal over matchings: at least the identity's.
+    cong = matched_congruence(T, E)
+    ident = np.abs(np.diag(congruence_matrix(T, E))).mean()
+    assert ident <= cong.mean_congruence + 1e-12
+    assert 0.0 <= cong.mean_congruence <= 1.0 + 1e-12
+    assert sorted(cong.permutation) == list(range(k))
+    # Amari in [0, 1]; 0 for a scaled signed permutation of the truth.
+    assert 0.0 <= amari_distance(T, E) <= 1.0 + 1e-12
+    D = np.diag(rng.uniform(0.5, 2.0, k)) @ _signed_permutation(k, seed % 1000)
+    assert amari_distance(T, D @ T) < 1e-9
+    # Principal angles: invariant to a well-conditioned invertible mixing.
+    A = random_rotation(k, rng) @ np.diag(rng.uniform(0.5, 2.0, k))
+    # (atol √(2ε)-sized: when small and large angles mix, scipy computes the
+    # small ones by arccos, accurate to about 1.5e-8 rad.)
+    np.testing.assert_allclose(
+        principal_angles(T, A @ E), principal_angles(T, E), atol=1e-7
+    )
