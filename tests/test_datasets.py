@@ -209,3 +209,20 @@ def test_sparse_coding_bad_arguments(kwargs, err, match):
             args.pop("n_components"),
             **args,
         )
+
+
+@pytest.mark.parametrize("noise", ["heteroscedastic", "isotropic"])
+def test_factor_data_noise_variance(noise):
+    """The residual X − μ − H W is N(0, Ψ): per-feature variance z-tests."""
+    n, d, k = 20000, 6, 2
+    X, truth = make_factor_data(
+        n, d, k, noise=noise, noise_level=0.4, mean=-1.0, random_state=4
+    )
+    resid = X - truth.mean - truth.H @ truth.components
+    psi = truth.noise_variance
+    # Known zero mean, Gaussian: Var(mean r²) = 2 ψ² / n.
+    z = (np.mean(resid**2, axis=0) - psi) / (psi * np.sqrt(2.0 / n))
+    assert np.max(np.abs(z)) < _z_crit(d)
+    # Noise independent of the factors: correlations are N(0, 1/n).
+    corr = (truth.H.T @ resid) / n / np.sqrt(psi)
+    assert np.max(np.abs(corr)) * np.sqrt(n) < _z_crit(d * k)
