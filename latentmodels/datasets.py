@@ -31,6 +31,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 from ._validation import (
@@ -142,7 +143,7 @@ def make_factor_data(
     prior: str = "gaussian",
     noise: str = "heteroscedastic",
     noise_level: float = 0.25,
-    mean=None,
+    mean: ArrayLike | float | None = None,
     random_state=None,
 ) -> tuple[np.ndarray, FactorDataTruth]:
     """Draw data from a linear factor model with known loadings.

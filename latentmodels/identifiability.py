@@ -42,8 +42,10 @@ import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg import orthogonal_procrustes, subspace_angles
 from scipy.optimize import linear_sum_assignment
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
@@ -147,7 +149,7 @@ def _check_gaussian_model(estimator) -> np.ndarray:
     return components
 
 
-def rotate_model(estimator, R):
+def rotate_model(estimator: BaseEstimator, R: ArrayLike) -> BaseEstimator:
     """Return a fitted copy of a Gaussian latent model with loadings ``W R``.
 
     With ``W = components_.T`` (d, k), the copy has ``components_ = Rᵀ
@@ -255,7 +257,7 @@ def _laplace_criterion(H: np.ndarray) -> float:
 
 
 def likelihood_invariance(
-    estimator, X, n_rotations: int = 20, random_state=None
+    estimator: BaseEstimator, X: ArrayLike, n_rotations: int = 20, random_state=None
 ) -> LikelihoodInvarianceResult:
     """Evaluate a fitted Gaussian model along random rotations of its loadings.
 
@@ -341,7 +343,9 @@ def _check_pair(true_components, estimated_components, *, same_k: bool = False):
     return T, E
 
 
-def principal_angles(true_components, estimated_components) -> np.ndarray:
+def principal_angles(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> np.ndarray:
     """Principal angles between the spans of the true and estimated loadings.
 
     The angles ``θ_i ∈ [0, π/2]`` between ``span(Wᵀ_true)`` and
@@ -365,7 +369,9 @@ def principal_angles(true_components, estimated_components) -> np.ndarray:
     return subspace_angles(T.T, E.T)
 
 
-def max_principal_angle(true_components, estimated_components) -> float:
+def max_principal_angle(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> float:
     """Largest principal angle (radians) between true and estimated subspaces.
 
     See :func:`principal_angles`. Zero when the estimated components span the
@@ -397,7 +403,9 @@ class ProcrustesResult:
     relative_residual: float
 
 
-def procrustes_alignment(true_components, estimated_components) -> ProcrustesResult:
+def procrustes_alignment(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> ProcrustesResult:
     """Align estimated to true loadings by the best orthogonal matrix.
 
     Solves ``min_Q ‖W_est Q − W_true‖_F`` over orthogonal ``Q`` (Schönemann
@@ -453,7 +461,9 @@ class CongruenceResult:
     aligned_components: np.ndarray
 
 
-def congruence_matrix(true_components, estimated_components) -> np.ndarray:
+def congruence_matrix(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> np.ndarray:
     """Tucker's congruence coefficients between every pair of components.
 
     ``φ(a, b) = aᵀ b / (‖a‖ ‖b‖)``: the cosine between two loading vectors
@@ -474,7 +484,9 @@ def congruence_matrix(true_components, estimated_components) -> np.ndarray:
     return (T / nt[:, None]) @ (E / ne[:, None]).T
 
 
-def matched_congruence(true_components, estimated_components) -> CongruenceResult:
+def matched_congruence(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> CongruenceResult:
     """Tucker's congruence after Hungarian matching up to permutation and sign.
 
     The assignment of estimated to true components maximising
@@ -510,7 +522,9 @@ def matched_congruence(true_components, estimated_components) -> CongruenceResul
     )
 
 
-def amari_distance(true_components, estimated_components) -> float:
+def amari_distance(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> float:
     """Amari distance between true and estimated loadings, in [0, 1].
 
     With ``W = components.T`` (d, k) and ``P = pinv(W_true) W_est`` (k, k),
@@ -567,7 +581,9 @@ class RecoveryReport:
         return out
 
 
-def recovery_report(true_components, estimated_components) -> RecoveryReport:
+def recovery_report(
+    true_components: ArrayLike, estimated_components: ArrayLike
+) -> RecoveryReport:
     """Compare estimated with true loadings by every measure at once.
 
     * up to rotation: :func:`principal_angles` (and the largest one) and the
