@@ -190,22 +190,32 @@ def _polar(X: np.ndarray) -> np.ndarray:
     return U @ Vt
 
 
+# Line search: Armijo constant (Bernaards & Jennrich's ½) and the number of
+# recent criterion values a gradient step is compared with (non-monotone rule
+# of Grippo, Lampariello & Lucidi 1986, which lets Barzilai–Borwein steps
+# through; 1 would be monotone).
+_SIGMA = 0.5
+_MEMORY = 10
+
+
 def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=True):
     """Gradient projection loop of Bernaards & Jennrich (2005).
 
     ``evaluate(T)`` returns the criterion and its gradient G in T;
     ``project(T, G)`` projects G on the tangent space of the constraint
     manifold; ``retract(X)`` maps a matrix back onto the manifold. A step
-    T − αG_p is accepted under Armijo's rule f_new < f − ½ α ‖G_p‖², halving α
-    until it holds. The trial α is the Barzilai–Borwein step ‖ΔT‖²/|⟨ΔT, ΔG_p⟩|
-    of the last move (``bb``), which turns the slow linear convergence of the
-    fixed-step algorithm (thousands of iterations on ill-conditioned problems)
-    into tens of iterations; without ``bb`` it is twice the last α, as in
-    GPArotation. Near the optimum the predicted decrease drops below the
-    rounding error of f; a step whose change of f is within that error is then
-    accepted if it lowers ‖G_p‖. With ``polar_first`` (orthogonal manifold)
-    the full step polar(−G), Kaiser's SVD iteration of ``stats::varimax``, is
-    tried first and kept if it lowers f.
+    T − αG_p is accepted under Armijo's rule f_new < f_ref − ½ α ‖G_p‖²,
+    halving α until it holds. The trial α is the Barzilai–Borwein step
+    ‖ΔT‖²/|⟨ΔT, ΔG_p⟩| of the last move (``bb``; otherwise twice the last α,
+    as in GPArotation) and f_ref is the largest of the last ``_MEMORY``
+    criterion values (Grippo et al. 1986): together they turn the slow linear
+    convergence of the fixed-step algorithm (thousands of iterations on
+    ill-conditioned problems) into tens. Near the optimum the predicted
+    decrease drops below the rounding error of f; a step whose change of f is
+    within that error is then accepted if it lowers ‖G_p‖. With
+    ``polar_first`` (orthogonal manifold) the full step polar(−G), Kaiser's
+    SVD iteration of ``stats::varimax``, is tried first and kept if it lowers
+    f below its current value.
 
     Returns T, f, ‖G_p‖, iterations and whether ‖G_p‖ < tol.
     """
@@ -217,8 +227,10 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
     T_prev = Gp_prev = None
     n_iter = 0
 
-    def acceptable(ft, Tt, Gt, decrease):
-        if ft < f - decrease:
+    recent = [f]
+
+    def acceptable(ft, Tt, Gt, decrease, ref):
+        if ft < ref - decrease:
             return True
         return ft <= f + noise and np.linalg.norm(project(Tt, Gt)) < s
 
@@ -227,7 +239,7 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
         if polar_first:
             Tt = retract(-G)
             ft, Gt = evaluate(Tt)
-            if not acceptable(ft, Tt, Gt, 0.0):
+            if not acceptable(ft, Tt, Gt, 0.0, f):
                 Tt = None
         if Tt is None:
             alpha *= 2.0
@@ -238,13 +250,14 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
             for _ in range(60):
                 Tt = retract(T - alpha * Gp)
                 ft, Gt = evaluate(Tt)
-                if acceptable(ft, Tt, Gt, 0.5 * s * s * alpha):
+                if acceptable(ft, Tt, Gt, _SIGMA * s * s * alpha, max(recent)):
                     break
                 alpha *= 0.5
             else:
                 break  # no descent left at working precision
         T_prev, Gp_prev = T, Gp
         T, f, G = Tt, ft, Gt
+        recent = (recent + [f])[-_MEMORY:]
         Gp = project(T, G)
         s = float(np.linalg.norm(Gp))
         n_iter += 1
@@ -295,23 +308,24 @@ def _haar_orthogonal(k: int, rng: np.random.RandomState) -> np.ndarray:
 def _iterative(A, method, *, gamma, delta, tol, max_iter, n_starts, rng):
     """Best of ``n_starts`` runs (identity first, then Haar starts)."""
     k = A.shape[1]
-    homogeneous = method != "geomin_t" and method != "geomin_q"
-    # Quartic criteria: rotate A / c (unit RMS row norm) so that ``tol`` does
-    # not depend on the loadings' units; T is the same, Q scales by c⁴.
-    c = float(np.sqrt(np.mean(np.sum(A * A, axis=1)))) if homogeneous else 1.0
+    geomin = method in ("geomin_t", "geomin_q")
+    # Rotate A / c (unit RMS row norm) so that ``tol`` does not depend on the
+    # loadings' units. T is unchanged: the quartic criteria scale by c⁴, and
+    # geomin with δ by c² if δ becomes δ/c².
+    c = float(np.sqrt(np.mean(np.sum(A * A, axis=1))))
     c = c if c > 0 else 1.0
-    crit = _make_criterion(method, k, gamma=gamma, delta=delta)
+    crit = _make_criterion(method, k, gamma=gamma, delta=delta / c**2)
     best = None
     for start in range(n_starts):
         T0 = np.eye(k) if start == 0 else _haar_orthogonal(k, rng)
         if method in ORTHOGONAL_METHODS:
-            out = _gpa_orthogonal(A / c, T0, crit, tol, max_iter, homogeneous)
+            out = _gpa_orthogonal(A / c, T0, crit, tol, max_iter, not geomin)
         else:
             out = _gpa_oblique(A / c, T0, crit, tol, max_iter)
         if best is None or out[1] < best[1]:
             best = out
     T, f, s, n_iter, converged = best
-    return T, f * c**4, s, n_iter, converged
+    return T, f * c ** (2 if geomin else 4), s, n_iter, converged
 
 
 def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
@@ -429,10 +443,10 @@ def rotate(
         Geomin parameter δ > 0.
     tol : float, default=1e-8
         Stop when the Frobenius norm of the projected gradient falls below
-        ``tol``. For the quartic criteria it is measured on the loadings
-        rescaled to unit root-mean-square row norm, so it does not depend on
-        their units (on correlation-scale loadings it is close to
-        GPArotation's ``eps``).
+        ``tol``. It is measured on the loadings rescaled to unit
+        root-mean-square row norm (with geomin's δ rescaled alike), so it does
+        not depend on their units; on correlation-scale loadings it is close
+        to GPArotation's ``eps``.
     max_iter : int, default=1000
         Maximum iterations per start.
     n_starts : int, default=1
@@ -532,10 +546,15 @@ def rotate(
         L, T = _sort_columns(L, T)
     phi = np.eye(k) if orthogonal else T.T @ T
     if not converged:
+        why = (
+            f"in {max_iter} iterations"
+            if n_iter >= max_iter
+            else f"(no descent left at working precision after {n_iter} iterations)"
+        )
         warnings.warn(
-            f"{method} rotation did not converge in {max_iter} iterations "
-            f"(projected gradient norm {s:.3g} > tol={tol:g}); increase max_iter, "
-            "loosen tol, or try n_starts > 1.",
+            f"{method} rotation did not converge {why}: projected gradient norm "
+            f"{s:.3g} > tol={tol:g}. Increase max_iter, loosen tol, try "
+            "normalize=True or n_starts > 1.",
             ConvergenceWarning,
             stacklevel=2,
         )
