@@ -59,6 +59,8 @@ _ENCODERS = ("linear", "lista")
 # early when no atom moves by more than this much.
 _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
+# Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
+_ONLINE_SWEEPS = 1
 
 
 def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
@@ -137,10 +139,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ``transform``).
     transform_max_iter : int, default=1000
         Iteration limit of inference.
-    forget_rate : float, default=0.0
+    forget_rate : float, default=10.0
         Online learning: before a batch of ``m`` examples is added after ``n``,
         the statistics are scaled by ``(n/(n+m))^forget_rate`` (Mairal's
-        ``β_t = (1 − 1/t)^ρ`` written per example). 0 keeps plain sums.
+        ``β_t = (1 − 1/t)^ρ`` written per example, so batches of different
+        sizes are weighted by their number of examples). 0 keeps plain sums
+        over everything seen; larger values forget the codes computed with
+        early, poor dictionaries faster (the memory is about ``n / ρ``
+        examples).
     dict_init : ndarray of shape (n_components, n_features), default=None
         Starting dictionary (projected into the unit ball). By default,
         ``n_components`` randomly chosen examples, normalised.
@@ -206,7 +212,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         encoder_max_iter=200,
         transform_tol=1e-6,
         transform_max_iter=1000,
-        forget_rate=0.0,
+        forget_rate=10.0,
         dict_init=None,
         n_jobs=None,
         random_state=None,
@@ -400,7 +406,12 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             D, self.stats_A_, Xb, H, positive=self.positive_dict, random_state=rng
         )
         D, _ = update_dictionary(
-            D, self.stats_A_, self.stats_B_, positive=self.positive_dict
+            D,
+            self.stats_A_,
+            self.stats_B_,
+            positive=self.positive_dict,
+            max_sweeps=_ONLINE_SWEEPS,
+            tol=_DICT_TOL,
         )
         return D, H, res.objective
 
