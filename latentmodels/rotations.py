@@ -286,9 +286,10 @@ def _gpa_oblique(A, T, crit, tol, max_iter):
     """
 
     def evaluate(T):
-        L = np.linalg.solve(T, A.T).T
+        Ti = np.linalg.inv(T)  # k×k; products with it beat solves with d columns
+        L = A @ Ti.T
         f, Gq = crit(L)
-        return f, -np.linalg.solve(T.T, Gq.T @ L)
+        return f, -Ti.T @ (Gq.T @ L)
 
     def project(T, G):
         return G - T * np.sum(T * G, axis=0)
