@@ -109,6 +109,8 @@ def test_oblique_rotation_keeps_model(method, normalize):
     # Factor scores z of the unrotated model become z @ T: x = A z = L (Tᵀ z).
     z = np.random.RandomState(0).randn(5, 3)
     np.testing.assert_allclose(A @ z.T, L @ (z @ T).T, atol=1e-12)
+    # So posterior means agree: Φ Λ̃ᵀ C⁻¹ x (rotated model) = Tᵀ Λᵀ C⁻¹ x.
+    np.testing.assert_allclose(phi @ L.T, T.T @ A.T, atol=1e-12)
 
 
 @pytest.mark.parametrize("method", METHODS)
