@@ -14,11 +14,11 @@ Peers
   ``PYTHONPATH=/tmp/fa_pkg``. Ours runs with its default ``tol=1e-8`` and
   also with ``tol=1e-5``, factor_analyzer's tolerance (``ratio_same_tol``).
 
-For each case the best of ``REPEATS`` wall-clock times is kept for each side
-(other processes share the CPU), and we report ``ratio = peer / ours`` (above
-1: ours is faster), the criterion each reaches and its projected-gradient norm
-(zero at a stationary point), and the largest loading difference after matching
-columns up to sign and order.
+For each case the best of ``REPEATS`` wall-clock times is kept for each side,
+the calls of the two sides interleaved (other processes share the CPU), and
+we report ``ratio = peer / ours`` (above 1: ours is faster), the criterion each
+reaches and its projected-gradient norm (zero at a stationary point), and the
+largest loading difference after matching columns up to sign and order.
 
 Run: ``python benchmarks/bench_rotations.py`` (writes
 benchmarks/results/rotations.json).
@@ -48,7 +48,7 @@ try:  # optional peer
 except ImportError:  # pragma: no cover - depends on the environment
     Rotator = FA_VERSION = None
 
-REPEATS = 5
+REPEATS = 9
 SHAPES = [(30, 3), (100, 10), (1000, 20)]
 FA_METHODS = {  # ours: factor_analyzer's name
     "varimax": "varimax",
@@ -68,13 +68,17 @@ def make_loadings(d: int, k: int, seed: int = 0) -> np.ndarray:
     return W @ rot._haar_orthogonal(k, rng)
 
 
-def best_time(fn, repeats: int = REPEATS):
-    best, out = np.inf, None
+def race(*fns, repeats: int = REPEATS):
+    """Best wall-clock time of each function, the calls interleaved so that
+    both sides see the same load; returns [(seconds, output), ...]."""
+    best = [np.inf] * len(fns)
+    outs = [None] * len(fns)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            outs[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return list(zip(best, outs))
 
 
 def matched_maxdiff(X: np.ndarray, Y: np.ndarray) -> float:
@@ -103,10 +107,10 @@ def orthogonal_quality(A, L, method):
 def bench_sklearn(results):
     for (d, k), method in itertools.product(SHAPES, ["varimax", "quartimax"]):
         A = make_loadings(d, k)
-        t_ours, res = best_time(lambda: rot.rotate(A, method))
-        t_sk, L_sk = best_time(lambda: _ortho_rotation(A, method=method).T)
-        t_skt, L_skt = best_time(
-            lambda: _ortho_rotation(A, method=method, tol=1e-13, max_iter=10000).T
+        (t_ours, res), (t_sk, L_sk), (t_skt, L_skt) = race(
+            lambda: rot.rotate(A, method),
+            lambda: _ortho_rotation(A, method=method).T,
+            lambda: _ortho_rotation(A, method=method, tol=1e-13, max_iter=10000).T,
         )
         f_sk, g_sk = orthogonal_quality(A, L_sk, method)
         f_skt, g_skt = orthogonal_quality(A, L_skt, method)
@@ -151,11 +155,11 @@ def bench_factor_analyzer(results):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t_ours, res = best_time(lambda: rot.rotate(A, ours, max_iter=5000))
-            t_ours5, res5 = best_time(
-                lambda: rot.rotate(A, ours, max_iter=5000, tol=1e-5)
+            (t_ours, res), (t_ours5, _), (t_fa, L_fa) = race(
+                lambda: rot.rotate(A, ours, max_iter=5000),
+                lambda: rot.rotate(A, ours, max_iter=5000, tol=1e-5),
+                run_fa,
             )
-            t_fa, L_fa = best_time(run_fa)
         f_fa = None
         if ours != "promax":
             f_fa = rot.rotation_criterion(L_fa, ours)
