@@ -25,6 +25,7 @@ model has no mean, so centre the data beforehand if it should not be coded.
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -36,6 +37,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ._validation import (
     check_array_finite,
@@ -78,6 +80,14 @@ def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
         init=init,
         n_jobs=n_jobs,
     )
+
+
+def _n_threads(n_jobs) -> int:
+    """Threads for ``n_jobs`` (None or -1: all cores; -2: all but one, ...)."""
+    n_cpu = os.cpu_count() or 1
+    if n_jobs is None:
+        return n_cpu
+    return max(n_cpu + 1 + n_jobs, 1) if n_jobs < 0 else int(n_jobs)
 
 
 def _check_int(value, name: str, low: int = 1) -> int:
@@ -151,7 +161,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Starting dictionary (projected into the unit ball). By default,
         ``n_components`` randomly chosen examples, normalised.
     n_jobs : int, default=None
-        Parallelism of inference over examples.
+        Threads for inference over examples and for BLAS during ``fit``
+        (None: all cores). On a busy machine ``n_jobs=1`` can be faster.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial dictionary, the minibatch order, re-seeding of
         unused atoms when no residual is left, and ``sample``.
@@ -318,6 +329,12 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self._fit(X)
 
     def _fit(self, X) -> np.ndarray:
+        # n_jobs bounds every thread pool of the fit: BLAS here, the solvers'
+        # own threads inside inference.
+        with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
+            return self._fit_unlimited(X)
+
+    def _fit_unlimited(self, X) -> np.ndarray:
         self._check_params()
         X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
@@ -523,16 +540,19 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _fit_encoder(self, X: np.ndarray, H: np.ndarray) -> None:
         D, alpha = self.components_, float(self.alpha)
-        self.encoder_ = fit_encoder(
-            X,
-            H,
-            D,
-            alpha,
-            kind=self.encoder,
-            n_layers=self.encoder_n_layers,
-            positive=bool(self.positive_code),
-            max_iter=self.encoder_max_iter,
-        )
+        # Products of size n x k x d and L-BFGS vectors of size ~k·d: threads
+        # in BLAS only add synchronisation.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.encoder_ = fit_encoder(
+                X,
+                H,
+                D,
+                alpha,
+                kind=self.encoder,
+                n_layers=self.encoder_n_layers,
+                positive=bool(self.positive_code),
+                max_iter=self.encoder_max_iter,
+            )
         Hp = self.encoder_(X)
         exact = lasso_objective(X, D, H, alpha).mean()
         param = lasso_objective(X, D, Hp, alpha).mean()
