@@ -28,51 +28,23 @@ import argparse
 import json
 import sys
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ._cli_data import DataError, Dataset, load_data, nan_rows
-
-MODELS = ("pca", "ppca", "fa", "sparse", "autoencoder")
-GAUSSIAN = ("pca", "ppca", "fa")
-NAN_CAPABLE = ("ppca", "fa")
-CLASS_NAMES = {
-    "pca": "PCA",
-    "ppca": "ProbabilisticPCA",
-    "fa": "FactorAnalysis",
-    "sparse": "SparseCoding",
-    "autoencoder": "LinearAutoencoder",
-}
-# (attribute, what it is) of the training trace each model records.
-TRACES = {
-    "ppca": ("loglike_", "mean log-likelihood"),
-    "fa": ("loglike_", "mean log-likelihood"),
-    "sparse": ("objective_", "mean lasso objective"),
-    "autoencoder": ("loss_curve_", "loss"),
-}
-# Settings that keep the default job (digits, all models) well under a minute.
-# Tolerances are in the models' own units: nats per sample (FA's EM), relative
-# decrease of the objective per epoch (sparse coding), scaled gradient norm
-# (autoencoder's L-BFGS).
-FA_TOL = 1e-6
-SPARSE_EPOCHS = 10
-SPARSE_TOL = 1e-3
-AUTOENCODER_TOL = 1e-6
-METRICS = {
-    "fit_time_s": "seconds to fit the model on the training rows",
-    "heldout_loglik": "mean log-likelihood per held-out row (Gaussian models)",
-    "reconstruction_error": "held-out ||X - Xhat||^2 / ||X - mean||^2 "
-    "(observed entries)",
-    "sparsity": "fraction of exact zeros in the held-out codes",
-    "cv_accuracy": "mean cross-validated accuracy of LogisticRegression on the "
-    "model's features (model refitted in each fold)",
-    "cv_accuracy_std": "standard deviation of the fold accuracies",
-    "max_angle_to_pca_deg": "largest principal angle (degrees) between the span "
-    "of components_ and PCA's on the training rows",
-}
+from ._cli_models import (
+    CLASS_NAMES,
+    METRICS,
+    MODELS,
+    NAN_CAPABLE,
+    Split,
+    auto_alpha,
+    make_estimator,
+    run_model,
+    split_data,
+)
+from ._cli_report import format_table, json_safe, write_figures
 
 
 class UsageError(Exception):
@@ -217,222 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# ----------------------------------------------------------------- the models
-@dataclass
-class Split:
-    X: np.ndarray
-    y: np.ndarray | None
-    X_train: np.ndarray
-    X_test: np.ndarray
-    heldout: bool
-
-
-def _split(data: Dataset, test_size: float, seed: int) -> Split:
-    from sklearn.model_selection import train_test_split
-
-    n = data.n_samples
-    if n < 3:  # nothing to hold out: evaluate on the training rows
-        return Split(data.X, data.y, data.X, data.X, heldout=False)
-    n_test = max(1, int(round(test_size * n)))
-    X_train, X_test = train_test_split(data.X, test_size=n_test, random_state=seed)
-    return Split(data.X, data.y, X_train, X_test, heldout=True)
-
-
-def _estimator(name: str, cls, k: int, args, alpha: float, missing: bool):
-    """The estimator the command fits for ``name`` (a Pipeline for sparse)."""
-    if name == "pca":
-        return cls(n_components=k)
-    if name in ("ppca", "fa"):
-        kwargs = {"missing_values": "em"} if missing else {}
-        if name == "fa":
-            kwargs["tol"] = FA_TOL
-        return cls(n_components=k, random_state=args.seed, **kwargs)
-    if name == "sparse":
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        model = cls(
-            n_components=k,
-            alpha=alpha,
-            fit_algorithm="online",
-            max_iter=SPARSE_EPOCHS,
-            tol=SPARSE_TOL,
-            random_state=args.seed,
-        )
-        # The dictionary codes centred rows (sparse coding has no mean).
-        return make_pipeline(StandardScaler(with_std=False), model)
-    return cls(n_components=k, tol=AUTOENCODER_TOL, random_state=args.seed)
-
-
-def _core(estimator):
-    from sklearn.pipeline import Pipeline
-
-    return estimator[-1] if isinstance(estimator, Pipeline) else estimator
-
-
-def _relative_error(X: np.ndarray, X_hat: np.ndarray, mean: np.ndarray) -> float:
-    observed = ~np.isnan(X)
-    num = np.sum(np.where(observed, X - X_hat, 0.0) ** 2)
-    den = np.sum(np.where(observed, X - mean, 0.0) ** 2)
-    return float(num / den) if den > 0 else float("nan")
-
-
-def _max_angle_deg(components: np.ndarray, reference: np.ndarray | None):
-    from scipy.linalg import subspace_angles
-
-    if reference is None or not np.all(np.isfinite(components)):
-        return None
-    if not np.any(components):
-        return 90.0
-    return float(np.degrees(np.max(subspace_angles(components.T, reference.T))))
-
-
-def _cv_accuracy(estimator, split: Split, folds: int, seed: int):
-    """Mean and std of the fold accuracies, or (None, None, reason)."""
-    from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    y = split.y
-    if y is None:
-        return None, None, "no labels"
-    if folds < 2:
-        return None, None, "--cv 0"
-    _, counts = np.unique(y, return_counts=True)
-    n_splits = int(min(folds, counts.min()))
-    if counts.size < 2 or n_splits < 2:
-        return None, None, "needs two classes with at least two rows each"
-    pipe = make_pipeline(
-        clone(estimator), StandardScaler(), LogisticRegression(max_iter=1000)
-    )
-    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    scores = cross_val_score(pipe, split.X, y, cv=cv, error_score="raise")
-    return float(np.mean(scores)), float(np.std(scores)), None
-
-
-def _run_model(name, estimator, split, reference, args) -> tuple[dict, object]:
-    result: dict = {"class": CLASS_NAMES[name]}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        t0 = time.perf_counter()
-        estimator.fit(split.X_train)
-        result["fit_time_s"] = time.perf_counter() - t0
-        codes = estimator.transform(split.X_test)
-        X_hat = estimator.inverse_transform(codes)
-        mean = np.nanmean(split.X_train, axis=0)
-        result["heldout_loglik"] = (
-            float(estimator.score(split.X_test)) if name in GAUSSIAN else None
-        )
-        result["reconstruction_error"] = _relative_error(split.X_test, X_hat, mean)
-        result["sparsity"] = float(np.mean(codes == 0))
-        core = _core(estimator)
-        result["max_angle_to_pca_deg"] = _max_angle_deg(core.components_, reference)
-        acc, std, why = _cv_accuracy(estimator, split, args.cv, args.seed)
-        result["cv_accuracy"], result["cv_accuracy_std"] = acc, std
-        if why:
-            result["cv_note"] = why
-        if name in TRACES:
-            attr, label = TRACES[name]
-            trace = np.asarray(getattr(core, attr, []), dtype=float).ravel()
-            result["trace"] = [float(v) for v in trace]
-            result["trace_label"] = label
-        result["n_iter"] = int(getattr(core, "n_iter_", 0)) or None
-    messages = []
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
-        if text not in messages:
-            messages.append(text)
-    result["warnings"] = messages
-    return result, core
-
-
-# ----------------------------------------------------------------- reporting
-def _fmt(value, spec: str, width: int) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return f"{'-':>{width}}"
-    return f"{value:{width}{spec}}"
-
-
-def format_table(results: dict) -> str:
-    """The comparison table printed by ``compare``."""
-    head = (
-        f"{'model':<12} {'fit s':>7} {'held-out loglik':>15} {'recon err':>9} "
-        f"{'zeros':>6} {'CV accuracy':>13} {'angle to PCA':>12}"
-    )
-    lines = [head, "-" * len(head)]
-    for name, r in results.items():
-        if r.get("cv_accuracy") is None:
-            acc = f"{'-':>13}"
-        else:
-            acc = f"{r['cv_accuracy']:>7.3f} ±{r['cv_accuracy_std']:.3f}"
-        angle = r.get("max_angle_to_pca_deg")
-        lines.append(
-            f"{name:<12} {_fmt(r['fit_time_s'], '.2f', 7)} "
-            f"{_fmt(r['heldout_loglik'], '.3f', 15)} "
-            f"{_fmt(r['reconstruction_error'], '.4f', 9)} "
-            f"{_fmt(r['sparsity'], '.2f', 6)} {acc} "
-            f"{_fmt(angle, '.1f', 11)}{'°' if angle is not None else ' '}"
-        )
-    return "\n".join(lines)
-
-
-def _figures(outdir: Path, fitted: dict, results: dict, n_features: int) -> list:
-    """Component images (square images only) and training traces; file names."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return []
-    files = []
-    side = int(round(np.sqrt(n_features)))
-    if side * side == n_features:
-        for name, core in fitted.items():
-            comps = np.asarray(core.components_)[:64]
-            k = comps.shape[0]
-            ncols = min(8, k)
-            nrows = -(-k // ncols)
-            fig = Figure(figsize=(1.2 * ncols, 1.2 * nrows + 0.4))
-            for i, comp in enumerate(comps):
-                ax = fig.add_subplot(nrows, ncols, i + 1)
-                vmax = np.max(np.abs(comp)) or 1.0
-                ax.imshow(
-                    comp.reshape(side, side), cmap="RdBu_r", vmin=-vmax, vmax=vmax
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-            fig.suptitle(f"{CLASS_NAMES[name]}: components_")
-            file = f"components_{name}.png"
-            fig.savefig(outdir / file, dpi=80)
-            files.append(file)
-    traced = {n: r for n, r in results.items() if len(r.get("trace", [])) > 1}
-    if traced:
-        fig = Figure(figsize=(4 * len(traced), 3.2), layout="constrained")
-        for i, (name, r) in enumerate(traced.items()):
-            ax = fig.add_subplot(1, len(traced), i + 1)
-            marker = "." if len(r["trace"]) <= 50 else None
-            ax.plot(np.arange(1, len(r["trace"]) + 1), r["trace"], marker=marker)
-            ax.set_xlabel("iteration")
-            ax.set_title(f"{name}: {r['trace_label']}", fontsize=9)
-        fig.savefig(outdir / "traces.png", dpi=80)
-        files.append("traces.png")
-    return files
-
-
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
 # ----------------------------------------------------------------- commands
 def _resolve_models(args, data: Dataset, has_nan: bool) -> tuple[list, list]:
     """Models to run and notes, or DataError when the request cannot be met."""
@@ -488,12 +244,6 @@ def _check_sizes(args, data: Dataset, split: Split) -> None:
         )
 
 
-def _auto_alpha(X_train: np.ndarray) -> float:
-    Xc = X_train - np.nanmean(X_train, axis=0)
-    norms = np.sqrt(np.nansum(Xc**2, axis=1))
-    return max(0.1 * float(np.median(norms)), 1e-12)
-
-
 def compare(args, out=None) -> int:
     """Run ``compare`` with parsed arguments; print the table; return 0.
 
@@ -506,13 +256,13 @@ def compare(args, out=None) -> int:
     data = load_data(args.data, args.target)
     has_nan = bool(np.isnan(data.X).any())
     models, notes = _resolve_models(args, data, has_nan)
-    split = _split(data, args.test_size, args.seed)
+    split = split_data(data, args.test_size, args.seed)
     _check_sizes(args, data, split)
     if not split.heldout:
         notes.append("too few rows to hold any out: figures are on the training rows.")
     if data.y is None and args.cv:
         notes.append("no labels (--target): the classifier's accuracy is skipped.")
-    alpha = _auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha
+    alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha
     k = args.n_components
     print(
         f"data: {data.source}, {data.n_samples} rows x {data.n_features} features "
@@ -541,8 +291,8 @@ def compare(args, out=None) -> int:
             continue
         t0 = time.perf_counter()
         try:
-            estimator = _estimator(name, cls, k, args, alpha, has_nan)
-            result, core = _run_model(name, estimator, split, reference, args)
+            estimator = make_estimator(name, cls, k, args, alpha, has_nan)
+            result, core = run_model(name, estimator, split, reference, args)
         except Exception as exc:  # report and go on with the other models
             message = str(exc).splitlines()[0] if str(exc) else ""
             failed[name] = f"{type(exc).__name__}: {message}"
@@ -570,7 +320,7 @@ def compare(args, out=None) -> int:
     if args.output:
         outdir = Path(args.output)
         outdir.mkdir(parents=True, exist_ok=True)
-        figures = _figures(outdir, fitted, results, data.n_features)
+        figures = write_figures(outdir, fitted, results, data.n_features)
         if not figures and results:
             notes.append("no figures: install the 'plot' extra (matplotlib).")
         report = {
@@ -605,7 +355,7 @@ def compare(args, out=None) -> int:
             "total_cpu_s": cpu,
         }
         with open(outdir / "results.json", "w") as handle:
-            json.dump(_json_safe(report), handle, indent=2)
+            json.dump(json_safe(report), handle, indent=2)
         print(f"wrote {outdir / 'results.json'} and {len(figures)} figure(s)", file=out)
     print(f"total {total:.1f} s (CPU {cpu:.1f} s)", file=out)
     if failed:
@@ -613,35 +363,6 @@ def compare(args, out=None) -> int:
             "; ".join(f"{name} failed: {why}" for name, why in failed.items())
         )
     return 0
-
-
-def _print_tree(obj, out, indent: int = 0) -> None:
-    pad = "  " * indent
-    if hasattr(obj, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        obj = asdict(obj)
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if isinstance(value, dict) or hasattr(value, "__dataclass_fields__"):
-                print(f"{pad}{key}:", file=out)
-                _print_tree(value, out, indent + 1)
-            else:
-                print(f"{pad}{key}: {_short(value)}", file=out)
-    else:
-        print(f"{pad}{_short(obj)}", file=out)
-
-
-def _short(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"
-    if isinstance(value, (list, tuple, np.ndarray)):
-        arr = np.asarray(value)
-        if arr.dtype.kind in "fiu" and arr.size <= 12:
-            return "[" + ", ".join(f"{v:.4g}" for v in arr.ravel()) + "]"
-        if arr.dtype.kind in "fiu":
-            return f"array of shape {arr.shape}"
-    return str(value)
 
 
 def identifiability(args, out=None) -> int:
@@ -659,7 +380,7 @@ def identifiability(args, out=None) -> int:
     if formatter is not None:
         print(formatter(result), file=out)
     else:
-        _print_tree(result, out)
+        print(json.dumps(result, indent=2, default=str), file=out)
     print(f"total {time.perf_counter() - t0:.1f} s", file=out)
     return 0
 
