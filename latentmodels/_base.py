@@ -22,6 +22,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._dask import dask_sufficient_stats, is_dask_array, map_rows
 from ._gaussian import LinearGaussian
+from ._missing import impute_observed, posterior_mean_observed, score_rows_observed
 from ._stats import SufficientStats
 from ._validation import check_n_components, validate_X
 
@@ -37,11 +38,19 @@ class GaussianLatentModel(
     also sets ``factor_correlation_`` (Φ, k × k); otherwise Φ = I.
     """
 
-    _nan_hint = "remove or impute the missing entries."
-
     # --- hooks ------------------------------------------------------------------
     def _allow_nan(self) -> bool:
-        return False
+        """NaN marks a missing entry when the estimator has ``missing_values='em'``."""
+        return getattr(self, "missing_values", "raise") == "em"
+
+    @property
+    def _nan_hint(self) -> str:
+        if hasattr(self, "missing_values"):
+            return (
+                "pass missing_values='em' to fit the model to the observed entries "
+                "(exact EM), or remove or impute the missing entries."
+            )
+        return "remove or impute the missing entries."
 
     def _fit_stats(self, stats: SufficientStats) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -137,7 +146,9 @@ class GaussianLatentModel(
         """Posterior mean of the factors, ``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)``.
 
         With an oblique rotation the factors have correlation Φ and the
-        posterior mean is expressed in that basis.
+        posterior mean is expressed in that basis. With
+        ``missing_values='em'`` a row with NaN gets ``E[h | x_o]``, the same
+        formula on its observed entries ``o`` (rows ``o`` of W, μ and Ψ).
 
         Parameters
         ----------
@@ -151,7 +162,10 @@ class GaussianLatentModel(
         if is_dask_array(X):
             return map_rows(X, self.transform, self.components_.shape[0])
         X = self._validate(X, reset=False)
-        H = self._model().posterior_mean(X)
+        if np.isnan(X).any():  # only with missing_values='em'
+            H = posterior_mean_observed(self._model(), X)
+        else:
+            H = self._model().posterior_mean(X)
         G = self._factor_chol()
         if G is not None:
             H = H @ G.T
@@ -190,6 +204,9 @@ class GaussianLatentModel(
     def score_samples(self, X):
         """Log-likelihood of each sample under ``N(mean_, W Wᵀ + Ψ)``.
 
+        With ``missing_values='em'`` a row with NaN gets the marginal
+        log-likelihood of its observed entries, ``log N(x_o; μ_o, C_oo)``.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -202,7 +219,33 @@ class GaussianLatentModel(
         if is_dask_array(X):
             return map_rows(X, self.score_samples, None)
         X = self._validate(X, reset=False)
+        if np.isnan(X).any():  # only with missing_values='em'
+            return score_rows_observed(self._model(), X)
         return self._model().log_likelihood_rows(X)
+
+    def impute(self, X):
+        """Fill each missing entry with its conditional expectation.
+
+        For a row with observed entries ``o`` and missing entries ``m``, the
+        fitted Gaussian gives ``E[x_m | x_o] = μ_m + W_m E[h | x_o]`` (the
+        posterior-mean reconstruction; equal to ``μ_m + C_mo C_oo⁻¹ (x_o − μ_o)``).
+        Observed entries are returned unchanged, a row with no observed entry
+        gets ``mean_``. NaN is accepted whatever ``missing_values`` is, since
+        filling it is the point; infinities are an error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with NaN marking missing entries; it is not modified.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            A new array, in the dtype of ``X`` (float32 or float64).
+        """
+        check_is_fitted(self, "components_")
+        X = validate_X(self, X, reset=False, allow_nan=True)
+        return impute_observed(self._model(), X).astype(X.dtype, copy=False)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample of ``X`` under the model."""

@@ -110,9 +110,20 @@ def group_patterns(observed: np.ndarray):
         Pattern index of each row.
     counts : ndarray of int, shape (n_patterns,)
     """
-    packed = np.packbits(observed, axis=1)
+    n, d = observed.shape
+    # 64 features per integer key: one integer sort when d <= 64
+    width = -(-d // 64) * 8
+    packed = np.zeros((n, width), dtype=np.uint8)
+    packed[:, : -(-d // 8)] = np.packbits(observed, axis=1)
+    keys = packed.view(np.uint64)
+    if keys.shape[1] == 1:
+        keys = keys[:, 0]
     _, first, inverse, counts = np.unique(
-        packed, axis=0, return_index=True, return_inverse=True, return_counts=True
+        keys,
+        axis=0 if keys.ndim == 2 else None,
+        return_index=True,
+        return_inverse=True,
+        return_counts=True,
     )
     return observed[first], inverse.reshape(-1), counts
 
@@ -209,42 +220,57 @@ class _ObservedData:
     def __init__(self, X: np.ndarray, observed: np.ndarray):
         n, d = X.shape
         self.n, self.d = n, d
-        self.offset = np.nanmean(X, axis=0)
-        Xc = X - self.offset
         patterns, inverse, counts = group_patterns(observed)
-        big = (counts >= _MIN_ROWS_FOR_STATS) & (counts >= patterns.sum(axis=1))
-        order = np.argsort(inverse, kind="stable")
+        # at least d rows: the padded d × d scatter costs no more than the rows
+        big = counts >= max(_MIN_ROWS_FOR_STATS, d)
+        if patterns.shape[0] > 1:
+            order = np.argsort(inverse, kind="stable")
+        else:
+            order = np.arange(n)
         bounds = np.concatenate([[0], np.cumsum(counts)])
-        # patterns fitted from statistics: (observed mask, n_p, x̄_p, scatter_p)
-        self.blocks = []
-        for p in np.flatnonzero(big):
+        self.n_observed = observed.sum(axis=0).astype(np.float64)  # N_j
+        totals = np.zeros(d)  # Σ_i x_ij over observed rows, for the offset
+        # patterns fitted from statistics, zero-padded to d features:
+        # mask (P, d), n_p (P,), x̄_p (P, d), scatter_p (P, d, d)
+        big_idx = np.flatnonzero(big)
+        self.block_mask = patterns[big_idx].astype(np.float64)
+        self.block_n = counts[big_idx].astype(np.float64)
+        self.block_mean = np.zeros((big_idx.size, d))
+        self.block_scatter = np.zeros((big_idx.size, d, d))
+        for b, p in enumerate(big_idx):
             obs = patterns[p]
-            rows = order[bounds[p] : bounds[p + 1]]
-            s = SufficientStats.from_array(Xc[np.ix_(rows, obs)])
-            self.blocks.append((obs, s.n, s.mean, s.scatter))
-        # patterns fitted row by row
+            if counts[p] == n and obs.all():
+                block = X  # complete data: no copy
+            else:
+                block = X[np.ix_(order[bounds[p] : bounds[p + 1]], obs)]
+            s = SufficientStats.from_array(block)
+            self.block_mean[b, obs] = s.mean
+            self.block_scatter[b][np.ix_(obs, obs)] = s.scatter
+        totals += self.block_n @ self.block_mean
+        # patterns fitted row by row (missing entries set to 0)
         small = ~big
         in_small = small[inverse]
-        self.row_patterns = patterns[small]
+        self.row_patterns = patterns[small].astype(np.float64)
         self.row_counts = counts[small]
-        remap = np.cumsum(small) - 1
-        self.row_pattern_of = remap[inverse[in_small]]
-        self.row_mask = observed[in_small].astype(np.float64)
-        self.rows = np.where(observed[in_small], Xc[in_small], 0.0)
-        self.n_observed = observed.sum(axis=0).astype(np.float64)  # N_j
-        self.sum_sq = np.nansum(Xc**2, axis=0)  # Σ_i x_ij² over observed rows
-        self.var = self.sum_sq / self.n_observed  # observed variance (mean 0)
+        self.row_pattern_of = (np.cumsum(small) - 1)[inverse[in_small]]
+        row_obs = observed[in_small]
+        self.row_mask = row_obs.astype(np.float64)
+        self.rows = np.where(row_obs, X[in_small], 0.0)
+        totals += self.rows.sum(axis=0)
+        self.offset = totals / self.n_observed
+        # centre: the block means and the observed row entries
+        self.block_mean -= self.block_mask * self.offset
+        diag = np.diagonal(self.block_scatter, axis1=1, axis2=2)
+        self.sum_sq = diag.sum(axis=0) + self.block_n @ self.block_mean**2
+        self.rows -= self.offset * self.row_mask
+        self.sum_sq += np.einsum("ij,ij->j", self.rows, self.rows)
+        self.var = self.sum_sq / self.n_observed  # observed variance
 
     def pairwise_covariance(self) -> np.ndarray:
         """Covariance from the pairs of entries observed together (for a start)."""
-        d = self.d
-        scatter = np.zeros((d, d))
-        pair_count = np.zeros((d, d))
-        for obs, n_p, mean, sc in self.blocks:
-            idx = np.ix_(obs, obs)
-            scatter[idx] += sc + n_p * np.outer(mean, mean)
-            pair_count[idx] += n_p
-        scatter += self.rows.T @ self.rows
+        scatter = self.block_scatter.sum(axis=0) + self.rows.T @ self.rows
+        scatter += (self.block_mean.T * self.block_n) @ self.block_mean
+        pair_count = (self.block_mask.T * self.block_n) @ self.block_mask
         pair_count += self.row_mask.T @ self.row_mask
         return scatter / np.maximum(pair_count, 1.0)
 
@@ -276,29 +302,84 @@ def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray)
     d, k = W.shape
     A = np.zeros((d, k + 1, k + 1))
     b = np.zeros((d, k + 1))
+    isd = 1.0 / np.sqrt(psi)
+    Wt = W * isd[:, None]  # W̃ = Ψ^{-1/2} W
+    outer_w = np.einsum("ja,jb->jab", Wt, Wt).reshape(d, k * k)
     total = 0.0
-    # Patterns with many rows: through (n_p, x̄_p, scatter_p).
-    for obs, n_p, xbar, scatter in data.blocks:
-        sub = LinearGaussian(W[obs].T, psi[obs], np.zeros(obs.sum()))
-        delta = xbar - mu[obs]
-        total += n_p * sub.mean_log_likelihood(delta, scatter / n_p)
-        gain_t = sub.posterior_mean(np.eye(obs.sum()))  # (d_o, k): Gᵀ
-        m_bar = delta @ gain_t
-        SG = scatter @ gain_t
-        T = np.empty((k + 1, k + 1))
-        T[:k, :k] = n_p * (sub.posterior_covariance() + np.outer(m_bar, m_bar))
-        T[:k, :k] += gain_t.T @ SG
-        T[:k, k] = T[k, :k] = n_p * m_bar
-        T[k, k] = n_p
-        A[obs] += T
-        b[obs, :k] += SG + n_p * np.outer(xbar, m_bar)
-        b[obs, k] += n_p * xbar
+    if data.block_n.size:
+        total += _e_step_blocks(data, Wt, isd, mu, outer_w, A, b)
     if data.rows.shape[0]:
-        total += _e_step_rows(data, W, psi, mu, A, b)
+        total += _e_step_rows(data, Wt, isd, mu, outer_w, A, b)
     return A, b, total / data.n
 
 
-def _e_step_rows(data, W, psi, mu, A, b) -> float:
+def _pattern_posteriors(mask, Wt, isd, outer_w):
+    """``Σ_o = M_o⁻¹`` (P, k, k) and ``log det C_oo`` (P,) for each pattern.
+
+    ``M_o = I + W̃ᵀ diag(o) W̃ = I + Σ_{j∈o} w̃_j w̃_jᵀ`` and
+    ``log det C_oo = Σ_{j∈o} log ψ_j + log det M_o`` (determinant lemma).
+    """
+    k = Wt.shape[1]
+    M = (mask @ outer_w).reshape(-1, k, k) + np.eye(k)
+    M_inv, logdet = _spd_inverse(M)
+    return M_inv, logdet - 2.0 * (mask @ np.log(isd))
+
+
+def _e_step_blocks(data, Wt, isd, mu, outer_w, A, b) -> float:
+    """E-step for the patterns known by ``(n_p, x̄_p, scatter_p)``; adds to A, b.
+
+    With the gain ``G = Σ_o W_oᵀ Ψ_o⁻¹`` (posterior mean ``m = G (x_o − μ_o)``)
+    and ``δ = x̄ − μ``: ``Σ_i m_i = n G δ``, ``Σ_i m_i m_iᵀ = G (scatter + n δδᵀ)
+    Gᵀ`` and ``Σ_i x_i m_iᵀ = (scatter + n x̄ δᵀ) Gᵀ``. The summed log-density is
+    ``−½ n [d_o log 2π + log det C + tr(C⁻¹ S) + δᵀ C⁻¹ δ]`` with ``S =
+    scatter / n`` and ``tr(C⁻¹ S) = tr(Ψ⁻¹ S) − tr(Wᵀ Ψ⁻¹ S Gᵀ)`` (Woodbury).
+    """
+    k = Wt.shape[1]
+    mask, n_p = data.block_mask, data.block_n
+    M_inv, logdet = _pattern_posteriors(mask, Wt, isd, outer_w)
+    WP = (Wt * isd[:, None])[None] * mask[:, :, None]  # Ψ⁻¹ W_o, (P, d, k)
+    gain_t = WP @ M_inv  # Gᵀ (P, d, k)
+    delta = (data.block_mean - mask * mu) * isd  # whitened δ, 0 where missing
+    m_bar = np.einsum("pd,pdk->pk", delta / isd, gain_t)
+    SG = data.block_scatter @ gain_t  # scatter Gᵀ, (P, d, k)
+    # log-likelihood: the quadratic form of δ as ‖δ̃ − W̃ m̄‖² + ‖m̄‖² (no cancellation)
+    resid = delta - (m_bar @ Wt.T) * mask
+    maha = np.einsum("pd,pd->p", resid, resid) + np.einsum("pk,pk->p", m_bar, m_bar)
+    diag = np.diagonal(data.block_scatter, axis1=1, axis2=2)
+    trace = (diag @ isd**2 - np.einsum("pdk,pdk->p", WP, SG)) / n_p
+    d_o = mask.sum(axis=1)
+    total = -0.5 * n_p @ (d_o * _LOG_2PI + logdet + trace + maha)
+    # M-step moments, the same for every feature a pattern observes
+    T = np.empty((n_p.size, k + 1, k + 1))
+    T[:, :k, :k] = n_p[:, None, None] * (M_inv + m_bar[:, :, None] * m_bar[:, None, :])
+    T[:, :k, :k] += np.swapaxes(gain_t, 1, 2) @ SG
+    T[:, :k, k] = T[:, k, :k] = n_p[:, None] * m_bar
+    T[:, k, k] = n_p
+    A += (mask.T @ T.reshape(n_p.size, -1)).reshape(A.shape)
+    xbar = data.block_mean
+    b[:, :k] += SG.sum(axis=0) + (xbar.T * n_p) @ m_bar
+    b[:, k] += n_p @ xbar
+    return float(total)
+
+
+def _spd_inverse(M: np.ndarray):
+    """Inverse and log-determinant of a stack of small SPD matrices.
+
+    Cholesky ``M = L Lᵀ`` (LAPACK, batched), then ``L⁻¹`` by forward
+    substitution vectorised over the stack and ``M⁻¹ = L⁻ᵀ L⁻¹`` (exactly
+    symmetric); much cheaper than a batched LU inverse for many ``k × k``.
+    """
+    L = np.linalg.cholesky(M)
+    diag = np.diagonal(L, axis1=1, axis2=2)
+    L_inv = np.zeros_like(L)
+    for i in range(M.shape[-1]):
+        row = -np.einsum("pj,pjc->pc", L[:, i, :i], L_inv[:, :i, :])
+        row[:, i] += 1.0
+        L_inv[:, i, :] = row / diag[:, i, None]
+    return np.swapaxes(L_inv, 1, 2) @ L_inv, 2.0 * np.log(diag).sum(axis=1)
+
+
+def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
     """Row-by-row E-step for the patterns with few rows, batched; adds to A, b.
 
     Per pattern, ``M_o = I + W̃_oᵀ W̃_o`` with ``W̃ = Ψ^{-1/2} W`` (zero rows
@@ -307,20 +388,13 @@ def _e_step_rows(data, W, psi, mu, A, b) -> float:
     ``log det C_oo = Σ_o log ψ_j + log det M_o`` and the quadratic form is a sum
     of non-negative terms (``r̃ᵀ C̃⁻¹ r̃ = min_h ‖r̃ − W̃ h‖² + ‖h‖²``).
     """
-    d, k = W.shape
-    isd = 1.0 / np.sqrt(psi)
-    Wt = W * isd[:, None]  # W̃ (d, k)
-    P = data.row_patterns.astype(np.float64)  # (P, d)
-    outer_w = np.einsum("ja,jb->jab", Wt, Wt).reshape(d, k * k)
-    M = (P @ outer_w).reshape(-1, k, k) + np.eye(k)
-    chol = np.linalg.cholesky(M)
-    logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    logdet += P @ np.log(psi)
-    M_inv = np.linalg.inv(M)
-    M_inv = 0.5 * (M_inv + np.swapaxes(M_inv, 1, 2))
+    d, k = Wt.shape
+    P = data.row_patterns  # (P, d) float
+    M_inv, logdet = _pattern_posteriors(P, Wt, isd, outer_w)
     pat = data.row_pattern_of
     mask = data.row_mask
-    R = (data.rows - mu) * isd * mask  # whitened residuals, 0 where missing
+    R = data.rows - mask * mu  # residuals, 0 where missing
+    R *= isd  # whitened
     H = np.einsum("nab,nb->na", M_inv[pat], R @ Wt)  # posterior means
     resid = R - (H @ Wt.T) * mask
     quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
@@ -348,6 +422,35 @@ def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
     return coef[:, :k], floor_noise(psi, floor, 1.0), coef[:, k]
 
 
+def _squarem_point(theta0, theta1, theta2, floor, step_max):
+    """The SQUAREM extrapolation (scheme S3) in ``(W, log ψ, μ)``, or None.
+
+    Returns ``(candidate, α)``; None when the step length is −1 (the
+    candidate would be ``θ₂`` itself) or the candidate is not finite.
+    """
+
+    def pack(theta):
+        W, psi, mu = theta
+        return np.concatenate([W.ravel(), np.log(psi), mu])
+
+    t0, t1, t2 = pack(theta0), pack(theta1), pack(theta2)
+    r, v = t1 - t0, t2 - 2.0 * t1 + t0
+    norm_v = np.linalg.norm(v)
+    if not norm_v > 0:
+        return None, -1.0
+    alpha = max(-np.linalg.norm(r) / norm_v, -step_max)
+    if alpha >= -1.0:
+        return None, alpha
+    t = t0 - 2.0 * alpha * r + alpha**2 * v
+    W0 = theta0[0]
+    d, k = W0.shape
+    W = t[: d * k].reshape(d, k)
+    log_psi = np.maximum(t[d * k : d * k + d], np.log(floor))
+    if not (np.all(np.isfinite(t)) and np.all(log_psi < 700.0)):
+        return None, alpha
+    return (W, np.exp(log_psi), t[d * k + d :]), alpha
+
+
 def fit_missing(
     X: np.ndarray,
     n_components: int,
@@ -357,6 +460,7 @@ def fit_missing(
     tol: float,
     max_iter: int,
     random_state=None,
+    accelerate: bool = True,
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
 
@@ -390,6 +494,14 @@ def fit_missing(
         Only used to restart a loading column that the starting point sets to
         zero (a fixed point EM cannot leave). The start is the closed-form
         PPCA of the pairwise-complete covariance.
+    accelerate : bool, default=True
+        SQUAREM (Varadhan & Roland 2008): each iteration takes two EM steps
+        ``θ → θ₁ → θ₂`` and tries the extrapolation
+        ``θ − 2α r + α² v`` (``r = θ₁ − θ``, ``v = θ₂ − 2θ₁ + θ``,
+        ``α = −‖r‖/‖v‖``) in ``(W, log ψ, μ)``; it is kept only if its
+        log-likelihood is at least that of ``θ₂``, so the recorded
+        log-likelihood still never decreases and the fixed points are EM's.
+        False: one plain EM step per iteration.
 
     Returns
     -------
@@ -399,6 +511,9 @@ def fit_missing(
     ----------
     Ilin, A. & Raiko, T. (2010). Practical approaches to principal component
     analysis in the presence of missing values. JMLR 11:1957–2000.
+    Varadhan, R. & Roland, C. (2008). Simple and globally convergent methods
+    for accelerating the convergence of any EM algorithm. Scand. J. Stat.
+    35(2):335–353.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
@@ -414,14 +529,27 @@ def fit_missing(
     var = data.var if not isotropic else np.full(d, data.var.mean())
     floor = floor_rtol * var
     W, psi, mu = _initial_parameters(data, k, check_random_state(random_state))
-    psi = floor_noise(psi, floor, 1.0)
-    A, b, ll = _e_step(data, W, psi, mu)
+    theta = (W, floor_noise(psi, floor, 1.0), mu)
+    moments = _e_step(data, *theta)
     loglike, converged, change = [], False, np.inf
+    step_max = 4.0
     for n_iter in range(1, max_iter + 1):
-        W, psi, mu = _m_step(data, A, b, isotropic, floor)
-        A, b, ll_new = _e_step(data, W, psi, mu)
-        loglike.append(ll_new)
-        change, ll = ll_new - ll, ll_new
+        theta1 = _m_step(data, *moments[:2], isotropic, floor)
+        moments1 = _e_step(data, *theta1)
+        theta2 = _m_step(data, *moments1[:2], isotropic, floor)
+        moments2 = _e_step(data, *theta2)
+        new, new_moments = theta2, moments2
+        if accelerate:
+            cand, alpha = _squarem_point(theta, theta1, theta2, floor, step_max)
+            if cand is not None:
+                cand_moments = _e_step(data, *cand)
+                if cand_moments[2] >= moments2[2]:
+                    new, new_moments = cand, cand_moments
+                    if alpha <= -step_max:
+                        step_max *= 4.0
+        change = new_moments[2] - moments[2]
+        theta, moments = new, new_moments
+        loglike.append(moments[2])
         if change < tol:
             converged = True
             break
@@ -434,6 +562,7 @@ def fit_missing(
             ConvergenceWarning,
             stacklevel=2,
         )
+    W, psi, mu = theta
     return MissingEMResult(
         components=np.ascontiguousarray(W.T),
         noise_variance=psi,

@@ -1,0 +1,336 @@
+"""Exact EM with missing values (issue 7): likelihood, stationarity, imputation."""
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import latentmodels._missing as missing
+from latentmodels import ProbabilisticPCA
+from latentmodels._gaussian import LinearGaussian
+from latentmodels._missing import fit_missing
+from latentmodels.datasets import make_factor_data
+
+HAS_FA = importlib.util.find_spec("latentmodels._factor_analysis") is not None
+
+
+def _fa_with_missing():
+    """FactorAnalysis if it exists and takes ``missing_values``, else skip."""
+    if not HAS_FA:
+        pytest.skip("latentmodels/_factor_analysis.py does not exist yet")
+    from latentmodels import FactorAnalysis
+
+    if "missing_values" not in FactorAnalysis().get_params():
+        pytest.skip("FactorAnalysis has no missing_values parameter yet")
+    return FactorAnalysis
+
+
+def _mcar(X, frac, seed):
+    rng = np.random.RandomState(seed)
+    Xm = X.copy()
+    Xm[rng.rand(*X.shape) < frac] = np.nan
+    # keep at least one entry per row
+    empty = np.isnan(Xm).all(axis=1)
+    Xm[empty, 0] = X[empty, 0]
+    return Xm
+
+
+def _data(n=300, d=8, k=2, noise="heteroscedastic", frac=0.2, seed=0):
+    X, truth = make_factor_data(
+        n, d, k, noise=noise, mean=np.linspace(-2, 3, d), random_state=seed
+    )
+    return X, _mcar(X, frac, seed + 1), truth
+
+
+def _dense_observed_loglike(Xm, W_t, psi, mu):
+    """Mean observed-data log-likelihood with scipy, pattern by pattern."""
+    C = W_t.T @ W_t + np.diag(psi)
+    obs = ~np.isnan(Xm)
+    total = 0.0
+    patterns, inverse = np.unique(obs, axis=0, return_inverse=True)
+    for p, o in enumerate(patterns):
+        rows = Xm[inverse.reshape(-1) == p][:, o]
+        total += multivariate_normal(mu[o], C[np.ix_(o, o)]).logpdf(rows).sum()
+    return total / Xm.shape[0]
+
+
+FIT = dict(noise_floor_rtol=1e-12, random_state=0)
+
+
+# --- the observed-data likelihood ---------------------------------------------
+@pytest.mark.parametrize("isotropic", [True, False])
+@pytest.mark.parametrize("threshold", [1, 10**9])  # statistics path / row path
+def test_loglike_is_scipy_on_observed_subvector(isotropic, threshold, monkeypatch):
+    monkeypatch.setattr(missing, "_MIN_ROWS_FOR_STATS", threshold)
+    _, Xm, _ = _data(n=200, frac=0.25)
+    Xm[:60, :3] = np.nan  # a big pattern for the statistics path
+    r = fit_missing(Xm, 2, isotropic=isotropic, tol=1e-9, max_iter=500, **FIT)
+    ref = _dense_observed_loglike(Xm, r.components, r.noise_variance, r.mean)
+    assert r.loglike[-1] == pytest.approx(ref, rel=1e-12)
+
+
+def test_score_samples_and_transform_per_row_match_scipy():
+    _, Xm, _ = _data(n=120)
+    m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
+    C = m.get_covariance()
+    W, psi, mu = m.components_.T, m.noise_variance_, m.mean_
+    ll = m.score_samples(Xm)
+    H = m.transform(Xm)
+    for i, x in enumerate(Xm):
+        o = ~np.isnan(x)
+        ref = multivariate_normal(mu[o], C[np.ix_(o, o)]).logpdf(x[o])
+        assert ll[i] == pytest.approx(ref, rel=1e-12)
+        # posterior mean M_o⁻¹ W_oᵀ Ψ_o⁻¹ (x_o − μ_o), dense
+        Wo = W[o]
+        M = np.eye(2) + Wo.T @ (Wo / psi[o, None])
+        h = np.linalg.solve(M, Wo.T @ ((x[o] - mu[o]) / psi[o]))
+        np.testing.assert_allclose(H[i], h, rtol=1e-10, atol=1e-12)
+    assert m.loglike_[-1] == pytest.approx(ll.mean(), rel=1e-12)
+    assert m.score(Xm) == pytest.approx(ll.mean(), rel=1e-12)
+
+
+def test_impute_is_conditional_expectation_and_leaves_observed():
+    X, Xm, _ = _data(n=150)
+    m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
+    before = Xm.copy()
+    out = m.impute(Xm)
+    np.testing.assert_array_equal(Xm, before)  # input not modified
+    obs = ~np.isnan(Xm)
+    np.testing.assert_array_equal(out[obs], Xm[obs])
+    assert not np.isnan(out).any()
+    C, mu = m.get_covariance(), m.mean_
+    for i in np.flatnonzero((~obs).any(axis=1))[:40]:
+        o, mis = obs[i], ~obs[i]
+        ref = mu[mis] + C[np.ix_(mis, o)] @ np.linalg.solve(
+            C[np.ix_(o, o)], Xm[i, o] - mu[o]
+        )
+        np.testing.assert_allclose(out[i, mis], ref, rtol=1e-9, atol=1e-10)
+    # float32 in, float32 out; a row with nothing observed gets the mean
+    row = np.full((1, Xm.shape[1]), np.nan, dtype=np.float32)
+    filled = m.impute(row)
+    assert filled.dtype == np.float32
+    np.testing.assert_allclose(filled[0], mu, rtol=1e-6)
+
+
+# --- EM: monotone, stationary, and the complete-data fit -------------------------
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_loglike_never_decreases(isotropic):
+    _, Xm, _ = _data(n=250, frac=0.3, seed=4)
+    r = fit_missing(Xm, 3, isotropic=isotropic, tol=1e-12, max_iter=3000, **FIT)
+    ll = np.array(r.loglike)
+    assert r.converged and ll.size > 10
+    assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
+    assert len(ll) == r.n_iter
+
+
+def _observed_loglike_params(Xm, theta, d, k, isotropic):
+    W_t = theta[: d * k].reshape(k, d)
+    log_psi = theta[d * k : d * k + (1 if isotropic else d)]
+    mu = theta[-d:]
+    psi = np.exp(np.broadcast_to(log_psi, (d,)))
+    return _dense_observed_loglike(Xm, W_t, psi, mu)
+
+
+@pytest.mark.parametrize("isotropic", [True, False])
+def test_fit_is_a_stationary_point(isotropic):
+    """Finite-difference gradient of the observed-data log-likelihood is ~0."""
+    d, k = 6, 2
+    _, Xm, _ = _data(n=150, d=d, k=k, frac=0.2, seed=2)
+    r = fit_missing(Xm, k, isotropic=isotropic, tol=1e-15, max_iter=3000, **FIT)
+    assert r.converged
+    log_psi = np.log(r.noise_variance[:1] if isotropic else r.noise_variance)
+    theta = np.concatenate([r.components.ravel(), log_psi, r.mean])
+    step = 1e-5
+
+    def grad(th):
+        g = np.empty_like(th)
+        for i in range(th.size):
+            e = np.zeros_like(th)
+            e[i] = step
+            fp = _observed_loglike_params(Xm, th + e, d, k, isotropic)
+            fm = _observed_loglike_params(Xm, th - e, d, k, isotropic)
+            g[i] = (fp - fm) / (2 * step)
+        return g
+
+    g = grad(theta)
+    # the scale: the gradient a small move away from the fit
+    rng = np.random.RandomState(0)
+    g_off = grad(theta + 1e-2 * rng.standard_normal(theta.size))
+    assert np.max(np.abs(g)) < 1e-7
+    assert np.max(np.abs(g)) < 1e-5 * np.max(np.abs(g_off))
+
+
+def test_complete_data_fit_missing_is_closed_form_ppca():
+    X, _, _ = _data(n=300, noise="isotropic")
+    cf = ProbabilisticPCA(2).fit(X)
+    r = fit_missing(X, 2, isotropic=True, tol=1e-13, max_iter=1000, **FIT)
+    WWt = r.components.T @ r.components
+    np.testing.assert_allclose(WWt, cf.components_.T @ cf.components_, atol=1e-8)
+    np.testing.assert_allclose(r.noise_variance, cf.noise_variance_, rtol=1e-8)
+    np.testing.assert_allclose(r.mean, cf.mean_, rtol=1e-8, atol=1e-10)
+    # and the estimator with missing_values='em' takes the ordinary path
+    em = ProbabilisticPCA(2, missing_values="em").fit(X)
+    np.testing.assert_allclose(em.components_, cf.components_, atol=1e-12)
+    np.testing.assert_allclose(em.noise_variance_, cf.noise_variance_, rtol=1e-12)
+
+
+def test_complete_data_fit_missing_factor_analysis():
+    X, _, _ = _data(n=400, d=8, k=2)
+    r = fit_missing(X, 2, isotropic=False, tol=1e-14, max_iter=20000, **FIT)
+    C = r.components.T @ r.components + np.diag(r.noise_variance)
+    ours = multivariate_normal(r.mean, C).logpdf(X).mean()
+    assert r.loglike[-1] == pytest.approx(ours, rel=1e-12)
+    sk = SkFactorAnalysis(2, tol=1e-12, max_iter=100000).fit(X)
+    assert ours >= sk.score(X) - 1e-10
+    assert ours == pytest.approx(sk.score(X), rel=1e-7)
+    np.testing.assert_allclose(C, sk.get_covariance(), rtol=1e-3, atol=1e-4)
+
+
+def test_complete_data_matches_our_factor_analysis():
+    FactorAnalysis = _fa_with_missing()
+    X, _, _ = _data(n=400, d=8, k=2)
+    fa = FactorAnalysis(2, tol=1e-14, max_iter=20000).fit(X)
+    r = fit_missing(X, 2, isotropic=False, tol=1e-14, max_iter=20000, **FIT)
+    C = r.components.T @ r.components + np.diag(r.noise_variance)
+    np.testing.assert_allclose(C, fa.get_covariance(), rtol=1e-6, atol=1e-8)
+    assert r.loglike[-1] == pytest.approx(fa.score(X), rel=1e-8)
+
+
+def test_statistics_and_row_paths_agree(monkeypatch):
+    X, _, _ = _data(n=300, d=8)
+    Xb = X.copy()
+    Xb[:100, :3] = np.nan
+    Xb[100:200, 5:] = np.nan
+    Xb[200:210, [0, 7]] = np.nan
+    fits = []
+    for threshold in (1, 10**9):
+        monkeypatch.setattr(missing, "_MIN_ROWS_FOR_STATS", threshold)
+        fits.append(
+            fit_missing(Xb, 2, isotropic=False, tol=1e-12, max_iter=5000, **FIT)
+        )
+    a, b = fits
+    assert a.n_iter == b.n_iter
+    np.testing.assert_allclose(a.loglike, b.loglike, rtol=1e-12)
+    np.testing.assert_allclose(
+        a.components.T @ a.components, b.components.T @ b.components, atol=1e-9
+    )
+    np.testing.assert_allclose(a.noise_variance, b.noise_variance, rtol=1e-9)
+
+
+# --- imputation against the baselines ----------------------------------------
+@pytest.mark.parametrize("noise", ["isotropic", "heteroscedastic"])
+def test_imputation_beats_column_mean_and_iterative_imputer(noise):
+    """30% MCAR, n=120, d=20, k=2 (numbers in /tmp/notes/missing_values.md)."""
+    X, truth = make_factor_data(120, 20, 2, noise=noise, random_state=7)
+    Xm = _mcar(X, 0.3, 8)
+    miss = np.isnan(Xm)
+    r = fit_missing(
+        Xm, 2, isotropic=noise == "isotropic", tol=1e-8, max_iter=2000, **FIT
+    )
+    ours = missing.impute_observed(
+        LinearGaussian(r.components, r.noise_variance, r.mean), Xm
+    )
+    if noise == "isotropic":  # the estimator gives the same imputation
+        est = ProbabilisticPCA(2, missing_values="em", tol=1e-8).fit(Xm)
+        np.testing.assert_allclose(est.impute(Xm), ours, rtol=1e-6, atol=1e-8)
+    # E[x_m | x_o] under the true parameters: the best any imputer can do
+    oracle = missing.impute_observed(
+        LinearGaussian(truth.components, truth.noise_variance, truth.mean), Xm
+    )
+    colmean = np.where(miss, np.nanmean(Xm, axis=0), Xm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        iterative = IterativeImputer(random_state=0).fit_transform(Xm)
+
+    def rmse(Z):
+        return np.sqrt(np.mean((Z[miss] - X[miss]) ** 2))
+
+    e_ours, e_mean, e_iter = rmse(ours), rmse(colmean), rmse(iterative)
+    assert e_ours < 1.05 * rmse(oracle)
+    assert e_ours < 0.6 * e_mean
+    assert e_ours < 0.9 * e_iter
+
+
+# --- errors, tags, reproducibility ------------------------------------------
+def test_clear_errors():
+    X, Xm, _ = _data(n=50)
+    with pytest.raises(ValueError, match=r"NaN in \d+ rows.*missing_values='em'"):
+        ProbabilisticPCA(2).fit(Xm)
+    fitted = ProbabilisticPCA(2).fit(X)
+    for method in ("transform", "score_samples", "score"):
+        with pytest.raises(ValueError, match="missing_values='em'"):
+            getattr(fitted, method)(Xm)
+    bad = Xm.copy()
+    bad[3] = np.nan
+    bad[7] = np.nan
+    with pytest.raises(
+        ValueError, match=r"2 rows with every entry missing \(rows 3, 7\)"
+    ):
+        ProbabilisticPCA(2, missing_values="em").fit(bad)
+    bad = Xm.copy()
+    bad[:, 4] = np.nan
+    with pytest.raises(ValueError, match=r"never observed \(columns 4\).*drop"):
+        fit_missing(bad, 2, isotropic=False, tol=1e-8, max_iter=10, **FIT)
+    bad = Xm.copy()
+    bad[5, 1] = np.inf
+    with pytest.raises(ValueError, match="inf"):
+        ProbabilisticPCA(2, missing_values="em").fit(bad)
+    with pytest.raises(ValueError, match="missing_values must be one of"):
+        ProbabilisticPCA(2, missing_values="drop").fit(X)
+
+
+def test_convergence_warning_names_the_change():
+    _, Xm, _ = _data(n=100, frac=0.3)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=3 .* raised .* by \S+"):
+        m = ProbabilisticPCA(2, missing_values="em", max_iter=3).fit(Xm)
+    assert m.n_iter_ == 3 and len(m.loglike_) == 3
+
+
+def test_tags_reproducibility_and_input_untouched():
+    _, Xm, _ = _data(n=100)
+    assert ProbabilisticPCA(missing_values="em").__sklearn_tags__().input_tags.allow_nan
+    assert not ProbabilisticPCA().__sklearn_tags__().input_tags.allow_nan
+    before = Xm.copy()
+    a = ProbabilisticPCA(3, missing_values="em", random_state=1).fit(Xm)
+    b = ProbabilisticPCA(3, missing_values="em", random_state=1).fit(Xm)
+    a.transform(Xm), a.score(Xm), a.impute(Xm)
+    np.testing.assert_array_equal(Xm, before)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    # canonical orientation: orthogonal rows sorted by norm
+    G = a.components_ @ a.components_.T
+    np.testing.assert_allclose(G, np.diag(np.diag(G)), atol=1e-10 * G.max())
+    assert np.all(np.diff(np.diag(G)) <= 0)
+
+
+def test_factor_analysis_with_missing_values():
+    FactorAnalysis = _fa_with_missing()
+    _, Xm, _ = _data(n=200, frac=0.2)
+    fa = FactorAnalysis(2, missing_values="em").fit(Xm)
+    assert fa.__sklearn_tags__().input_tags.allow_nan
+    ref = _dense_observed_loglike(Xm, fa.components_, fa.noise_variance_, fa.mean_)
+    assert fa.score(Xm) == pytest.approx(ref, rel=1e-10)
+    ll = np.array(fa.loglike_)
+    assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
+    assert not np.isnan(fa.impute(Xm)).any()
+
+
+def _checked():
+    ests = [ProbabilisticPCA(n_components=1, missing_values="em")]
+    if HAS_FA:
+        from latentmodels import FactorAnalysis
+
+        if "missing_values" in FactorAnalysis().get_params():
+            ests.append(FactorAnalysis(n_components=1, missing_values="em"))
+    return ests
+
+
+@parametrize_with_checks(_checked())
+def test_sklearn_checks(estimator, check):
+    check(estimator)
