@@ -11,6 +11,7 @@ the network (no intersphinx).
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -86,5 +87,38 @@ def _skip_sklearn_members(app, what, name, obj, skip, options):
     return None
 
 
+# A numpydoc "name : type" line, e.g. "objective_ : ndarray of shape (n_iter_ + 1,)".
+_TYPE_LINE = re.compile(r"^(\s*\*{0,2}[A-Za-z_][\w, *]*\s:\s)(.*)$")
+# A bare identifier ending in "_" (not in backticks): reST would read it as a
+# hyperlink reference ("n_features_in_" -> unknown target "n_features_in").
+_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w\\])([A-Za-z]\w*_)(?![\w`])")
+
+
+def _escape_shape_names(app, what, name, obj, options, lines):
+    """Escape attribute names in type specs: ``(n_features_in_,)`` is text.
+
+    scikit-learn's convention writes shapes such as ``(n_features_in_,)`` in
+    the type of a parameter or attribute; numpydoc passes the type through
+    as reStructuredText, where a word ending in ``_`` is a link.
+    """
+    # A raw docstring keeps the "\\" of scikit-learn's continued type lines
+    # ("{None, 'varimax'}, \\" + newline + "default=None"): join them first.
+    i = 0
+    while i < len(lines) - 1:
+        if _TYPE_LINE.match(lines[i]) and lines[i].rstrip().endswith("\\"):
+            lines[i] = lines[i].rstrip()[:-1].rstrip() + " " + lines.pop(i + 1).strip()
+        else:
+            i += 1
+    for i, line in enumerate(lines):
+        match = _TYPE_LINE.match(line)
+        if match:
+            head, spec = match.groups()
+            lines[i] = head + _TRAILING_UNDERSCORE.sub(
+                lambda m: m.group(1)[:-1] + "\\_", spec
+            )
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_sklearn_members)
+    # before numpydoc (priority 500) rewrites the sections
+    app.connect("autodoc-process-docstring", _escape_shape_names, priority=100)
