@@ -115,6 +115,16 @@ def test_default_run_gaussian_models_agree_with_pca(digits_run):
     assert models["ppca"]["heldout_loglik"] == pytest.approx(
         models["pca"]["heldout_loglik"], abs=0.05
     )
+    # the figures are the estimators' own, fitted with the command's settings
+    from latentmodels import FactorAnalysis
+    from latentmodels._cli_models import FA_TOL
+
+    X = load_digits().data
+    X_train, X_test = _split(X)
+    with pytest.warns(UserWarning, match="Heywood"):  # digits' constant pixels
+        fa = FactorAnalysis(n_components=4, tol=FA_TOL, random_state=0)
+        fa.fit(X_train)
+    assert models["fa"]["heldout_loglik"] == pytest.approx(fa.score(X_test), rel=1e-9)
     # Gaussian models score, the others do not
     for name in ("pca", "ppca", "fa"):
         assert math.isfinite(models[name]["heldout_loglik"])
@@ -248,6 +258,16 @@ def test_missing_em_fits_gaussian_models(tmp_path, capsys):
     for r in report["models"].values():
         assert math.isfinite(r["heldout_loglik"])
         assert 0 < r["reconstruction_error"] < 1
+    # the held-out figure is the model's observed-data log-likelihood on the
+    # held-out rows (one of them has a NaN), fitted on the training rows
+    X_train, X_test = _split(X)
+    if "fa" in capable:
+        fa = latentmodels.FactorAnalysis(
+            n_components=2, tol=1e-6, missing_values="em", random_state=0
+        ).fit(X_train)
+        assert report["models"]["fa"]["heldout_loglik"] == pytest.approx(
+            fa.score(X_test), rel=1e-9
+        )
 
 
 # ------------------------------------------------------------------ bad input
