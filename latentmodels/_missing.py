@@ -371,12 +371,16 @@ def _spd_inverse(M: np.ndarray):
     """
     L = np.linalg.cholesky(M)
     diag = np.diagonal(L, axis1=1, axis2=2)
+    logdet = 2.0 * np.log(diag).sum(axis=1)
+    if M.shape[0] <= 64:  # few matrices: LAPACK per matrix is cheaper
+        M_inv = np.linalg.inv(M)
+        return 0.5 * (M_inv + np.swapaxes(M_inv, 1, 2)), logdet
     L_inv = np.zeros_like(L)
     for i in range(M.shape[-1]):
         row = -np.einsum("pj,pjc->pc", L[:, i, :i], L_inv[:, :i, :])
         row[:, i] += 1.0
         L_inv[:, i, :] = row / diag[:, i, None]
-    return np.swapaxes(L_inv, 1, 2) @ L_inv, 2.0 * np.log(diag).sum(axis=1)
+    return np.swapaxes(L_inv, 1, 2) @ L_inv, logdet
 
 
 def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
@@ -518,7 +522,8 @@ def fit_missing(
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D array, got shape {X.shape}.")
-    check_array_finite(X, allow_nan=True)
+    if np.isinf(X).any():
+        check_array_finite(X, allow_nan=True)  # raises, naming the rows
     d = X.shape[1]
     k = check_n_components(n_components, upper=d, upper_reason=f"n_features={d}")
     floor_rtol = check_positive_scalar(noise_floor_rtol, "noise_floor_rtol")
@@ -536,10 +541,11 @@ def fit_missing(
     for n_iter in range(1, max_iter + 1):
         theta1 = _m_step(data, *moments[:2], isotropic, floor)
         moments1 = _e_step(data, *theta1)
-        theta2 = _m_step(data, *moments1[:2], isotropic, floor)
-        moments2 = _e_step(data, *theta2)
-        new, new_moments = theta2, moments2
-        if accelerate:
+        new, new_moments = theta1, moments1
+        if accelerate and moments1[2] - moments[2] >= tol:
+            theta2 = _m_step(data, *moments1[:2], isotropic, floor)
+            moments2 = _e_step(data, *theta2)
+            new, new_moments = theta2, moments2
             cand, alpha = _squarem_point(theta, theta1, theta2, floor, step_max)
             if cand is not None:
                 cand_moments = _e_step(data, *cand)
