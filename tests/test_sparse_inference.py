@@ -368,3 +368,11 @@ def test_without_numba_installed(tmp_path):
     for s in [*COMPILED, "auto"]:
         ours = sparse_encode(X, D, 0.1, solver=s, tol=1e-12)
         np.testing.assert_allclose(np.load(tmp_path / f"H_{s}.npy"), ours, atol=1e-8)
+
+
+def test_auto_and_threads():
+    X, D = _problem(18)
+    res = encode(X, D, 0.1, solver="auto", tol=1e-10)
+    assert res.solver == ("feature_sign" if _numba_jit.use_numba() else "cd")
+    one = encode(X, D, 0.1, solver=res.solver, tol=1e-10, n_jobs=1)
+    np.testing.assert_array_equal(one.codes, res.codes)
