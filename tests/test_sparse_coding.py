@@ -287,6 +287,9 @@ def test_example_runs_quickly(monkeypatch, tmp_path):
             fit_algorithm="online",
             batch_size=7,
             max_iter=5,
+            encoder="linear",
+            encoder_max_iter=20,
+            **FAST,
             random_state=0,
         ),
     ]
