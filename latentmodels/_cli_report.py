@@ -38,12 +38,17 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_figures(outdir: Path, fitted: dict, results: dict, n_features: int) -> list:
-    """Component images (square images only) and training traces; file names."""
+def write_figures(
+    outdir: Path, fitted: dict, results: dict, n_features: int
+) -> list | None:
+    """Component images (square images only) and training traces.
+
+    Returns the file names written, or None when matplotlib is missing.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        return []
+        return None
     files = []
     side = int(round(np.sqrt(n_features)))
     if side * side == n_features:

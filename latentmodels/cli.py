@@ -272,6 +272,17 @@ def compare(args, out=None) -> int:
         flush=True,
     )
 
+    outdir = None
+    if args.output:
+        outdir = Path(args.output)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataError(
+                f"cannot create the output directory {args.output!r}: "
+                f"{exc.strerror or exc}."
+            ) from exc
+
     reference = None
     if not has_nan:
         reference = latentmodels.PCA(n_components=k).fit(split.X_train).components_
@@ -317,11 +328,10 @@ def compare(args, out=None) -> int:
         print(f"note: {note}", file=out)
 
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    if args.output:
-        outdir = Path(args.output)
-        outdir.mkdir(parents=True, exist_ok=True)
+    if outdir is not None:
         figures = write_figures(outdir, fitted, results, data.n_features)
-        if not figures and results:
+        if figures is None:
+            figures = []
             notes.append("no figures: install the 'plot' extra (matplotlib).")
         report = {
             "command": "compare",
@@ -358,6 +368,11 @@ def compare(args, out=None) -> int:
             json.dump(json_safe(report), handle, indent=2)
         print(f"wrote {outdir / 'results.json'} and {len(figures)} figure(s)", file=out)
     print(f"total {total:.1f} s (CPU {cpu:.1f} s)", file=out)
+    if not results and not failed:
+        raise DataError(
+            "no model could be fitted: "
+            + "; ".join(f"{name} {why}" for name, why in skipped.items())
+        )
     if failed:
         raise DataError(
             "; ".join(f"{name} failed: {why}" for name, why in failed.items())

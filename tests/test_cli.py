@@ -297,6 +297,19 @@ BAD = {
     "1-D array": (["--data", "{d}/vec.npy"], "2-D"),
     "file type": (["--data", "{d}/data.json"], "unknown file type"),
     "bad target": (["--data", "{d}/text.csv", "--target", "zz"], "not a column"),
+    "output is a file": (
+        [
+            "--data",
+            "{d}/small.npy",
+            "--models",
+            "pca",
+            "--n-components",
+            "2",
+            "--output",
+            "{d}/data.json",
+        ],
+        "cannot create the output directory",
+    ),  # fmt: skip
     "bad k": (["--n-components", "0"], "at least 1"),
     "nan, model": (
         ["--data", "{d}/nan.npy", "--missing", "em", "--models", "pca"],
