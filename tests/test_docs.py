@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns("_build", "auto_examples", "gen_modules", "*.pyc")
+IGNORE = shutil.ignore_patterns(
+    "_build", "auto_examples", "gen_modules", "sg_execution_times.rst", "*.pyc"
+)
 
 pytest.importorskip("sphinx")
 pytest.importorskip("sphinx_gallery")
