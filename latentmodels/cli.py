@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit the models on the same training rows and compare fit "
         "time, held-out log-likelihood, reconstruction error, code sparsity, "
         "downstream accuracy and the angle to PCA's subspace.",
+        epilog="example: python -m latentmodels compare --data table.csv "
+        "--target label --n-components 5 --output results/",
     )
     p.add_argument(
         "--data",
@@ -133,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="label column for the classifier: a column name or index (.csv), a "
         "column index (.npy) or an array name (.npz; 'y' by default)",
     )
-    p.add_argument("--n-components", type=_positive_int, default=16, metavar="K")
+    p.add_argument(
+        "--n-components",
+        type=_positive_int,
+        default=16,
+        metavar="K",
+        help="number of components of every model (default 16)",
+    )
     p.add_argument(
         "--models",
         type=_model_list,

@@ -84,3 +84,25 @@ def test_docs_cover_every_page_and_public_name(built_docs):
                 names.append(f"{module.__name__}.{n}")
     missing = [n for n in names if f'id="{n}"' not in api]
     assert not missing, f"not in the API reference: {missing}"
+
+
+def test_quickstart_python_block_runs():
+    """The quickstart's Python example runs as written."""
+    text = (ROOT / "docs" / "quickstart.rst").read_text()
+    block = text.split(".. code-block:: python", 1)[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    code = "\n".join(lines)
+    assert "ProbabilisticPCA" in code
+    namespace: dict = {}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FA's Heywood note on digits
+        exec(compile(code, "quickstart.rst", "exec"), namespace)
+    # the objects the text talks about exist and are fitted
+    assert namespace["H"].shape == (1797, 16)
+    assert namespace["fa"].components_.shape == (8, 64)
