@@ -354,3 +354,12 @@ def test_identifiability_command(capsys):
     code, out, err = _run(capsys, "identifiability", "--quick")
     assert code == 0, err
     assert "gaussian" in out.lower() and "laplace" in out.lower()
+
+
+def test_identifiability_bad_size_exit_2(capsys):
+    code, out, err = _run(
+        capsys, "identifiability", "--n-features", "5", "--n-components", "6"
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "n_components" in err
+    assert "Traceback" not in err
