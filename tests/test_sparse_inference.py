@@ -231,6 +231,7 @@ def test_input_not_modified():
         ({"tol": 0.0}, ValueError, "tol must be finite and > 0"),
         ({"max_iter": 0}, ValueError, "max_iter must be a positive integer"),
         ({"init": np.zeros((2, 2))}, ValueError, r"init has shape \(2, 2\)"),
+        ({"n_jobs": 0}, ValueError, "n_jobs must be None, -1"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):

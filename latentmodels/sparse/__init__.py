@@ -285,6 +285,14 @@ def sparse_encode(
     (1996), Nature 381:607–609; Lee, Battle, Raina & Ng (2007), NIPS 19.
     """
     X, D, alpha, init = _validate(X, dictionary, alpha, solver, tol, max_iter, init)
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, numbers.Integral)
+        or n_jobs == 0
+    ):
+        raise ValueError(
+            f"n_jobs must be None, -1 (all cores) or a nonzero integer, got {n_jobs!r}."
+        )
     result = encode(
         X,
         D,
