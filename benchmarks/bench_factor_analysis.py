@@ -17,6 +17,9 @@ Two measurements, in one process:
    :meth:`SufficientStats.from_array` on the same array, the floor set by
    reading the data. Goal: ``fit / pass ≤ 2``.
 
+The recorded run used ``OPENBLAS_NUM_THREADS=1`` (both sides single-threaded:
+the two cores were shared with other jobs, where threaded BLAS contends).
+
 Run: ``python benchmarks/bench_factor_analysis.py [--quick]`` (writes
 benchmarks/results/factor_analysis.json). ``--quick`` uses smaller sizes and
 fewer repeats to check that the script runs.
@@ -127,6 +130,7 @@ def main(argv=None) -> dict:
             "sklearn": sklearn.__version__,
         },
         "cpu_count": os.cpu_count(),
+        "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
         "versus_sklearn": versus_sklearn(*cmp_size, repeats),
         "versus_covariance_pass": versus_covariance_pass(*pass_size, repeats),
     }

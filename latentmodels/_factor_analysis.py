@@ -130,11 +130,22 @@ class EMResult:
 
 
 class _EMMap:
-    """The EM map on ``S`` with the noise floor, counting its evaluations."""
+    """The EM map on ``S`` with the noise floor, counting its evaluations.
+
+    It also proposes the *Heywood jump* (:meth:`heywood_jump`): EM approaches
+    a maximum on the boundary ``ψ_j = 0`` only sublinearly (``ψ_j`` falls
+    like ``1/t``), so noise variances that keep falling are tried at the floor.
+    """
+
+    # A feature is a Heywood candidate when its noise variance is below this
+    # fraction of its variance and still falling; candidates are tried every
+    # ``window`` calls, a window that doubles after each failed trial.
+    HEYWOOD_RTOL, HEYWOOD_WINDOW = 0.25, 10
 
     def __init__(self, S, floor, max_iter):
         self.S, self.floor, self.max_iter, self.n_eval = S, floor, max_iter, 0
         self.S_diag = np.diag(S).copy()
+        self._psi_ref, self._n_calls, self._window = None, 0, self.HEYWOOD_WINDOW
 
     def __call__(self, W, psi):
         """``(loglike(W, ψ), F(W, ψ))``, or ``(-inf, None)`` on invalid input."""
@@ -152,6 +163,44 @@ class _EMMap:
     def exhausted(self) -> bool:
         return self.n_eval >= self.max_iter
 
+    def heywood_jump(self, W, psi, ll):
+        """Try the falling noise variances at the floor; None if not better.
+
+        Every ``window`` calls, the features whose ``ψ_j`` is below
+        ``HEYWOOD_RTOL · S_jj`` and fell since the last window are set to the
+        floor, each loading row rescaled so that ``‖w_j‖² + ψ_j = S_jj`` (as
+        at the maximum: there ``w_j`` alone explains feature ``j``, and EM
+        would take very many steps to adjust it). The trial is kept only if its
+        log-likelihood is at least ``ll`` (so the trace stays monotone); it
+        costs one evaluation. Returns ``(W, psi, loglike, F(W, psi))``.
+        """
+        self._n_calls += 1
+        if self._n_calls < self._window:
+            return None
+        self._n_calls = 0
+        ref, self._psi_ref = self._psi_ref, psi
+        if ref is None or self.exhausted:
+            return None
+        cand = (
+            (psi < self.HEYWOOD_RTOL * self.S_diag)
+            & (psi < (1.0 - 1e-3) * ref)
+            & (psi > self.floor * (1.0 + 1e-9))
+        )
+        if not cand.any():
+            return None
+        W_t, psi_t = W.copy(), psi.copy()
+        norm2 = np.sum(W_t[cand] ** 2, axis=1)
+        target = self.S_diag[cand] - self.floor[cand]
+        gain = np.where(norm2 > 0, target / np.where(norm2 > 0, norm2, 1.0), 1.0)
+        W_t[cand] *= np.sqrt(gain)[:, None]
+        psi_t[cand] = self.floor[cand]
+        ll_t, nxt_t = self(W_t, psi_t)
+        if ll_t >= ll:
+            self._window = self.HEYWOOD_WINDOW
+            return W_t, psi_t, ll_t, nxt_t
+        self._window = min(2 * self._window, 16 * self.HEYWOOD_WINDOW)
+        return None
+
 
 def em_plain(S, W, psi, *, floor, tol, max_iter) -> EMResult:
     """Plain EM: iterate until one step raises the log-likelihood by < ``tol``."""
@@ -165,6 +214,10 @@ def em_plain(S, W, psi, *, floor, tol, max_iter) -> EMResult:
         nxt = nxt_new
         if ll_new - loglike[-2] < tol:
             return EMResult(W, psi, loglike, F.n_eval, True)
+        jump = F.heywood_jump(W, psi, ll_new)
+        if jump is not None:
+            W, psi, ll_new, nxt = jump
+            loglike.append(ll_new)
     return EMResult(W, psi, loglike, F.n_eval, False)
 
 
@@ -195,6 +248,12 @@ def em_squarem(S, W, psi, *, floor, tol, max_iter) -> EMResult:
     step_max = 1.0
     log_floor = np.log(floor)
     while not F.exhausted:
+        jump = F.heywood_jump(W, psi, ll0)
+        if jump is not None:
+            W, psi, ll0, nxt0 = jump
+            loglike.append(ll0)
+            if F.exhausted:
+                break
         W1, psi1 = nxt0
         ll1, nxt1 = F(W1, psi1)
         loglike.append(ll1)
@@ -478,7 +537,7 @@ class FactorAnalysis(GaussianLatentModel):
             k,
             loglike=[ll - shift for ll in res.loglike],
             n_iter=res.n_iter,
-            heywood=res.psi <= floor * (1.0 + 1e-9),
+            heywood=res.psi <= floor * (1.0 + 1e-6),
             scale=D,
             rng=rng,
         )
@@ -498,15 +557,8 @@ class FactorAnalysis(GaussianLatentModel):
             tol=self.tol,
             max_iter=self.max_iter,
             random_state=rng,
-        )
-        if not res.converged:
-            warnings.warn(
-                f"FactorAnalysis EM with missing values did not converge in "
-                f"max_iter={self.max_iter} iterations; increase max_iter or "
-                "loosen tol.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+            accelerate=self.acceleration == "squarem",
+        )  # warns itself when max_iter runs out
         var = np.nanvar(X, axis=0)
         fallback = var[var > 0].mean() if np.any(var > 0) else 1.0
         D = np.sqrt(np.where(var > 0, var, fallback))
@@ -551,7 +603,11 @@ class FactorAnalysis(GaussianLatentModel):
         if self.heywood_features_.size:
             names = getattr(self, "feature_names_in_", None)
             idx = self.heywood_features_
-            which = [str(names[j]) for j in idx] if names is not None else list(idx)
+            which = (
+                [str(names[j]) for j in idx]
+                if names is not None
+                else [int(j) for j in idx]
+            )
             warnings.warn(
                 f"Heywood case: the noise variance of feature(s) {which} reached "
                 f"the floor noise_floor={self.noise_floor:g} times the feature's "
@@ -559,5 +615,5 @@ class FactorAnalysis(GaussianLatentModel):
                 "valid with these variances held at the floor; consider fewer "
                 "components or removing near-duplicate features.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
