@@ -16,7 +16,9 @@ factorised),
     W_{new} = S βᵀ E^{-1}, \qquad
     Ψ_{new} = \operatorname{diag}(S − W_{new} β S),
 
-and ``Ψ_new`` is held at or above ``noise_floor · S_jj`` (Heywood cases).
+and ``Ψ_new`` is held at or above ``noise_floor · S_jj`` (Heywood cases;
+noise variances that keep falling are tried at the floor, see
+:meth:`_EMMap.heywood_jump`).
 The one ``d × d`` by ``d × k`` product ``S βᵀ`` serves both the update and the
 log-likelihood of the current parameters,
 

@@ -44,6 +44,7 @@ def _dense_loglike(C, S, d):
         ),
         FactorAnalysis(n_components=2, rotation="varimax"),
         FactorAnalysis(n_components=2, rotation="oblimin"),
+        FactorAnalysis(n_components=1, missing_values="em"),
     ]
 )
 def test_sklearn_checks(estimator, check):
