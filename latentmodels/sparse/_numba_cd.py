@@ -28,7 +28,12 @@ def _rel_gap(h, c, b, xx, alpha, positive):
         cj = c[j] if positive else abs(c[j])
         if cj > cmax:
             cmax = cj
-    r2 = xx - hb - hc
+    return _gap_ratio(xx - hb - hc, l1, hc, cmax, alpha)
+
+
+@njit()
+def _gap_ratio(r2, l1, hc, cmax, alpha):
+    """Relative gap from ``‖r‖²``, ``‖h‖₁``, ``h·c`` and ``max |c|`` (or max c)."""
     if r2 < 0.0:
         r2 = 0.0
     s = 1.0

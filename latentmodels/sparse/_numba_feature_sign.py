@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba_cd import _rel_gap
+from ._numba_cd import _gap_ratio
 from ._numba_jit import njit, prange
 
 
 @njit()
-def _chol_solve(G, act, a, rhs, L, out):
-    """Solve ``G[act, act] out = rhs`` by Cholesky; False if not positive definite.
+def _chol_factor(G, act, start, a, L):
+    """Rows ``start..a-1`` of the Cholesky factor of ``G[act[:a], act[:a]]``.
 
-    ``L`` is a square work array whose leading ``a × a`` block is used.
+    Row-wise (Cholesky–Banachiewicz): row ``p`` needs only rows ``< p``, so
+    when atoms are appended to the active set the factor is extended in
+    ``O(a²)`` per atom instead of recomputed. Returns False if a pivot is not
+    positive (relative to the largest diagonal entry), i.e. ``G_AA`` singular.
     """
     scale = 0.0
     for p in range(a):
         g = G[act[p], act[p]]
         if g > scale:
             scale = g
-    for p in range(a):
+    for p in range(start, a):
         jp = act[p]
         for q in range(p + 1):
             s = G[jp, act[q]]
@@ -35,6 +38,12 @@ def _chol_solve(G, act, a, rhs, L, out):
                 L[p, p] = np.sqrt(s)
             else:
                 L[p, q] = s / L[q, q]
+    return True
+
+
+@njit()
+def _chol_solve(L, a, rhs, out):
+    """Solve ``L Lᵀ out = rhs`` with the leading ``a × a`` block of ``L``."""
     for p in range(a):  # forward: L y = rhs
         s = rhs[p]
         for m in range(p):
@@ -45,7 +54,6 @@ def _chol_solve(G, act, a, rhs, L, out):
         for m in range(p + 1, a):
             s -= L[m, p] * out[m]
         out[p] = s / L[p, p]
-    return True
 
 
 @njit()
@@ -119,16 +127,29 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
             theta[a] = 1.0 if h[j] > 0.0 else -1.0
             a += 1
     solved = a == 0
+    n_fact = 0  # rows of L valid for the current active set
     for step in range(max_iter):
-        if _rel_gap(h, c, b, xx, alpha, positive) <= tol:
+        # one pass over c: the duality gap and the best violator among zeros
+        l1 = 0.0
+        hc = 0.0
+        hb = 0.0
+        cmax = 0.0
+        best, best_v = -1, alpha
+        for j in range(k):
+            cj = c[j]
+            v = cj if positive else abs(cj)
+            if v > cmax:
+                cmax = v
+            hj = h[j]
+            if hj != 0.0:
+                l1 += abs(hj)
+                hc += hj * cj
+                hb += hj * b[j]
+            elif v > best_v and G[j, j] > 0.0:
+                best, best_v = j, v
+        if _gap_ratio(xx - hb - hc, l1, hc, cmax, alpha) <= tol:
             return step
         if solved:  # the active set is optimal: let the best violator in
-            best, best_v = -1, alpha
-            for j in range(k):
-                if h[j] == 0.0 and G[j, j] > 0.0:
-                    v = c[j] if positive else abs(c[j])
-                    if v > best_v:
-                        best, best_v = j, v
             if best < 0:
                 return step  # optimal up to rounding
             if a == max_active:
@@ -140,8 +161,11 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
             rhs[p] = b[act[p]] - alpha * theta[p]
             hA[p] = h[act[p]]
             cA[p] = c[act[p]]
-        if a > 0 and not _chol_solve(G, act, a, rhs, L, xA):
-            return -(step + 1)
+        if n_fact < a:
+            if not _chol_factor(G, act, n_fact, a, L):
+                return -(step + 1)
+            n_fact = a
+        _chol_solve(L, a, rhs, xA)
         dGd = 0.0
         for p in range(a):
             dp = xA[p] - hA[p]
@@ -162,7 +186,10 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
         n_keep = 0  # drop zeros, refresh signs (a flip means not yet solved)
         for p in range(a):
             j = act[p]
-            if h[j] != 0.0:
+            if h[j] == 0.0:
+                if p < n_fact:  # rows after a dropped atom must be redone
+                    n_fact = p
+            else:
                 sign = 1.0 if h[j] > 0.0 else -1.0
                 if sign != theta[p]:
                     solved = False
