@@ -33,7 +33,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from ._autoencoder_loss import Objective, Statistics, largest_eigenvalue, unit_weights
+from ._autoencoder_loss import (
+    Objective,
+    ProfiledObjective,
+    Statistics,
+    best_encoder,
+    largest_eigenvalue,
+    unit_weights,
+)
 from ._validation import (
     check_array_finite,
     check_n_components,
@@ -292,17 +299,19 @@ class LinearAutoencoder(
         alpha, beta = unit_weights(
             k, p["weight_decay"], p["unit"], p["contractive"], tied=self.tied
         )
-        objective = Objective(
-            expected,
-            alpha,
-            beta,
-            n_components=k,
-            n_features=d,
-            tied=self.tied,
-            scale=scale,
-        )
+        sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
+        shape = dict(n_components=k, n_features=d, scale=scale)
+        if self.tied or sampled:
+            objective = Objective(expected, alpha, beta, tied=self.tied, **shape)
+        else:  # minimise over B with the best A for each B (variable projection)
+            objective = ProfiledObjective(expected, alpha, beta, **shape)
+        # Small random weights for the joint problems (training starts near
+        # the origin, as in Baldi & Hornik's analysis). The profiled problem
+        # depends on B alone, and without a penalty only on its column space,
+        # so B starts with columns of unit length instead.
+        init_scale = 1.0 if isinstance(objective, ProfiledObjective) else _INIT_SCALE
         A0 = rng.standard_normal((k, d)) * (_INIT_SCALE / np.sqrt(d))
-        B0 = rng.standard_normal((d, k)) * (_INIT_SCALE / np.sqrt(d))
+        B0 = rng.standard_normal((d, k)) * (init_scale / np.sqrt(d))
         params = objective.pack(A0, B0)
 
         # On small problems BLAS threads only add synchronisation cost to
@@ -312,7 +321,7 @@ class LinearAutoencoder(
         if d * d * k < _THREADED_WORK:
             threads = _blas_controller().limit(limits=1, user_api="blas")
         with threads:
-            if p["noise"] > 0 and p["noise_mode"] == "sampled":
+            if sampled:
                 params, curve, n_iter, converged = self._fit_sampled(
                     objective, params, Xc, p, rng
                 )
@@ -326,6 +335,11 @@ class LinearAutoencoder(
                 f"(tol={p['tol']:g}). Increase max_iter, or loosen tol.",
                 ConvergenceWarning,
             )
+        if sampled and not self.tied:
+            # Exact encoder for the final decoder (see best_encoder): fixes the
+            # encoder along low-variance directions, which L-BFGS leaves loose.
+            A, B = objective.unpack(params)
+            params = objective.pack(best_encoder(B, objective.stats, alpha), B)
         A, B = objective.unpack(params)
         self.encoder_ = A.copy()
         self.decoder_ = B.copy()

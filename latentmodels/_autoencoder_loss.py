@@ -188,3 +188,85 @@ def largest_eigenvalue(S: np.ndarray, n_iter: int = 50) -> float:
         value = float(v @ w)
         v = w
     return max(value, float(diag.max()))
+
+
+class EncoderSolver:
+    """The encoder that minimises the objective for a fixed decoder ``B``.
+
+    The objective is a convex quadratic in ``A``; its gradient vanishes where
+    ``BᵀB A Q + diag(α) A = Bᵀ Cᵀ``. In the eigenbasis ``Q = V diag(q) Vᵀ``
+    (computed once, O(d³)) the columns of ``Ã = A V`` decouple into k×k
+    systems ``(q_j BᵀB + diag α) ã_j = (Bᵀ Cᵀ V)_j``; with equal α_i one
+    eigendecomposition of ``BᵀB`` solves them all. Without a penalty the
+    answer is ``A = B⁺`` (Baldi & Hornik 1989). Directions with ``q_j`` at
+    rounding level carry no signal and get ``ã_j = 0`` when ``α = 0``.
+    Each call costs O(d² k + d k²).
+    """
+
+    def __init__(self, stats: Statistics, alpha: np.ndarray):
+        q, V = np.linalg.eigh(stats.quad)
+        q_max = max(float(q[-1]), 0.0)
+        eps = np.finfo(float).eps
+        self.q = np.where(q > q_max * q.size * eps * 10, q, 0.0)
+        self.V = V
+        self.cross = stats.cross
+        self.alpha = np.asarray(alpha, dtype=float)
+
+    def __call__(self, B: np.ndarray) -> np.ndarray:
+        q, alpha = self.q, self.alpha
+        G = B.T @ B
+        rhs = (self.cross @ B).T @ self.V  # k×d: Bᵀ Cᵀ V
+        floor = 1e-14 * (np.abs(G).max() * q.max() + alpha.max())
+        if np.ptp(alpha) == 0:  # one eigendecomposition of BᵀB does it all
+            g, W = np.linalg.eigh(G)
+            denom = g[:, None] * q[None, :] + alpha[0]
+            coef = np.zeros_like(rhs)
+            np.divide(W.T @ rhs, denom, out=coef, where=denom > floor)
+            A_rot = W @ coef
+        else:
+            k = G.shape[0]
+            systems = q[:, None, None] * G[None] + np.diag(alpha)[None]
+            systems += (floor + np.finfo(float).tiny) * np.eye(k)[None]
+            A_rot = np.linalg.solve(systems, rhs.T[:, :, None])[:, :, 0].T
+        return A_rot @ self.V.T
+
+
+def best_encoder(B: np.ndarray, stats: Statistics, alpha: np.ndarray) -> np.ndarray:
+    """The exact minimiser over ``A`` for a fixed ``B`` (see EncoderSolver)."""
+    return EncoderSolver(stats, alpha)(B)
+
+
+class ProfiledObjective(Objective):
+    """Untied objective with the encoder eliminated (variable projection).
+
+    ``f(B) = min_A L(A, B)``, with ``A`` from :class:`EncoderSolver`. Since
+    ``∂L/∂A = 0`` at that ``A``, ``∇f(B) = ∂L/∂B`` there. The loss depends on
+    the encoder's component along a direction of input variance ``q_j`` only
+    through ``q_j``, so the joint problem is as ill-conditioned as the input
+    spectrum (slow for nearly constant features); eliminating ``A`` removes
+    that. The parameters are ``B.ravel()``.
+    """
+
+    def __init__(self, stats, alpha, beta, *, n_components, n_features, scale):
+        super().__init__(
+            stats,
+            alpha,
+            beta,
+            n_components=n_components,
+            n_features=n_features,
+            tied=False,
+            scale=scale,
+        )
+        self.encoder = EncoderSolver(stats, alpha)
+
+    def unpack(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        B = params.reshape(self.d, self.k)
+        return self.encoder(B), B
+
+    def pack(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        return B.ravel().copy()
+
+    def __call__(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        A, B = self.unpack(params)
+        loss, _, grad_B = loss_and_grad(A, B, self.stats, self.alpha, self.beta)
+        return loss / self.scale, grad_B.ravel() / self.scale

@@ -16,7 +16,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from latentmodels import LinearAutoencoder
 from latentmodels._autoencoder import compare_with_pca
 from latentmodels._autoencoder_loss import (
+    EncoderSolver,
     Objective,
+    ProfiledObjective,
     Statistics,
     loss_and_grad,
     unit_weights,
@@ -142,6 +144,49 @@ def test_gradient_matches_finite_differences(data, name, tied, sampled):
     numeric = _central_difference(obj, x)
     analytic = obj(x)[1]
     assert np.linalg.norm(analytic - numeric) <= 1e-7 * np.linalg.norm(analytic)
+
+
+@pytest.mark.parametrize("name", list(PENALTIES))
+def test_profiled_gradient_matches_finite_differences(data, name):
+    """f(B) = min_A L(A, B): its gradient is ∂L/∂B at the best A."""
+    X, s, _ = data
+    pen = dict(PENALTIES[name])
+    Xc = X - X.mean(axis=0)
+    stats = Statistics.expected(Xc.T @ Xc, N, pen.pop("input_noise", 0.0))
+    alpha, beta = unit_weights(
+        K,
+        pen.get("weight_decay", 0.0),
+        pen.get("unit_penalties"),
+        pen.get("contractive", 0.0),
+        tied=False,
+    )
+    obj = ProfiledObjective(
+        stats, alpha, beta, n_components=K, n_features=D, scale=s[0]
+    )
+    rng = np.random.default_rng(6)
+    x = obj.pack(None, rng.standard_normal((D, K)))
+    numeric = _central_difference(obj, x)
+    analytic = obj(x)[1]
+    assert np.linalg.norm(analytic - numeric) <= 1e-7 * np.linalg.norm(analytic)
+
+
+@pytest.mark.parametrize("unit", [None, np.array([0.5, 2.0, 7.0])])
+@pytest.mark.parametrize("noise", [0.0, 0.4])
+def test_encoder_solver_is_the_minimiser(data, unit, noise):
+    """∂L/∂A = 0 at the solved encoder; without penalty it is B⁺."""
+    X, _, _ = data
+    Xc = X - X.mean(axis=0)
+    stats = Statistics.expected(Xc.T @ Xc, N, noise)
+    rng = np.random.default_rng(7)
+    B = rng.standard_normal((D, K))
+    for wd in (0.0, 3.0):
+        alpha, beta = unit_weights(K, wd, unit, 0.0, tied=False)
+        A = EncoderSolver(stats, alpha)(B)
+        _, grad_A, _ = loss_and_grad(A, B, stats, alpha, beta)
+        scale = np.linalg.norm(Xc.T @ Xc, 2) * np.linalg.norm(B) ** 2
+        assert np.linalg.norm(grad_A) <= 1e-12 * scale * np.linalg.norm(A)
+        if unit is None and noise == 0.0 and wd == 0.0:
+            np.testing.assert_allclose(A, np.linalg.pinv(B), rtol=1e-10, atol=1e-12)
 
 
 def test_penalty_values(data):
