@@ -83,6 +83,27 @@ def minka_log_evidence(spectrum: np.ndarray, n_samples: int) -> np.ndarray:
     return out
 
 
+def _gram_eigh(Xc: np.ndarray):
+    """Spectrum of centred wide data from its ``n × n`` Gram matrix.
+
+    ``Xc Xcᵀ = V diag(s²) Vᵀ`` gives the right singular vectors
+    ``Vtᵀ = Xcᵀ V diag(1/s)``: ``O(n² d)`` work against the SVD's larger
+    constant. Returns ``(s², Vt)``, or ``(None, None)`` when the Gram matrix
+    is numerically rank deficient beyond the data's centring (then the
+    directions of tiny singular values are not determined accurately and the
+    caller falls back to the SVD).
+    """
+    G = Xc @ Xc.T
+    s2, V = np.linalg.eigh(G)
+    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
+    rank = Xc.shape[0] - 1  # centring removes one dimension
+    tiny = s2[0] * Xc.shape[0] * np.finfo(np.float64).eps * 1e3
+    if rank < 1 or s2[rank - 1] <= tiny:
+        return None, None
+    Vt = (V[:, :rank].T @ Xc) / np.sqrt(s2[:rank])[:, None]
+    return s2[:rank], Vt
+
+
 class PCA(GaussianLatentModel):
     r"""Principal component analysis with the probabilistic PCA likelihood.
 
@@ -96,13 +117,16 @@ class PCA(GaussianLatentModel):
         If True, ``transform`` divides each projection by the square root of
         its explained variance, so the outputs have unit variance. The model
         (and ``get_covariance``) does not change.
-    svd_solver : {'auto', 'full', 'covariance_eigh', 'randomized'}, default='auto'
+    svd_solver : {'auto', 'full', 'covariance_eigh', 'gram_eigh', 'randomized'}, \
+default='auto'
         ``'covariance_eigh'`` eigen-decomposes the ``d × d`` covariance built
         in one BLAS pass (fastest when ``n_samples >= n_features``);
-        ``'full'`` is the thin SVD of the centred data; ``'randomized'`` is
-        the Halko et al. (2011) approximation of scikit-learn. ``'auto'``
-        picks the fastest exact route: ``'covariance_eigh'`` for tall data,
-        ``'full'`` otherwise.
+        ``'gram_eigh'`` eigen-decomposes the ``n × n`` Gram matrix of the
+        centred data (fastest for wide data; falls back to ``'full'`` when the
+        data are rank deficient); ``'full'`` is the thin SVD of the centred
+        data; ``'randomized'`` is the Halko et al. (2011) approximation of
+        scikit-learn. ``'auto'`` picks the fastest exact route:
+        ``'covariance_eigh'`` for tall data, ``'gram_eigh'`` for wide data.
     random_state : int, RandomState instance or None, default=None
         Used by the randomized solver only.
 
@@ -160,10 +184,10 @@ class PCA(GaussianLatentModel):
         solver = check_option(
             self.svd_solver,
             "svd_solver",
-            ("auto", "full", "covariance_eigh", "randomized"),
+            ("auto", "full", "covariance_eigh", "gram_eigh", "randomized"),
         )
         if solver == "auto":
-            solver = "covariance_eigh" if n >= d else "full"
+            solver = "covariance_eigh" if n >= d else "gram_eigh"
         if solver == "randomized" and not (
             isinstance(self.n_components, numbers.Integral)
             and not isinstance(self.n_components, bool)
@@ -211,6 +235,16 @@ class PCA(GaussianLatentModel):
         mean = X.mean(axis=0, dtype=np.float64)
         Xc = np.asarray(X, dtype=np.float64) - mean
         total = np.einsum("ij,ij->", Xc, Xc) / (n - 1)
+        if solver == "gram_eigh" and (
+            nc is None or (isinstance(nc, numbers.Integral) and nc > n - 1)
+        ):
+            solver = "full"  # the Gram route has only the n − 1 centred directions
+        if solver == "gram_eigh":
+            lam, Vt = _gram_eigh(Xc)
+            if lam is not None:
+                self._set_spectrum(mean, lam / (n - 1), Vt, total, n, nc, solver)
+                return
+            solver = "full"  # rank-deficient Gram matrix: take the SVD instead
         if solver == "full":
             _, sv, Vt = linalg.svd(Xc, full_matrices=False)
         else:
@@ -231,7 +265,8 @@ class PCA(GaussianLatentModel):
                 "use svd_solver='covariance_eigh'."
             )
         r = min(n, d)
-        lam, U = linalg.eigh(stats.scatter / (n - 1))
+        # numpy calls LAPACK syevd (divide and conquer): faster than scipy's evr
+        lam, U = np.linalg.eigh(stats.scatter / (n - 1))
         lam, U = np.maximum(lam[::-1][:r], 0.0), U[:, ::-1][:, :r]
         total = np.trace(stats.scatter) / (n - 1)
         self._set_spectrum(stats.mean, lam, U.T, total, n, nc, solver)

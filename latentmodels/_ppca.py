@@ -59,7 +59,7 @@ def canonical_loadings(W: np.ndarray) -> np.ndarray:
 def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """Maximum likelihood ``(W, σ²)`` of PPCA from the covariance ``S``."""
     d = S.shape[0]
-    lam, U = linalg.eigh(S)
+    lam, U = np.linalg.eigh(S)  # LAPACK syevd
     lam, U = lam[::-1], U[:, ::-1]
     sigma2 = lam[k:].mean() if k < d else 0.0
     sigma2 = float(floor_noise(sigma2, np.trace(S) / d, NOISE_RTOL))

@@ -30,7 +30,7 @@ def _abs_rows_close(a, b, **kw):
 
 
 @pytest.mark.parametrize("shape", SHAPES.values(), ids=SHAPES.keys())
-@pytest.mark.parametrize("solver", ["auto", "full", "covariance_eigh"])
+@pytest.mark.parametrize("solver", ["auto", "full", "covariance_eigh", "gram_eigh"])
 @pytest.mark.parametrize("n_components", [3, 0.8])
 def test_matches_sklearn(shape, solver, n_components):
     X = _data(shape)
@@ -51,6 +51,16 @@ def test_matches_sklearn(shape, solver, n_components):
     np.testing.assert_allclose(
         np.abs(ours.transform(X)), np.abs(ref.transform(X)), atol=1e-8
     )
+
+
+def test_gram_route_falls_back_on_rank_deficient_data():
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((20, 4)) @ rng.standard_normal((4, 50))  # rank 4
+    ours = PCA(3, svd_solver="gram_eigh").fit(X)
+    ref = SkPCA(3, svd_solver="full").fit(X)
+    _abs_rows_close(ours.components_, ref.components_, atol=1e-9)
+    full = PCA(svd_solver="gram_eigh").fit(X)
+    assert full.n_components_ == 20
 
 
 def test_mle_dimension_matches_sklearn():
