@@ -98,6 +98,14 @@ def test_gap_vanishes_at_optimum(reference, positive):
     assert np.all(gap >= 0)
     assert np.all(gap <= 1e-9 * lasso_objective(X, D, res.codes, alpha))
     assert np.all(kkt_violation(X, D, res.codes, alpha, positive) <= 1e-8)
+    # the gap bounds the suboptimality of any (feasible) code
+    rng = np.random.default_rng(2)
+    for scale in (1e-3, 1e-1, 1.0):
+        H = res.codes + scale * rng.standard_normal(res.codes.shape)
+        if positive:
+            H = np.abs(H)
+        excess = lasso_objective(X, D, H, alpha) - res.objective
+        assert np.all(duality_gap(X, D, H, alpha, positive) >= excess - 1e-12)
     # and the gap is large away from the optimum
     H_bad = res.codes + 0.1
     assert np.all(relative_gap(X, D, H_bad, alpha, positive) > 1e-4)
@@ -192,6 +200,16 @@ def test_warm_start(solver):
     # a warm start from a wrong point still converges to the optimum
     bad = encode(X, D, alpha, solver=solver, tol=1e-10, init=cold.codes + 1.0)
     np.testing.assert_allclose(bad.objective, cold.objective, rtol=1e-8)
+
+
+@pytest.mark.parametrize("solver", [*ITERATIVE, "cvxpy"])
+def test_zero_signal_is_solved_by_zero_code(solver):
+    X, D = _problem(19, n=4)
+    X[1] = 0.0
+    res = encode(X, D, 0.1, solver=solver, tol=1e-10)
+    assert np.all(res.codes[1] == 0.0)
+    assert res.objective[1] == 0.0 and res.relative_gap[1] == 0.0
+    assert res.converged.all() and res.n_iter[1] == 0
 
 
 def test_convergence_warning_once():
