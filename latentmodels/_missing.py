@@ -67,23 +67,24 @@ _MIN_ROWS_FOR_STATS = 32
 
 
 # --- missingness patterns ------------------------------------------------------
-def check_observed(X: np.ndarray) -> np.ndarray:
-    """Mask of observed entries of ``X``; reject empty rows and columns.
+def check_patterns(patterns: np.ndarray, inverse: np.ndarray) -> None:
+    """Reject rows with every entry missing and columns never observed.
 
     A row with every entry missing carries no information about the model and
     a column that is never observed has no estimable mean or variance: both
-    get a ValueError that names them.
+    get a ValueError that names them. Works on the distinct patterns
+    (:func:`group_patterns`), so it costs nothing per row.
     """
-    observed = ~np.isnan(X)
-    empty_rows = np.flatnonzero(~observed.any(axis=1))
-    if empty_rows.size:
+    empty = ~patterns.any(axis=1)
+    if empty.any():
+        empty_rows = np.flatnonzero(empty[inverse])
         raise ValueError(
             f"X has {empty_rows.size} row{'s' if empty_rows.size > 1 else ''} with "
             f"every entry missing (rows {_head(empty_rows)}); such a row carries no "
             "information: drop it before fitting (impute(X) can fill it afterwards "
             "with the model mean)."
         )
-    empty_cols = np.flatnonzero(~observed.any(axis=0))
+    empty_cols = np.flatnonzero(~patterns.any(axis=0))
     if empty_cols.size:
         raise ValueError(
             f"X has {empty_cols.size} column{'s' if empty_cols.size > 1 else ''} that "
@@ -91,7 +92,6 @@ def check_observed(X: np.ndarray) -> np.ndarray:
             f"{_head(empty_cols)}); their mean and variance cannot be estimated: "
             "drop these columns before fitting."
         )
-    return observed
 
 
 def _head(idx: np.ndarray, n: int = 5) -> str:
@@ -217,10 +217,10 @@ class _ObservedData:
     second moments free of cancellation; the fitted mean adds it back.
     """
 
-    def __init__(self, X: np.ndarray, observed: np.ndarray):
+    def __init__(self, X: np.ndarray, observed: np.ndarray, groups: tuple):
         n, d = X.shape
         self.n, self.d = n, d
-        patterns, inverse, counts = group_patterns(observed)
+        patterns, inverse, counts = groups
         # at least d rows: the padded d × d scatter costs no more than the rows
         big = counts >= max(_MIN_ROWS_FOR_STATS, d)
         if patterns.shape[0] > 1:
@@ -228,7 +228,7 @@ class _ObservedData:
         else:
             order = np.arange(n)
         bounds = np.concatenate([[0], np.cumsum(counts)])
-        self.n_observed = observed.sum(axis=0).astype(np.float64)  # N_j
+        self.n_observed = counts @ patterns.astype(np.float64)  # N_j
         totals = np.zeros(d)  # Σ_i x_ij over observed rows, for the offset
         # patterns fitted from statistics, zero-padded to d features:
         # mask (P, d), n_p (P,), x̄_p (P, d), scatter_p (P, d, d)
@@ -239,10 +239,12 @@ class _ObservedData:
         self.block_scatter = np.zeros((big_idx.size, d, d))
         for b, p in enumerate(big_idx):
             obs = patterns[p]
-            if counts[p] == n and obs.all():
+            if counts[p] == n:
                 block = X  # complete data: no copy
             else:
-                block = X[np.ix_(order[bounds[p] : bounds[p + 1]], obs)]
+                block = X.take(order[bounds[p] : bounds[p + 1]], axis=0)
+                if not obs.all():
+                    block = block.compress(obs, axis=1)
             s = SufficientStats.from_array(block)
             self.block_mean[b, obs] = s.mean
             self.block_scatter[b][np.ix_(obs, obs)] = s.scatter
@@ -265,6 +267,8 @@ class _ObservedData:
         self.rows -= self.offset * self.row_mask
         self.sum_sq += np.einsum("ij,ij->j", self.rows, self.rows)
         self.var = self.sum_sq / self.n_observed  # observed variance
+        self.block_d = self.block_mask.sum(axis=1)
+        self.block_diag = np.diagonal(self.block_scatter, axis1=1, axis2=2).copy()
 
     def pairwise_covariance(self) -> np.ndarray:
         """Covariance from the pairs of entries observed together (for a start)."""
@@ -304,10 +308,10 @@ def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray)
     b = np.zeros((d, k + 1))
     isd = 1.0 / np.sqrt(psi)
     Wt = W * isd[:, None]  # W̃ = Ψ^{-1/2} W
-    outer_w = np.einsum("ja,jb->jab", Wt, Wt).reshape(d, k * k)
+    outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(d, k * k)
     total = 0.0
     if data.block_n.size:
-        total += _e_step_blocks(data, Wt, isd, mu, outer_w, A, b)
+        total += _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b)
     if data.rows.shape[0]:
         total += _e_step_rows(data, Wt, isd, mu, outer_w, A, b)
     return A, b, total / data.n
@@ -320,12 +324,13 @@ def _pattern_posteriors(mask, Wt, isd, outer_w):
     ``log det C_oo = Σ_{j∈o} log ψ_j + log det M_o`` (determinant lemma).
     """
     k = Wt.shape[1]
-    M = (mask @ outer_w).reshape(-1, k, k) + np.eye(k)
+    M = (mask @ outer_w).reshape(-1, k, k)
+    M[:, np.arange(k), np.arange(k)] += 1.0
     M_inv, logdet = _spd_inverse(M)
     return M_inv, logdet - 2.0 * (mask @ np.log(isd))
 
 
-def _e_step_blocks(data, Wt, isd, mu, outer_w, A, b) -> float:
+def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b) -> float:
     """E-step for the patterns known by ``(n_p, x̄_p, scatter_p)``; adds to A, b.
 
     With the gain ``G = Σ_o W_oᵀ Ψ_o⁻¹`` (posterior mean ``m = G (x_o − μ_o)``)
@@ -335,30 +340,25 @@ def _e_step_blocks(data, Wt, isd, mu, outer_w, A, b) -> float:
     scatter / n`` and ``tr(C⁻¹ S) = tr(Ψ⁻¹ S) − tr(Wᵀ Ψ⁻¹ S Gᵀ)`` (Woodbury).
     """
     k = Wt.shape[1]
-    mask, n_p = data.block_mask, data.block_n
+    mask, n_p, xbar = data.block_mask, data.block_n, data.block_mean
     M_inv, logdet = _pattern_posteriors(mask, Wt, isd, outer_w)
-    WP = (Wt * isd[:, None])[None] * mask[:, :, None]  # Ψ⁻¹ W_o, (P, d, k)
+    WP = mask[:, :, None] * (Wt * isd[:, None])  # Ψ⁻¹ W_o, (P, d, k)
     gain_t = WP @ M_inv  # Gᵀ (P, d, k)
-    delta = (data.block_mean - mask * mu) * isd  # whitened δ, 0 where missing
-    m_bar = np.einsum("pd,pdk->pk", delta / isd, gain_t)
+    delta = xbar - mask * mu  # δ, 0 where missing
+    m_bar = (delta[:, None, :] @ gain_t)[:, 0]  # G δ, (P, k)
     SG = data.block_scatter @ gain_t  # scatter Gᵀ, (P, d, k)
-    # log-likelihood: the quadratic form of δ as ‖δ̃ − W̃ m̄‖² + ‖m̄‖² (no cancellation)
-    resid = delta - (m_bar @ Wt.T) * mask
-    maha = np.einsum("pd,pd->p", resid, resid) + np.einsum("pk,pk->p", m_bar, m_bar)
-    diag = np.diagonal(data.block_scatter, axis1=1, axis2=2)
-    trace = (diag @ isd**2 - np.einsum("pdk,pdk->p", WP, SG)) / n_p
-    d_o = mask.sum(axis=1)
-    total = -0.5 * n_p @ (d_o * _LOG_2PI + logdet + trace + maha)
+    # log-likelihood; the quadratic form of δ as ‖δ̃ − W̃ m̄‖² + ‖m̄‖²
+    resid = (delta - (m_bar @ W.T) * mask) * isd
+    maha = (resid * resid).sum(axis=1) + (m_bar * m_bar).sum(axis=1)
+    trace = (data.block_diag @ isd**2 - (WP * SG).sum(axis=(1, 2))) / n_p
+    total = -0.5 * n_p @ (data.block_d * _LOG_2PI + logdet + trace + maha)
     # M-step moments, the same for every feature a pattern observes
-    T = np.empty((n_p.size, k + 1, k + 1))
-    T[:, :k, :k] = n_p[:, None, None] * (M_inv + m_bar[:, :, None] * m_bar[:, None, :])
-    T[:, :k, :k] += np.swapaxes(gain_t, 1, 2) @ SG
-    T[:, :k, k] = T[:, k, :k] = n_p[:, None] * m_bar
-    T[:, k, k] = n_p
+    Ht = np.concatenate([m_bar, np.ones((n_p.size, 1))], axis=1)  # E[h̃] mean
+    T = (n_p[:, None, None] * Ht[:, :, None]) * Ht[:, None, :]
+    T[:, :k, :k] += n_p[:, None, None] * M_inv + np.swapaxes(gain_t, 1, 2) @ SG
     A += (mask.T @ T.reshape(n_p.size, -1)).reshape(A.shape)
-    xbar = data.block_mean
-    b[:, :k] += SG.sum(axis=0) + (xbar.T * n_p) @ m_bar
-    b[:, k] += n_p @ xbar
+    b[:, :k] += SG.sum(axis=0)
+    b += (xbar.T * n_p) @ Ht
     return float(total)
 
 
@@ -423,7 +423,7 @@ def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
         psi = np.full(data.d, resid.sum() / data.n_observed.sum())
     else:
         psi = resid / data.n_observed
-    return coef[:, :k], floor_noise(psi, floor, 1.0), coef[:, k]
+    return coef[:, :k], np.maximum(psi, floor), coef[:, k]
 
 
 def _squarem_point(theta0, theta1, theta2, floor, step_max):
@@ -503,8 +503,10 @@ def fit_missing(
         ``θ → θ₁ → θ₂`` and tries the extrapolation
         ``θ − 2α r + α² v`` (``r = θ₁ − θ``, ``v = θ₂ − 2θ₁ + θ``,
         ``α = −‖r‖/‖v‖``) in ``(W, log ψ, μ)``; it is kept only if its
-        log-likelihood is at least that of ``θ₂``, so the recorded
-        log-likelihood still never decreases and the fixed points are EM's.
+        log-likelihood is at least that of ``θ₁`` (otherwise ``θ₂`` is), so
+        the recorded log-likelihood still never decreases and the fixed points
+        are EM's. An iteration costs two E-steps when the extrapolation is
+        kept, three otherwise.
         False: one plain EM step per iteration.
 
     Returns
@@ -529,12 +531,15 @@ def fit_missing(
     floor_rtol = check_positive_scalar(noise_floor_rtol, "noise_floor_rtol")
     tol = check_positive_scalar(tol, "tol", allow_zero=True)
     max_iter = check_positive_int(max_iter, "max_iter")
-    observed = check_observed(X)
-    data = _ObservedData(X, observed)
+    observed = np.isnan(X)
+    np.logical_not(observed, out=observed)
+    groups = group_patterns(observed)
+    check_patterns(*groups[:2])
+    data = _ObservedData(X, observed, groups)
     var = data.var if not isotropic else np.full(d, data.var.mean())
-    floor = floor_rtol * var
+    floor = floor_noise(np.zeros(d), floor_rtol * var, 1.0)  # positive
     W, psi, mu = _initial_parameters(data, k, check_random_state(random_state))
-    theta = (W, floor_noise(psi, floor, 1.0), mu)
+    theta = (W, np.maximum(psi, floor), mu)
     moments = _e_step(data, *theta)
     loglike, converged, change = [], False, np.inf
     step_max = 4.0
@@ -543,16 +548,16 @@ def fit_missing(
         moments1 = _e_step(data, *theta1)
         new, new_moments = theta1, moments1
         if accelerate and moments1[2] - moments[2] >= tol:
+            # θ₂ = F(θ₁) needs only the E-step at θ₁; E(θ₂) only on rejection
             theta2 = _m_step(data, *moments1[:2], isotropic, floor)
-            moments2 = _e_step(data, *theta2)
-            new, new_moments = theta2, moments2
             cand, alpha = _squarem_point(theta, theta1, theta2, floor, step_max)
-            if cand is not None:
-                cand_moments = _e_step(data, *cand)
-                if cand_moments[2] >= moments2[2]:
-                    new, new_moments = cand, cand_moments
-                    if alpha <= -step_max:
-                        step_max *= 4.0
+            cand_moments = None if cand is None else _e_step(data, *cand)
+            if cand_moments is not None and cand_moments[2] >= moments1[2]:
+                new, new_moments = cand, cand_moments
+                if alpha <= -step_max:
+                    step_max *= 4.0
+            else:
+                new, new_moments = theta2, _e_step(data, *theta2)
         change = new_moments[2] - moments[2]
         theta, moments = new, new_moments
         loglike.append(moments[2])
