@@ -38,10 +38,11 @@ TRACES = {
     "autoencoder": ("loss_curve_", "loss"),
 }
 # Settings that keep the default job (digits, all models) well under a minute.
-# Tolerances are in the models' own units: nats per sample (FA's EM), relative
+# Tolerances are in the models' own units: nats per sample (EM of PPCA with
+# missing values and of FA), relative
 # decrease of the objective per epoch (sparse coding), scaled gradient norm
 # (autoencoder's L-BFGS).
-FA_TOL = 1e-6
+EM_TOL = 1e-6
 SPARSE_EPOCHS = 10
 SPARSE_TOL = 1e-3
 AUTOENCODER_TOL = 1e-6
@@ -88,8 +89,7 @@ def make_estimator(name: str, cls, k: int, args, alpha: float, missing: bool):
         return cls(n_components=k)
     if name in ("ppca", "fa"):
         kwargs = {"missing_values": "em"} if missing else {}
-        if name == "fa":
-            kwargs["tol"] = FA_TOL
+        kwargs["tol"] = EM_TOL  # PPCA: used by EM only (missing values)
         return cls(n_components=k, random_state=args.seed, **kwargs)
     if name == "sparse":
         from sklearn.pipeline import make_pipeline

@@ -117,12 +117,12 @@ def test_default_run_gaussian_models_agree_with_pca(digits_run):
     )
     # the figures are the estimators' own, fitted with the command's settings
     from latentmodels import FactorAnalysis
-    from latentmodels._cli_models import FA_TOL
+    from latentmodels._cli_models import EM_TOL
 
     X = load_digits().data
     X_train, X_test = _split(X)
     with pytest.warns(UserWarning, match="Heywood"):  # digits' constant pixels
-        fa = FactorAnalysis(n_components=4, tol=FA_TOL, random_state=0)
+        fa = FactorAnalysis(n_components=4, tol=EM_TOL, random_state=0)
         fa.fit(X_train)
     assert models["fa"]["heldout_loglik"] == pytest.approx(fa.score(X_test), rel=1e-9)
     # Gaussian models score, the others do not
