@@ -82,7 +82,7 @@ def make_model(name, k):
             n_components=k,
             alpha=alpha,
             fit_algorithm="online",
-            max_iter=5 if QUICK else 10,
+            max_iter=5,
             random_state=0,
         )
         return make_pipeline(StandardScaler(with_std=False), sc)
