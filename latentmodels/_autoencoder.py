@@ -9,7 +9,11 @@ its example check; see the user guide page ``autoencoder.rst``.
 The objective depends on the data only through second-order statistics
 (:mod:`latentmodels._autoencoder_loss`), so fitting makes one pass over the
 data to form the scatter matrix and then minimises with scipy's L-BFGS on
-analytic gradients at O(d² k) per iteration.
+analytic gradients at O(d² k) per iteration. Untied, the loss is a convex
+quadratic in the encoder for a fixed decoder, so L-BFGS runs over the
+decoder alone with the exact encoder for each decoder (variable projection,
+after one O(d³) eigendecomposition of the scatter); tied weights and sampled
+noise run L-BFGS over the weights themselves.
 """
 
 from __future__ import annotations
@@ -134,7 +138,9 @@ class LinearAutoencoder(
         problem has no minimiser unless the decoder is penalised too (weight
         decay or positive unit penalties), and ``fit`` raises a ValueError.
     solver : {'lbfgs'}, default='lbfgs'
-        scipy's L-BFGS-B on analytic gradients.
+        scipy's L-BFGS-B on analytic gradients. Untied (expected or no
+        noise), over the decoder B with the encoder solved exactly for each B
+        (variable projection); otherwise over the weights.
     max_iter : int, default=2000
         Maximum L-BFGS iterations (per epoch in sampled mode).
     tol : float, default=1e-10
@@ -144,7 +150,8 @@ class LinearAutoencoder(
     n_epochs : int, default=50
         Number of noise draws in ``noise_mode='sampled'``; ignored otherwise.
     random_state : int, RandomState instance or None, default=None
-        Seeds the small random initial weights and the sampled noise.
+        Seeds the random initial weights (small for the joint problems, unit
+        columns for the decoder-only problem) and the sampled noise.
 
     Attributes
     ----------
