@@ -20,11 +20,19 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._dask import dask_sufficient_stats, is_dask_array, map_rows
+from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._gaussian import LinearGaussian
 from ._missing import impute_observed, posterior_mean_observed, score_rows_observed
 from ._stats import SufficientStats
 from ._validation import check_n_components, validate_X
+
+
+def _n_components(model) -> int:
+    return model.components_.shape[0]
+
+
+def _n_features(model) -> int:
+    return model.components_.shape[1]
 
 
 class GaussianLatentModel(
@@ -142,6 +150,7 @@ class GaussianLatentModel(
         return self.components_.shape[0]
 
     # --- transforms ---------------------------------------------------------------
+    @lazy_over_rows(_n_components)
     def transform(self, X):
         """Posterior mean of the factors, ``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)``.
 
@@ -159,8 +168,6 @@ class GaussianLatentModel(
         H : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "components_")
-        if is_dask_array(X):
-            return map_rows(X, self.transform, self.components_.shape[0])
         X = self._validate(X, reset=False)
         if np.isnan(X).any():  # only with missing_values='em'
             H = posterior_mean_observed(self._model(), X)
@@ -171,6 +178,7 @@ class GaussianLatentModel(
             H = H @ G.T
         return H.astype(X.dtype, copy=False)
 
+    @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map factors back to data space: ``E[x | h] = mean_ + W h``.
 
@@ -182,8 +190,6 @@ class GaussianLatentModel(
         -------
         X_original : ndarray of shape (n_samples, n_features)
         """
-        if is_dask_array(X):
-            return map_rows(X, self.inverse_transform, self.n_features_in_)
         return self._as_codes(X) @ self.components_ + self.mean_
 
     def _as_codes(self, X) -> np.ndarray:
@@ -201,6 +207,7 @@ class GaussianLatentModel(
         return H
 
     # --- likelihood -----------------------------------------------------------------
+    @lazy_over_rows(lambda self: None)
     def score_samples(self, X):
         """Log-likelihood of each sample under ``N(mean_, W Wᵀ + Ψ)``.
 
@@ -216,8 +223,6 @@ class GaussianLatentModel(
         ll : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "components_")
-        if is_dask_array(X):
-            return map_rows(X, self.score_samples, None)
         X = self._validate(X, reset=False)
         if np.isnan(X).any():  # only with missing_values='em'
             return score_rows_observed(self._model(), X)

@@ -12,6 +12,7 @@ array (``dask`` is then necessarily installed and imported).
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import numpy as np
@@ -95,3 +96,24 @@ def map_rows(X, func, n_out: int | None, dtype=np.float64):
     if n_out is None:
         return X.map_blocks(func, drop_axis=1, dtype=dtype, chunks=(X.chunks[0],))
     return X.map_blocks(func, dtype=dtype, chunks=(X.chunks[0], (n_out,)))
+
+
+def lazy_over_rows(n_out):
+    """Make a row-wise method lazy on Dask input: ``map_blocks`` over row blocks.
+
+    ``n_out(self)`` gives the number of output columns, or None for a vector
+    output (one value per row). NumPy input goes straight to the method.
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, X, *args, **kwargs):
+            if is_dask_array(X):
+                return map_rows(
+                    X, lambda block: method(self, block, *args, **kwargs), n_out(self)
+                )
+            return method(self, X, *args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -18,7 +18,14 @@ from scipy.special import gammaln
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import GaussianLatentModel, ppca_n_parameters, sign_flip
+from ._base import (
+    GaussianLatentModel,
+    _n_components,
+    _n_features,
+    ppca_n_parameters,
+    sign_flip,
+)
+from ._dask import lazy_over_rows
 from ._gaussian import floor_noise
 from ._stats import SufficientStats
 from ._validation import check_n_components, check_option
@@ -307,6 +314,7 @@ default='auto'
     def _n_parameters(self) -> int:
         return ppca_n_parameters(self.n_features_in_, self.n_components_)
 
+    @lazy_over_rows(_n_components)
     def transform(self, X):
         """Project on the principal axes: ``(x − mean_) U_k`` (whitened if asked).
 
@@ -325,6 +333,7 @@ default='auto'
             Z = Z / np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
         return Z.astype(X.dtype, copy=False)
 
+    @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map projections back: ``mean_ + z U_kᵀ`` (un-whitening first if needed).
 

@@ -71,10 +71,13 @@ def test_dask_statistics_equal_numpy(chunks):
     np.testing.assert_allclose(got.scatter, ref.scatter, rtol=1e-12)
 
 
-def test_lazy_transforms_equal_eager():
+@pytest.mark.parametrize(
+    "m", [ProbabilisticPCA(3), PCA(3, whiten=True)], ids=["PPCA", "PCA"]
+)
+def test_lazy_transforms_equal_eager(m):
     X = _data()
     Xd = da.from_array(X, chunks=(400, 6))
-    m = ProbabilisticPCA(3).fit(X)
+    m.fit(X)
     H = m.transform(Xd)
     assert isinstance(H, da.Array) and H.shape == (3000, 3)
     np.testing.assert_allclose(H.compute(), m.transform(X), rtol=1e-12)
