@@ -439,6 +439,13 @@ class LinearAutoencoder(
             )
         return self.mean_ + H @ self.decoder_.T
 
+    def compare_with_pca(self, X) -> PCAComparison:
+        """Largest principal angle to PCA's subspace of X and ``‖A - Bᵀ‖/‖B‖``.
+
+        See :func:`compare_with_pca`.
+        """
+        return compare_with_pca(self, X)
+
     def score(self, X, y=None) -> float:
         """Negative mean squared reconstruction error per row (higher is better).
 

@@ -366,6 +366,7 @@ def test_compare_with_pca(data):
     assert cmp.projector_error < 1e-6
     gap = np.linalg.norm(ae.encoder_ - ae.decoder_.T) / np.linalg.norm(ae.decoder_)
     assert cmp.transpose_gap == pytest.approx(gap, rel=1e-12)
+    assert ae.compare_with_pca(X) == cmp
     tied = LinearAutoencoder(K, tied=True, random_state=0).fit(X)
     assert compare_with_pca(tied, X).transpose_gap == 0.0
     assert compare_with_pca(tied, X).projector_error < 1e-6
