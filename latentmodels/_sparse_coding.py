@@ -270,7 +270,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     # --------------------------------------------------------------- inference
     def _infer(self, X: np.ndarray, D: np.ndarray, init=None):
-        return _encode(
+        res = _encode(
             X,
             D,
             float(self.alpha),
@@ -281,6 +281,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             init=init,
             n_jobs=self.n_jobs,
         )
+        if not np.all(res.converged):
+            warnings.warn(
+                f"SparseCoding inference ({res.solver}): {res.message}; increase "
+                "transform_max_iter or transform_tol.",
+                ConvergenceWarning,
+            )
+        return res
 
     def _initial_dictionary(self, X: np.ndarray, rng) -> np.ndarray:
         k, d = self.n_components, X.shape[1]
@@ -461,6 +468,10 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         self : SparseCoding
         """
+        with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
+            return self._partial_fit(X)
+
+    def _partial_fit(self, X):
         first = not hasattr(self, "components_")
         self._check_params()
         X = self._validate(X, reset=first)
