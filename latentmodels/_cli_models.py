@@ -12,6 +12,7 @@ rows says how far the model's subspace is from the principal one.
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -191,13 +192,24 @@ def run_model(name, estimator, split, reference, args) -> tuple[dict, object]:
             result["trace"] = [float(v) for v in trace]
             result["trace_label"] = label
         result["n_iter"] = int(getattr(core, "n_iter_", 0)) or None
-    messages = []
+    result["warnings"] = _distinct_warnings(caught)
+    return result, core
+
+
+def _distinct_warnings(caught) -> list[str]:
+    """First line of each warning, once per kind (the main fit and each fold).
+
+    Warnings that differ only in a bracketed list (e.g. which features hit a
+    floor in each fold) count as one; the first is kept.
+    """
+    seen, messages = set(), []
     for w in caught:
         text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
-        if text not in messages:
+        key = re.sub(r"\[[^\]]*\]", "[]", text)
+        if key not in seen:
+            seen.add(key)
             messages.append(text)
-    result["warnings"] = messages
-    return result, core
+    return messages
 
 
 def auto_alpha(X_train: np.ndarray) -> float:
