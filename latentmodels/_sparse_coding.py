@@ -290,6 +290,12 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return res
 
     def _initial_dictionary(self, X: np.ndarray, rng) -> np.ndarray:
+        """``dict_init`` projected into the constraint set, or random examples.
+
+        Without ``dict_init``: ``n_components`` distinct examples (Gaussian
+        noise rows if there are fewer examples), absolute values for
+        ``positive_dict``, normalised; zero rows are replaced by noise.
+        """
         k, d = self.n_components, X.shape[1]
         if self.dict_init is not None:
             D = check_array(self.dict_init, dtype=np.float64, input_name="dict_init")
@@ -299,21 +305,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                     f" = {(k, d)}; pass a dictionary with one atom per row."
                 )
             check_array_finite(D, name="dict_init")
-        else:
-            rows = rng.choice(X.shape[0], size=min(k, X.shape[0]), replace=False)
-            D = np.vstack([X[rows], rng.standard_normal((k - rows.size, d))])
+            return project_atoms(D, self.positive_dict)  # a new array
+        rows = rng.choice(X.shape[0], size=min(k, X.shape[0]), replace=False)
+        D = np.vstack([X[rows], rng.standard_normal((k - rows.size, d))])
+        dead = ~np.any(D != 0.0, axis=1)
+        D[dead] = rng.standard_normal((int(dead.sum()), d))
         if self.positive_dict:
             D = np.abs(D)
-        norms = np.sqrt(np.einsum("ij,ij->i", D, D))
-        dead = norms == 0.0
-        if dead.any():
-            D[dead] = rng.standard_normal((int(dead.sum()), d))
-            if self.positive_dict:
-                D[dead] = np.abs(D[dead])
-            norms[dead] = np.sqrt(np.einsum("ij,ij->i", D[dead], D[dead]))
-        if self.dict_init is None:
-            D = D / norms[:, None]
-        return project_atoms(D, self.positive_dict)
+        return D / np.sqrt(np.einsum("ij,ij->i", D, D))[:, None]
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None):

@@ -215,6 +215,9 @@ def test_reproducible_and_input_not_modified(data):
     fits[0].transform(X)
     fits[0].partial_fit(X)
     assert_array_equal(X, X_copy)
+    D0 = np.ones((6, 16))
+    SparseCoding(6, alpha=0.1, max_iter=2, dict_init=D0, **FAST).fit(X)
+    assert_array_equal(D0, np.ones((6, 16)))
     other = SparseCoding(6, alpha=0.1, max_iter=10, **FAST, random_state=6).fit(X)
     assert not np.allclose(other.components_, fits[1].components_)
 
