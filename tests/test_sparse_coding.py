@@ -1,9 +1,6 @@
 """The SparseCoding estimator: learning, inference, encoder, sampling, contract."""
 
-import os
-import runpy
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,15 +267,6 @@ def test_feature_names_out(data):
         model.get_feature_names_out(),
         ["sparsecoding0", "sparsecoding1", "sparsecoding2"],
     )
-
-
-def test_example_runs_quickly(monkeypatch, tmp_path):
-    pytest.importorskip("matplotlib")
-    monkeypatch.setenv("LATENTMODELS_EXAMPLE_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.chdir(tmp_path)
-    path = Path(__file__).parents[1] / "examples" / "plot_sparse_coding_digits.py"
-    runpy.run_path(os.fspath(path), run_name="__main__")
 
 
 @parametrize_with_checks(
