@@ -397,10 +397,13 @@ def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
     M_inv, logdet = _pattern_posteriors(P, Wt, isd, outer_w)
     pat = data.row_pattern_of
     mask = data.row_mask
-    R = data.rows - mask * mu  # residuals, 0 where missing
+    R = mask * mu
+    np.subtract(data.rows, R, out=R)  # residuals, 0 where missing
     R *= isd  # whitened
-    H = np.einsum("nab,nb->na", M_inv[pat], R @ Wt)  # posterior means
-    resid = R - (H @ Wt.T) * mask
+    H = (M_inv[pat] @ (R @ Wt)[:, :, None])[:, :, 0]  # posterior means
+    resid = H @ Wt.T
+    resid *= mask
+    np.subtract(R, resid, out=resid)
     quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
     n_obs = mask.sum(axis=1)
     ll = -0.5 * (n_obs * _LOG_2PI + logdet[pat] + quad)
