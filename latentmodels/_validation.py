@@ -10,7 +10,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, validate_data
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -55,6 +56,108 @@ def check_array_finite(
         raise ValueError(f"{name} contains NaN in {_describe_rows(nan_rows)}; {hint}")
 
 
+def _with_hint(
+    message: str, name: str, ensure_min_samples: int, ensure_min_features: int
+) -> str | None:
+    """scikit-learn's message for a bad array, followed by what to do about it.
+
+    The original text is kept at the start (scikit-learn's estimator checks
+    match on it); None when there is nothing to add.
+    """
+    if message.startswith("Complex data not supported"):
+        return (
+            f"Complex data not supported: {name} has complex entries, and these "
+            "models are for real data. Pass the real part, or the real and "
+            "imaginary parts stacked as separate features."
+        )
+    if "could not convert" in message or "convert string to float" in message:
+        return (
+            f"{message} ({name} has non-numeric entries). Encode categorical "
+            "columns as numbers (e.g. sklearn.preprocessing.OneHotEncoder) or "
+            "drop them."
+        )
+    if message.startswith("Found array with 0 ") or "while a minimum of" in message:
+        return (
+            f"{message} Pass a 2-D array of shape (n_samples, n_features) with at "
+            f"least {ensure_min_samples} sample(s) and {ensure_min_features} "
+            "feature(s)."
+        )
+    if "features, but" in message and "is expecting" in message:
+        return (
+            f"{message} Pass data with the same columns, in the same order, as "
+            "the data the estimator was fitted on."
+        )
+    return None
+
+
+def check_data(
+    X,
+    *,
+    name: str = "X",
+    dtype=np.float64,
+    allow_nan: bool = False,
+    ensure_min_samples: int = 1,
+    ensure_min_features: int = 1,
+) -> np.ndarray:
+    """Validate a 2-D data array for a public function (no estimator).
+
+    scikit-learn's ``check_array`` with the finite check of
+    :func:`check_array_finite` and messages that say what to do (complex,
+    non-numeric and empty input). Sparse matrices are refused with a
+    TypeError. The input is never modified.
+    """
+    try:
+        X = check_array(
+            X,
+            dtype=dtype,
+            ensure_all_finite=False,
+            input_name=name,
+            ensure_min_samples=ensure_min_samples,
+            ensure_min_features=ensure_min_features,
+        )
+    except ValueError as exc:
+        hint = _with_hint(str(exc), name, ensure_min_samples, ensure_min_features)
+        if hint is None:
+            raise
+        raise ValueError(hint) from exc
+    check_array_finite(X, name=name, allow_nan=allow_nan)
+    return X
+
+
+def as_real_array(A, *, name: str) -> np.ndarray:
+    """``A`` as a float64 ndarray of any shape, or an error saying what to do.
+
+    For small arrays of parameters (loadings, components) whose shape the
+    caller checks itself: refuses sparse matrices (TypeError), complex
+    entries and non-numeric entries (ValueError) instead of letting numpy
+    drop imaginary parts or fail with its own message. Returns a new array
+    only when a conversion is needed.
+    """
+    if sp.issparse(A):
+        raise TypeError(
+            f"{name} is a scipy sparse matrix, but a dense array is required; "
+            f"pass {name}.toarray()."
+        )
+    try:
+        arr = np.asarray(A)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(
+            f"{name} could not be read as a numeric array ({exc}); pass a "
+            "rectangular array of real numbers."
+        ) from exc
+    if arr.dtype.kind == "c":
+        raise ValueError(_with_hint("Complex data not supported", name, 1, 1))
+    if arr.dtype.kind in "biuf":
+        return arr.astype(np.float64, copy=False)
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} has non-numeric entries (dtype {arr.dtype}: {exc}); pass an "
+            "array of real numbers."
+        ) from exc
+
+
 def validate_X(
     estimator,
     X,
@@ -71,17 +174,25 @@ def validate_X(
     Sets ``n_features_in_`` and ``feature_names_in_`` when ``reset`` is True and
     checks them otherwise. Finite values are checked here, with a message that
     counts the offending rows. The input array is never modified: callers get
-    a view or a converted copy.
+    a view or a converted copy. scikit-learn's messages for complex,
+    non-numeric or empty input and for the wrong number of features are
+    followed by what to do.
     """
-    X = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=dtype,
-        ensure_all_finite=False,
-        ensure_min_samples=ensure_min_samples,
-        ensure_min_features=ensure_min_features,
-    )
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=dtype,
+            ensure_all_finite=False,
+            ensure_min_samples=ensure_min_samples,
+            ensure_min_features=ensure_min_features,
+        )
+    except ValueError as exc:
+        hint = _with_hint(str(exc), "X", ensure_min_samples, ensure_min_features)
+        if hint is None:
+            raise
+        raise ValueError(hint) from exc
     check_array_finite(X, allow_nan=allow_nan, nan_hint=nan_hint)
     return X
 
