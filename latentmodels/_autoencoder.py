@@ -12,8 +12,8 @@ data to form the scatter matrix and then minimises with scipy's L-BFGS on
 analytic gradients at O(d² k) per iteration. Untied, the loss is a convex
 quadratic in the encoder for a fixed decoder, so L-BFGS runs over the
 decoder alone with the exact encoder for each decoder (variable projection,
-after one O(d³) eigendecomposition of the scatter); tied weights and sampled
-noise run L-BFGS over the weights themselves.
+after one O(d³) eigendecomposition of the input scatter); tied weights run
+L-BFGS over the one weight matrix.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from ._autoencoder_loss import (
     Objective,
     ProfiledObjective,
     Statistics,
-    best_encoder,
     largest_eigenvalue,
     unit_weights,
 )
@@ -138,9 +137,9 @@ class LinearAutoencoder(
         problem has no minimiser unless the decoder is penalised too (weight
         decay or positive unit penalties), and ``fit`` raises a ValueError.
     solver : {'lbfgs'}, default='lbfgs'
-        scipy's L-BFGS-B on analytic gradients. Untied (expected or no
-        noise), over the decoder B with the encoder solved exactly for each B
-        (variable projection); otherwise over the weights.
+        scipy's L-BFGS-B on analytic gradients. Untied, over the decoder B
+        with the encoder solved exactly for each B (variable projection);
+        tied, over A.
     max_iter : int, default=2000
         Maximum L-BFGS iterations (per epoch in sampled mode).
     tol : float, default=1e-10
@@ -150,8 +149,8 @@ class LinearAutoencoder(
     n_epochs : int, default=50
         Number of noise draws in ``noise_mode='sampled'``; ignored otherwise.
     random_state : int, RandomState instance or None, default=None
-        Seeds the random initial weights (small for the joint problems, unit
-        columns for the decoder-only problem) and the sampled noise.
+        Seeds the random initial weights (small when tied, unit columns for
+        the untied decoder) and the sampled noise.
 
     Attributes
     ----------
@@ -306,17 +305,20 @@ class LinearAutoencoder(
         alpha, beta = unit_weights(
             k, p["weight_decay"], p["unit"], p["contractive"], tied=self.tied
         )
-        sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
         shape = dict(n_components=k, n_features=d, scale=scale)
-        if self.tied or sampled:
-            objective = Objective(expected, alpha, beta, tied=self.tied, **shape)
-        else:  # minimise over B with the best A for each B (variable projection)
-            objective = ProfiledObjective(expected, alpha, beta, **shape)
-        # Small random weights for the joint problems (training starts near
-        # the origin, as in Baldi & Hornik's analysis). The profiled problem
+
+        def make_objective(stats: Statistics) -> Objective:
+            if self.tied:
+                return Objective(stats, alpha, beta, tied=True, **shape)
+            # minimise over B with the best A for each B (variable projection)
+            return ProfiledObjective(stats, alpha, beta, **shape)
+
+        objective = make_objective(expected)
+        # Small random weights for the tied problem (training starts near the
+        # origin, as in Baldi & Hornik's analysis). The profiled problem
         # depends on B alone, and without a penalty only on its column space,
         # so B starts with columns of unit length instead.
-        init_scale = 1.0 if isinstance(objective, ProfiledObjective) else _INIT_SCALE
+        init_scale = _INIT_SCALE if self.tied else 1.0
         A0 = rng.standard_normal((k, d)) * (_INIT_SCALE / np.sqrt(d))
         B0 = rng.standard_normal((d, k)) * (init_scale / np.sqrt(d))
         params = objective.pack(A0, B0)
@@ -328,9 +330,9 @@ class LinearAutoencoder(
         if d * d * k < _THREADED_WORK:
             threads = _blas_controller().limit(limits=1, user_api="blas")
         with threads:
-            if sampled:
-                params, curve, n_iter, converged = self._fit_sampled(
-                    objective, params, Xc, p, rng
+            if p["noise"] > 0 and p["noise_mode"] == "sampled":
+                params, curve, n_iter, converged, objective = self._fit_sampled(
+                    make_objective, params, Xc, p, rng
                 )
             else:
                 params, curve, n_iter, converged = _run_lbfgs(
@@ -342,11 +344,6 @@ class LinearAutoencoder(
                 f"(tol={p['tol']:g}). Increase max_iter, or loosen tol.",
                 ConvergenceWarning,
             )
-        if sampled and not self.tied:
-            # Exact encoder for the final decoder (see best_encoder): fixes the
-            # encoder along low-variance directions, which L-BFGS leaves loose.
-            A, B = objective.unpack(params)
-            params = objective.pack(best_encoder(B, objective.stats, alpha), B)
         A, B = objective.unpack(params)
         self.encoder_ = A.copy()
         self.decoder_ = B.copy()
@@ -357,17 +354,18 @@ class LinearAutoencoder(
         self._n_features_out = k
         return self
 
-    def _fit_sampled(self, objective, params, Xc, p, rng):
+    def _fit_sampled(self, make_objective, params, Xc, p, rng):
         """Sampled input noise: one fresh draw per epoch, statistics averaged.
 
         After epoch t the objective is the loss averaged over the t noisy
         copies drawn so far, ``tr Σ - 2 tr(P C̄_t) + tr(P Q̄_t Pᵀ)`` with
         ``C̄_t``, ``Q̄_t`` the running means of ``X̃_cᵀ X_c`` and ``X̃_cᵀ X̃_c``;
-        L-BFGS is warm-started from the previous epoch's weights.
+        L-BFGS is warm-started from the previous epoch's weights. Untied, each
+        epoch's objective needs an eigendecomposition of ``Q̄_t`` (O(d³)).
         """
         n, d = Xc.shape
-        scatter = objective.stats.cross
-        trace = objective.stats.trace
+        scatter = Xc.T @ Xc
+        trace = float(np.trace(scatter))
         noise_x = np.zeros((d, d))  # Σ_t E_tᵀ X_c
         noise_sq = np.zeros((d, d))  # Σ_t E_tᵀ E_t
         curve, n_iter, converged = [], 0, True
@@ -377,14 +375,14 @@ class LinearAutoencoder(
             noise_sq += E.T @ E
             cross = scatter + noise_x / epoch
             quad = scatter + (noise_x + noise_x.T + noise_sq) / epoch
-            objective.stats = Statistics(trace, cross, quad)
+            objective = make_objective(Statistics(trace, cross, quad))
             # Before the last epoch the statistics still move by O(1/sqrt(n t)),
             # so polishing to ``tol`` would be wasted: stop at _EPOCH_TOL.
             tol = p["tol"] if epoch == p["n_epochs"] else max(p["tol"], _EPOCH_TOL)
             params, _, it, converged = _run_lbfgs(objective, params, p["max_iter"], tol)
             n_iter += it
             curve.append(objective.loss(params))
-        return params, curve, n_iter, converged
+        return params, curve, n_iter, converged, objective
 
     def _set_directions(self) -> None:
         U, sv, _ = np.linalg.svd(self.decoder_, full_matrices=False)
