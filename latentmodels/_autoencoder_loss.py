@@ -231,11 +231,6 @@ class EncoderSolver:
         return A_rot @ self.V.T
 
 
-def best_encoder(B: np.ndarray, stats: Statistics, alpha: np.ndarray) -> np.ndarray:
-    """The exact minimiser over ``A`` for a fixed ``B`` (see EncoderSolver)."""
-    return EncoderSolver(stats, alpha)(B)
-
-
 class ProfiledObjective(Objective):
     """Untied objective with the encoder eliminated (variable projection).
 
