@@ -49,7 +49,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from ._validation import check_array_finite
+from ._validation import as_real_array, check_array_finite
 
 __all__ = [
     "CongruenceResult",
@@ -313,7 +313,7 @@ def likelihood_invariance(
 # Recovery measures (components in the (k, d) convention)
 # --------------------------------------------------------------------------
 def _check_components(A, name: str) -> np.ndarray:
-    A = np.asarray(A, dtype=float)
+    A = as_real_array(A, name=name)
     if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
         raise ValueError(
             f"{name} must be a non-empty 2-D array of shape (n_components, "

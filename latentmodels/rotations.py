@@ -44,6 +44,7 @@ from typing import Callable
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
@@ -343,6 +344,11 @@ def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
 
 
 def _check_loadings(loadings) -> np.ndarray:
+    if scipy.sparse.issparse(loadings):
+        raise TypeError(
+            "loadings is a scipy sparse matrix, but a dense array is required; "
+            "pass loadings.toarray()."
+        )
     A = np.asarray(loadings)
     if A.dtype.kind not in "biuf":
         raise TypeError(f"loadings must be a real numeric array, got dtype {A.dtype}.")

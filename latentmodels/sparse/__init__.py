@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
-from .._validation import check_array_finite, check_option, check_positive_scalar
+from .._validation import check_data, check_option, check_positive_scalar
 from ._numba_jit import use_numba
 from ._objective import (
     TINY,
@@ -315,12 +315,8 @@ def sparse_encode(
 
 
 def _validate(X, dictionary, alpha, solver, tol, max_iter, init):
-    X = check_array(X, dtype=np.float64, ensure_all_finite=False, input_name="X")
-    D = check_array(
-        dictionary, dtype=np.float64, ensure_all_finite=False, input_name="dictionary"
-    )
-    check_array_finite(X, name="X")
-    check_array_finite(D, name="dictionary")
+    X = check_data(X, name="X")
+    D = check_data(dictionary, name="dictionary")
     if D.shape[1] != X.shape[1]:
         raise ValueError(
             f"X has {X.shape[1]} features but dictionary has {D.shape[1]} columns; "
