@@ -137,13 +137,43 @@ def observed_submodel(model: LinearGaussian, observed: np.ndarray) -> LinearGaus
     )
 
 
-def _by_pattern(X: np.ndarray):
-    """Yield ``(rows, observed)`` for each missingness pattern of ``X``."""
-    patterns, inverse, _ = group_patterns(~np.isnan(X))
+# Up to this many distinct patterns, the fitted model scores rows pattern by
+# pattern with a LinearGaussian on the observed sub-model; beyond, in one batch
+# (the row E-step's algebra), which avoids a Python loop over ~n patterns.
+_MAX_PATTERNS_ONE_BY_ONE = 64
+
+
+def _observed_rows(model: LinearGaussian, X: np.ndarray):
+    """Posterior means ``E[h | x_o]`` (n, k) and ``log N(x_o; μ_o, C_oo)`` (n,).
+
+    A row with no observed entry gets the prior mean 0 and log-density 0 (the
+    empty marginal).
+    """
+    observed = ~np.isnan(X)
+    patterns, inverse, _ = group_patterns(observed)
+    n, k = X.shape[0], model.components.shape[0]
+    if patterns.shape[0] > _MAX_PATTERNS_ONE_BY_ONE:
+        W, psi = model.components.T, model.noise_variance
+        isd = 1.0 / np.sqrt(psi)
+        Wt = W * isd[:, None]
+        outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(-1, k * k)
+        M_inv, logdet = _pattern_posteriors(patterns.astype(float), Wt, isd, outer_w)
+        mask = observed.astype(np.float64)
+        R = np.where(observed, X - model.mean, 0.0) * isd
+        H, quad = _row_posteriors(R, mask, M_inv[inverse], Wt)
+        ll = -0.5 * (mask.sum(axis=1) * _LOG_2PI + logdet[inverse] + quad)
+        return H, ll
+    H, ll = np.zeros((n, k)), np.zeros(n)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(patterns.shape[0] + 1))
-    for p, observed in enumerate(patterns):
-        yield order[bounds[p] : bounds[p + 1]], observed
+    for p, obs in enumerate(patterns):
+        rows = order[bounds[p] : bounds[p + 1]]
+        if obs.any():
+            sub = observed_submodel(model, obs)
+            X_o = X[np.ix_(rows, obs)]
+            H[rows] = sub.posterior_mean(X_o)
+            ll[rows] = sub.log_likelihood_rows(X_o)
+    return H, ll
 
 
 # --- the fitted model on rows with missing entries -------------------------------
@@ -152,22 +182,12 @@ def score_rows_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
 
     A row with no observed entry has log-density 0 (the empty marginal).
     """
-    out = np.zeros(X.shape[0])
-    for rows, obs in _by_pattern(X):
-        if obs.any():
-            sub = observed_submodel(model, obs)
-            out[rows] = sub.log_likelihood_rows(X[np.ix_(rows, obs)])
-    return out
+    return _observed_rows(model, X)[1]
 
 
 def posterior_mean_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
     """``E[h | x_o]`` for each row, from its observed entries only (prior mean 0)."""
-    out = np.zeros((X.shape[0], model.components.shape[0]))
-    for rows, obs in _by_pattern(X):
-        if obs.any():
-            sub = observed_submodel(model, obs)
-            out[rows] = sub.posterior_mean(X[np.ix_(rows, obs)])
-    return out
+    return _observed_rows(model, X)[0]
 
 
 def impute_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
@@ -383,6 +403,20 @@ def _spd_inverse(M: np.ndarray):
     return np.swapaxes(L_inv, 1, 2) @ L_inv, logdet
 
 
+def _row_posteriors(R, mask, M_inv_rows, Wt):
+    """Posterior means and quadratic forms of whitened residual rows.
+
+    ``m = M_o⁻¹ W̃ᵀ r̃`` (``r̃`` zero where missing) and
+    ``r̃ᵀ C̃_oo⁻¹ r̃ = ‖r̃ − W̃_o m‖² + ‖m‖²``, a sum of non-negative terms.
+    """
+    H = (M_inv_rows @ (R @ Wt)[:, :, None])[:, :, 0]
+    resid = H @ Wt.T
+    resid *= mask
+    np.subtract(R, resid, out=resid)
+    quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
+    return H, quad
+
+
 def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
     """Row-by-row E-step for the patterns with few rows, batched; adds to A, b.
 
@@ -400,11 +434,7 @@ def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
     R = mask * mu
     np.subtract(data.rows, R, out=R)  # residuals, 0 where missing
     R *= isd  # whitened
-    H = (M_inv[pat] @ (R @ Wt)[:, :, None])[:, :, 0]  # posterior means
-    resid = H @ Wt.T
-    resid *= mask
-    np.subtract(R, resid, out=resid)
-    quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
+    H, quad = _row_posteriors(R, mask, M_inv[pat], Wt)
     n_obs = mask.sum(axis=1)
     ll = -0.5 * (n_obs * _LOG_2PI + logdet[pat] + quad)
     # M-step moments: Σ_i E[h̃ h̃ᵀ] and Σ_i x_ij E[h̃] over rows observing j.

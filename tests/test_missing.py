@@ -76,7 +76,9 @@ def test_loglike_is_scipy_on_observed_subvector(isotropic, threshold, monkeypatc
     assert r.loglike[-1] == pytest.approx(ref, rel=1e-12)
 
 
-def test_score_samples_and_transform_per_row_match_scipy():
+@pytest.mark.parametrize("max_patterns", [0, 10**9])  # batched / one by one
+def test_score_samples_and_transform_per_row_match_scipy(max_patterns, monkeypatch):
+    monkeypatch.setattr(missing, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
     _, Xm, _ = _data(n=120)
     m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
     C = m.get_covariance()
@@ -96,7 +98,11 @@ def test_score_samples_and_transform_per_row_match_scipy():
     assert m.score(Xm) == pytest.approx(ll.mean(), rel=1e-12)
 
 
-def test_impute_is_conditional_expectation_and_leaves_observed():
+@pytest.mark.parametrize("max_patterns", [0, 10**9])  # batched / one by one
+def test_impute_is_conditional_expectation_and_leaves_observed(
+    max_patterns, monkeypatch
+):
+    monkeypatch.setattr(missing, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
     X, Xm, _ = _data(n=150)
     m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
     before = Xm.copy()
