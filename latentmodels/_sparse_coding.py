@@ -82,6 +82,13 @@ def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
     )
 
 
+def _relative_change(trace) -> float:
+    """``|f_{t-1} − f_t| / |f_t|`` of the last two entries of an objective trace."""
+    if len(trace) < 2:
+        return float("nan")
+    return abs(trace[-2] - trace[-1]) / max(abs(trace[-1]), np.finfo(float).tiny)
+
+
 def _n_threads(n_jobs) -> int:
     """Threads for ``n_jobs`` (None or -1: all cores; -2: all but one, ...)."""
     n_cpu = os.cpu_count() or 1
@@ -282,11 +289,15 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             n_jobs=self.n_jobs,
         )
         if not np.all(res.converged):
-            warnings.warn(
-                f"SparseCoding inference ({res.solver}): {res.message}; increase "
-                "transform_max_iter or transform_tol.",
-                ConvergenceWarning,
-            )
+            failed = getattr(self, "_failed_inference", None)
+            if failed is not None:  # inside fit: one warning at its end
+                failed.append((res.solver, float(res.relative_gap.max())))
+            else:
+                warnings.warn(
+                    f"SparseCoding inference ({res.solver}): {res.message}; "
+                    "increase transform_max_iter or transform_tol.",
+                    ConvergenceWarning,
+                )
         return res
 
     def _initial_dictionary(self, X: np.ndarray, rng) -> np.ndarray:
@@ -337,8 +348,25 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _fit(self, X) -> np.ndarray:
         # n_jobs bounds every thread pool of the fit: BLAS here, the solvers'
         # own threads inside inference.
-        with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
-            return self._fit_unlimited(X)
+        self._failed_inference = []
+        try:
+            with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
+                H = self._fit_unlimited(X)
+        finally:
+            failed = self._failed_inference
+            del self._failed_inference
+        if failed:  # one warning per fit, not one per iteration or minibatch
+            warnings.warn(
+                f"SparseCoding inference ({failed[0][0]}): {len(failed)} inference "
+                "pass(es) during fit left samples above the relative duality gap "
+                f"transform_tol={self.transform_tol:g} within transform_max_iter="
+                f"{self.transform_max_iter} (worst: "
+                f"{max(g for _, g in failed):.3g}); increase transform_max_iter or "
+                "transform_tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return H
 
     def _fit_unlimited(self, X) -> np.ndarray:
         self._check_params()
@@ -356,7 +384,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             warnings.warn(
                 f"SparseCoding ({self.fit_algorithm}) stopped after max_iter="
                 f"{self.max_iter} iterations before the objective settled "
-                f"(relative decrease > tol={self.tol}); increase max_iter or tol.",
+                f"(last relative change {_relative_change(trace):.3g} > "
+                f"tol={self.tol:g}); increase max_iter or tol.",
                 ConvergenceWarning,
             )
         self.components_ = D
