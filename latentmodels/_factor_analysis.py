@@ -45,7 +45,7 @@ from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._base import GaussianLatentModel
+from ._base import GaussianLatentModel, IncrementalStatsMixin
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -334,7 +334,7 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # The estimator.
 
 
-class FactorAnalysis(GaussianLatentModel):
+class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by EM.
 
     The likelihood is maximised by the EM algorithm of Rubin & Thayer (1982)
@@ -436,10 +436,6 @@ class FactorAnalysis(GaussianLatentModel):
     ((2, 6), (6,))
     """
 
-    _nan_hint = (
-        "pass missing_values='em' to fit with missing entries by EM, or impute them."
-    )
-
     def __init__(
         self,
         n_components=None,
@@ -464,9 +460,6 @@ class FactorAnalysis(GaussianLatentModel):
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
-
-    def _allow_nan(self) -> bool:
-        return self.missing_values == "em"
 
     def _n_parameters(self) -> int:
         return fa_n_parameters(self.n_features_in_, self.n_components_)
@@ -498,9 +491,11 @@ class FactorAnalysis(GaussianLatentModel):
     def _fit_array(self, X: np.ndarray) -> None:
         self._check_params()
         if self.missing_values == "em" and np.isnan(X).any():
+            if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
+                del self._sufficient_stats
             self._fit_missing(X)
-        else:
-            self._fit_stats(SufficientStats.from_array(X))
+        else:  # one pass for (n, mean, S), kept for partial_fit
+            super()._fit_array(X)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
         self._check_params()

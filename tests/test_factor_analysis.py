@@ -425,6 +425,21 @@ def test_input_not_modified_and_reproducible():
     assert a.loglike_ == b.loglike_
 
 
+def test_partial_fit_and_dask_equal_fit():
+    X, _ = _data(n=900, d=8, k=2)
+    ref = FactorAnalysis(2, acceleration=None).fit(X)
+    inc = FactorAnalysis(2, acceleration=None)
+    for lo, hi in [(0, 100), (100, 137), (137, 600), (600, 900)]:
+        inc.partial_fit(X[lo:hi])
+    assert inc.n_samples_seen_ == 900
+    # same statistics to rounding, same EM path: same model
+    np.testing.assert_allclose(inc.get_covariance(), ref.get_covariance(), rtol=1e-8)
+    np.testing.assert_allclose(inc.mean_, ref.mean_, rtol=1e-12)
+    da = pytest.importorskip("dask.array")
+    lazy = FactorAnalysis(2, acceleration=None).fit(da.from_array(X, chunks=250))
+    np.testing.assert_allclose(lazy.get_covariance(), ref.get_covariance(), rtol=1e-8)
+
+
 def test_float32_input_matches_float64():
     X, _ = _data()
     fa64 = FactorAnalysis(2).fit(X)
