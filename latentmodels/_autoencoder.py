@@ -339,9 +339,11 @@ class LinearAutoencoder(
                     objective, params, p["max_iter"], p["tol"]
                 )
         if not converged:
+            grad = float(np.max(np.abs(objective(params)[1])))
             warnings.warn(
-                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations "
-                f"(tol={p['tol']:g}). Increase max_iter, or loosen tol.",
+                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations: "
+                f"the largest entry of the scaled gradient is {grad:.3g} > "
+                f"tol={p['tol']:g}. Increase max_iter, or loosen tol.",
                 ConvergenceWarning,
             )
         A, B = objective.unpack(params)
