@@ -135,6 +135,29 @@ def _max_angle_deg(components: np.ndarray, reference: np.ndarray | None):
     return float(np.degrees(np.max(subspace_angles(components.T, reference.T))))
 
 
+def classifier_folds(y, folds: int) -> tuple[int, str | None]:
+    """Folds for the classifier's cross-validation, or (0, why it is skipped).
+
+    The labels must be classes (binary or multiclass, not continuous values),
+    with at least two rows in every class; the number of folds is lowered to
+    the size of the smallest class.
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    if y is None:
+        return 0, "no labels (--target)"
+    if folds < 2:
+        return 0, "--cv 0"
+    kind = type_of_target(y)
+    if kind not in ("binary", "multiclass"):
+        return 0, f"the labels are {kind}, not classes"
+    _, counts = np.unique(y, return_counts=True)
+    n_splits = int(min(folds, counts.min()))
+    if n_splits < 2:
+        return 0, "every class needs at least two rows"
+    return n_splits, None
+
+
 def _cv_accuracy(estimator, split: Split, folds: int, seed: int):
     """Mean and std of the fold accuracies, or (None, None, reason)."""
     from sklearn.base import clone
@@ -143,15 +166,10 @@ def _cv_accuracy(estimator, split: Split, folds: int, seed: int):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    n_splits, why = classifier_folds(split.y, folds)
+    if why:
+        return None, None, why
     y = split.y
-    if y is None:
-        return None, None, "no labels"
-    if folds < 2:
-        return None, None, "--cv 0"
-    _, counts = np.unique(y, return_counts=True)
-    n_splits = int(min(folds, counts.min()))
-    if counts.size < 2 or n_splits < 2:
-        return None, None, "needs two classes with at least two rows each"
     pipe = make_pipeline(
         clone(estimator), StandardScaler(), LogisticRegression(max_iter=1000)
     )

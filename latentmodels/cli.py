@@ -40,6 +40,7 @@ from ._cli_models import (
     NAN_CAPABLE,
     Split,
     auto_alpha,
+    classifier_folds,
     make_estimator,
     run_model,
     split_data,
@@ -268,8 +269,11 @@ def compare(args, out=None) -> int:
     _check_sizes(args, data, split)
     if not split.heldout:
         notes.append("too few rows to hold any out: figures are on the training rows.")
-    if data.y is None and args.cv:
-        notes.append("no labels (--target): the classifier's accuracy is skipped.")
+    n_folds, why = classifier_folds(data.y, args.cv)
+    if why and args.cv:
+        notes.append(f"{why}: the classifier's accuracy is skipped.")
+    elif n_folds and n_folds < args.cv:
+        notes.append(f"the smallest class has {n_folds} rows: {n_folds}-fold CV.")
     alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha
     k = args.n_components
     print(

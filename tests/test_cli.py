@@ -231,6 +231,20 @@ def test_no_output_writes_no_files(tmp_path, capsys, monkeypatch):
     assert "accuracy is skipped" in out
 
 
+def test_continuous_target_skips_accuracy(tmp_path, capsys):
+    X, _ = _factor_data(seed=5)
+    np.save(tmp_path / "d.npy", X)
+    code, out, err = _run(
+        capsys, "compare", "--data", str(tmp_path / "d.npy"), "--target", "4",
+        "--n-components", "2", "--models", "pca", "--output", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "continuous" in out
+    report = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert report["models"]["pca"]["cv_accuracy"] is None
+    assert report["data"]["n_features"] == 4
+
+
 def test_missing_em_fits_gaussian_models(tmp_path, capsys):
     import latentmodels
 
