@@ -276,10 +276,14 @@ def compare(args, out=None) -> int:
         notes.append(f"the smallest class has {n_folds} rows: {n_folds}-fold CV.")
     alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha
     k = args.n_components
+    held = (
+        f"{split.X_train.shape[0]} train / {split.X_test.shape[0]} held out"
+        if split.heldout
+        else "none held out"
+    )
     print(
         f"data: {data.source}, {data.n_samples} rows x {data.n_features} features "
-        f"({split.X_train.shape[0]} train / {split.X_test.shape[0]} held out); "
-        f"{k} components",
+        f"({held}); {k} component{'s' if k > 1 else ''}",
         file=out,
         flush=True,
     )
