@@ -356,6 +356,21 @@ def test_untied_contractive_with_weight_decay_closed_form(data):
     assert ae.loss_ == pytest.approx(_weight_decay_min_loss(s, K, eff), rel=1e-9)
 
 
+@pytest.mark.parametrize("tied", [False, True])
+def test_equivariance_to_scale_and_rotation_of_features(data, tied):
+    """X -> c X R (R orthogonal) with λ -> c² λ maps BA to Rᵀ BA R."""
+    X, s, _ = data
+    rng = np.random.default_rng(8)
+    R = np.linalg.qr(rng.standard_normal((D, D)))[0]
+    c, lam = 1e3, 0.3 * s[K - 1]
+    ref = LinearAutoencoder(K, tied=tied, weight_decay=lam, random_state=0).fit(X)
+    moved = LinearAutoencoder(K, tied=tied, weight_decay=c**2 * lam, random_state=1)
+    moved.fit(c * X @ R)
+    P_ref = ref.decoder_ @ ref.encoder_
+    assert _rel(moved.decoder_ @ moved.encoder_, R.T @ P_ref @ R) < 1e-6
+    assert moved.loss_ == pytest.approx(c**2 * ref.loss_, rel=1e-9)
+
+
 def test_compare_with_pca(data):
     X, s, U = data
     ae = LinearAutoencoder(K, random_state=0).fit(X)
