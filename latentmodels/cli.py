@@ -25,7 +25,9 @@ Bad input gives one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -436,6 +438,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of a pipe left (`... | head`)
+        # Point stdout at devnull so that flushing it at exit does not raise
+        # again (Python's documented recipe for SIGPIPE).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        return 1
 
 
 if __name__ == "__main__":
