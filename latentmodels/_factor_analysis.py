@@ -517,11 +517,13 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         em = em_squarem if self.acceleration == "squarem" else em_plain
         res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
         if not res.converged:
+            ll = res.loglike
+            change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""
             warnings.warn(
                 f"FactorAnalysis EM did not converge in max_iter={self.max_iter} "
-                f"iterations: the last EM step raised the mean log-likelihood by "
-                f"{res.loglike[-1] - res.loglike[-2]:.3g} > tol={self.tol:g}. "
-                "Increase max_iter or loosen tol.",
+                f"iterations: the mean log-likelihood was still rising{change} "
+                f"per step (tol={self.tol:g}). Increase max_iter or loosen tol; "
+                "with more factors than the data support EM is slow.",
                 ConvergenceWarning,
                 stacklevel=4,
             )

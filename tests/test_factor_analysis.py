@@ -164,11 +164,17 @@ def test_loglike_never_decreases_from_a_poor_start():
         assert fa.loglike_[-1] == pytest.approx(fa.score(X), rel=1e-12)
 
 
-def test_convergence_warning_when_max_iter_is_too_small():
+@pytest.mark.parametrize("acceleration", ["squarem", None])
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_convergence_warning_when_max_iter_is_too_small(max_iter, acceleration):
     X, _ = _data()
-    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
-        fa = FactorAnalysis(2, max_iter=3, init="random", random_state=0).fit(X)
-    assert fa.n_iter_ == 3
+    fa = FactorAnalysis(
+        2, max_iter=max_iter, acceleration=acceleration, init="random", random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match=f"max_iter={max_iter} "):
+        fa.fit(X)
+    assert fa.n_iter_ == max_iter
+    assert fa.loglike_[-1] == pytest.approx(fa.score(X), rel=1e-12)
 
 
 # --- scale equivariance ------------------------------------------------------------
