@@ -297,6 +297,8 @@ def _bad_files(tmp_path):
             allow_pickle=True)  # fmt: skip
     np.save(tmp_path / "vec.npy", X[:, 0])
     (tmp_path / "data.json").write_text("{}")
+    (tmp_path / "ragged.csv").write_text("1,2,3\n4,5\n6,7,8\n")
+    (tmp_path / "nolabel.csv").write_text("a,b,y\n1,2,A\n3,4,\n5,6,B\n")
     return tmp_path
 
 
@@ -324,6 +326,8 @@ BAD = {
         ],
         "cannot create the output directory",
     ),  # fmt: skip
+    "ragged rows": (["--data", "{d}/ragged.csv"], "has 2 fields"),
+    "missing label": (["--data", "{d}/nolabel.csv", "--target", "y"], "missing labels"),
     "bad k": (["--n-components", "0"], "at least 1"),
     "nan, model": (
         ["--data", "{d}/nan.npy", "--missing", "em", "--models", "pca"],
