@@ -164,10 +164,11 @@ class LinearAutoencoder(
     principal_directions_ : ndarray of shape (n_components, n_features)
         Left singular vectors of the decoder as rows, by decreasing singular
         value, sign fixed so the largest entry is positive (Plaut 2018). With
-        weight decay (or tied contractive) training, ``A = Bᵀ`` at every
-        critical point and these are the ordered principal directions
-        (Kunin et al. 2019); without a penalty the decoder is ``U_k G`` for
-        any invertible G, so they only span the principal subspace.
+        weight decay, unit penalties or tied contractive training, ``A = Bᵀ``
+        at every critical point and these are the ordered principal
+        directions (Kunin et al. 2019); without a penalty (or with input
+        noise only) the decoder is ``U_k G`` for any invertible G, so they
+        only span the principal subspace.
     decoder_singular_values_ : ndarray of shape (n_components,)
     loss_ : float
         Final value of the objective (summed over samples, penalties included;
