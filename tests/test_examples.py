@@ -21,6 +21,7 @@ def test_examples_exist():
     assert any(p.name == "plot_features_classifier.py" for p in EXAMPLES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_quick(script, tmp_path):
     env = dict(os.environ, LATENTMODELS_EXAMPLE_QUICK="1", MPLBACKEND="Agg")
