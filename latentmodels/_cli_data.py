@@ -197,6 +197,11 @@ def _read_text(file: Path, target: str | None) -> Dataset:
                 if target is None
                 else ""
             )
+            if header is None and bad == 0:
+                hint += (
+                    " (a first line is read as a header only when none of its "
+                    "cells is a number)"
+                )
             raise DataError(
                 f"{source}: column {names[j]!r} is not numeric (data row {bad} "
                 f"holds {cells[bad].strip()!r}){hint}."
