@@ -19,7 +19,6 @@ L-BFGS over the one weight matrix.
 from __future__ import annotations
 
 import functools
-import numbers
 import warnings
 from contextlib import nullcontext
 from typing import NamedTuple
@@ -44,10 +43,13 @@ from ._autoencoder_loss import (
     largest_eigenvalue,
     unit_weights,
 )
+from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
+from ._stats import SufficientStats
 from ._validation import (
     check_array_finite,
     check_n_components,
     check_option,
+    check_positive_int,
     check_positive_scalar,
     validate_X,
 )
@@ -68,14 +70,6 @@ _EPOCH_TOL = 1e-3
 def _blas_controller() -> ThreadpoolController:
     """The BLAS libraries, found once (discovery costs ~10 ms per call)."""
     return ThreadpoolController()
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}.")
-    return int(value)
 
 
 class LinearAutoencoder(
@@ -256,9 +250,9 @@ class LinearAutoencoder(
             contractive=check_positive_scalar(
                 self.contractive, "contractive", allow_zero=True
             ),
-            max_iter=_check_positive_int(self.max_iter, "max_iter"),
+            max_iter=check_positive_int(self.max_iter, "max_iter"),
             tol=check_positive_scalar(self.tol, "tol"),
-            n_epochs=_check_positive_int(self.n_epochs, "n_epochs"),
+            n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
         )
         check_option(self.solver, "solver", {"lbfgs"})
         decoder_penalty = params["weight_decay"] + (0.0 if unit is None else unit)
@@ -289,16 +283,27 @@ class LinearAutoencoder(
         -------
         self : LinearAutoencoder
         """
-        X = validate_X(self, X, reset=True)
-        X = np.asarray(X, dtype=np.float64)
-        n, d = X.shape
+        if is_dask_array(X):
+            stats = dask_sufficient_stats(X)  # one distributed pass
+            self.n_features_in_ = stats.n_features
+            X = None
+        else:
+            X = validate_X(self, X, reset=True)
+            stats = SufficientStats.from_array(X)
+        n, d = stats.n, stats.n_features
         p = self._check_params(d)
         k = p["k"]
         rng = check_random_state(self.random_state)
+        sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
+        if sampled and X is None:
+            raise ValueError(
+                "noise_mode='sampled' draws noise for every row, which needs the "
+                "rows in memory; use noise_mode='expected' (the exact expected "
+                "loss, from the scatter matrix alone) with a Dask array."
+            )
 
-        self.mean_ = X.mean(axis=0)
-        Xc = X - self.mean_
-        scatter = Xc.T @ Xc
+        self.mean_ = stats.mean
+        scatter = stats.scatter
         expected = Statistics.expected(scatter, n, p["noise"])
         scale = largest_eigenvalue(expected.quad)
         if not scale > 0:
@@ -331,7 +336,8 @@ class LinearAutoencoder(
         if d * d * k < _THREADED_WORK:
             threads = _blas_controller().limit(limits=1, user_api="blas")
         with threads:
-            if p["noise"] > 0 and p["noise_mode"] == "sampled":
+            if sampled:
+                Xc = np.asarray(X, dtype=np.float64) - self.mean_
                 params, curve, n_iter, converged, objective = self._fit_sampled(
                     make_objective, params, Xc, p, rng
                 )
@@ -402,6 +408,7 @@ class LinearAutoencoder(
         return self.decoder_.T
 
     # -------------------------------------------------------------- transform
+    @lazy_over_rows(lambda self: self.encoder_.shape[0])
     def transform(self, X) -> np.ndarray:
         """Encode: ``h = A (x - mean)`` for every row.
 
@@ -417,6 +424,7 @@ class LinearAutoencoder(
         X = validate_X(self, X, reset=False)
         return (X - self.mean_) @ self.encoder_.T
 
+    @lazy_over_rows(lambda self: self.decoder_.shape[0])
     def inverse_transform(self, X) -> np.ndarray:
         """Decode: ``x̂ = mean + B h`` for every row of codes.
 

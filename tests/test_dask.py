@@ -131,3 +131,23 @@ def test_distributed_local_cluster():
     ref = ProbabilisticPCA(3).fit(X)
     np.testing.assert_allclose(m.get_covariance(), ref.get_covariance(), rtol=1e-10)
     np.testing.assert_allclose(H, ref.transform(X), rtol=1e-10)
+
+
+def test_linear_autoencoder_fits_from_dask_scatter_and_transforms_lazily():
+    from latentmodels import LinearAutoencoder
+
+    X = _data()
+    Xd = da.from_array(X, chunks=(700, 5))
+    ref = LinearAutoencoder(3, weight_decay=1.0, random_state=0).fit(X)
+    lazy = LinearAutoencoder(3, weight_decay=1.0, random_state=0).fit(Xd)
+    # same statistics to rounding, same deterministic L-BFGS path
+    np.testing.assert_allclose(
+        lazy.decoder_ @ lazy.encoder_, ref.decoder_ @ ref.encoder_, atol=1e-8
+    )
+    H = ref.transform(Xd)
+    assert isinstance(H, da.Array)
+    np.testing.assert_allclose(H.compute(), ref.transform(X), rtol=1e-12)
+    back = ref.inverse_transform(da.from_array(ref.transform(X), chunks=(500, 3)))
+    np.testing.assert_allclose(back.compute(), ref.inverse_transform(ref.transform(X)))
+    with pytest.raises(ValueError, match="noise_mode='expected'"):
+        LinearAutoencoder(3, input_noise=0.1, noise_mode="sampled").fit(Xd)
