@@ -76,6 +76,8 @@ def _with_hint(
             "columns as numbers (e.g. sklearn.preprocessing.OneHotEncoder) or "
             "drop them."
         )
+    if message.startswith("Found array with dim"):
+        return f"{message} Pass a 2-D array of shape (n_samples, n_features)."
     if message.startswith("Found array with 0 ") or "while a minimum of" in message:
         return (
             f"{message} Pass a 2-D array of shape (n_samples, n_features) with at "
