@@ -319,18 +319,19 @@ def compare(args, out=None) -> int:
             print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
             continue
         t0 = time.perf_counter()
+        print(f"{prefix} fitting ...", end="", file=out, flush=True)
         try:
             estimator = make_estimator(name, cls, k, args, alpha, has_nan)
             result, core = run_model(name, estimator, split, reference, args)
         except Exception as exc:  # report and go on with the other models
             message = str(exc).splitlines()[0] if str(exc) else ""
             failed[name] = f"{type(exc).__name__}: {message}"
-            print(f"{prefix} failed: {failed[name]}", file=out, flush=True)
+            print(f" failed: {failed[name]}", file=out, flush=True)
             continue
         results[name], fitted[name] = result, core
         extra = f"; {len(result['warnings'])} warning(s)" if result["warnings"] else ""
         print(
-            f"{prefix} done in {time.perf_counter() - t0:.1f} s "
+            f" done in {time.perf_counter() - t0:.1f} s "
             f"(fit {result['fit_time_s']:.2f} s){extra}",
             file=out,
             flush=True,
