@@ -20,7 +20,12 @@ same ``alpha`` is passed to both).
    the same exact objective.
 
 Timings are the best of a few repeats of each side in the same process (the
-machine is shared). Results go to ``benchmarks/results/dictionary_learning.json``.
+machine is shared). Both sides are timed with the default BLAS threads and on
+one thread (``threadpool_limits(1)`` for scikit-learn, ``n_jobs=1`` for
+ours), and each of our timings is divided by scikit-learn's in the same
+setting: on a loaded machine multi-threaded BLAS on these small matrices is
+much slower than one thread, for both libraries. Results go to
+``benchmarks/results/dictionary_learning.json``.
 
 Run ``python benchmarks/bench_dictionary_learning.py [--quick]``.
 """
@@ -40,6 +45,7 @@ import sklearn
 from sklearn.datasets import load_digits
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from latentmodels import SparseCoding
 from latentmodels.sparse import lasso_objective, sparse_encode
@@ -85,7 +91,12 @@ def run(quick: bool) -> dict:
             random_state=0,
         ).fit(X)
 
+    # scikit-learn with its default BLAS threads and on one thread: each of
+    # our settings is compared with the matching one.
     t_sk, sk = best_time(fit_sklearn, repeats)
+    with threadpool_limits(limits=1, user_api="blas"):
+        t_sk1, _ = best_time(fit_sklearn, repeats)
+    t_sk_matched = {"all_cores": t_sk, "one_thread": t_sk1}
     target = exact_objective(X, sk.components_)
 
     def ours(max_iter, **kw):
@@ -111,11 +122,13 @@ def run(quick: bool) -> dict:
             t_ours, model = best_time(
                 lambda: ours(max(n_updates, 1), n_jobs=n_jobs).fit(X), repeats
             )
-            results["all_cores" if n_jobs is None else "one_thread"] = {
+            setting = "all_cores" if n_jobs is None else "one_thread"
+            results[setting] = {
                 "seconds": t_ours,
+                "sklearn_seconds_same_threads": t_sk_matched[setting],
                 "objective_exact": exact_objective(X, model.components_),
-                "speedup_vs_sklearn": t_sk / t_ours,
-                "time_ratio_ours_over_sklearn": t_ours / t_sk,
+                "speedup_vs_sklearn": t_sk_matched[setting] / t_ours,
+                "time_ratio_ours_over_sklearn": t_ours / t_sk_matched[setting],
             }
 
         # Online (Mairal et al. 2010), same minibatch size as scikit-learn: the
@@ -136,12 +149,13 @@ def run(quick: bool) -> dict:
         online_result = {
             "epochs_to_reach_sklearn": n_epochs,
             "seconds": t_online,
+            "sklearn_seconds_same_threads": t_sk1,
             "objective_exact": exact_objective(X, model.components_),
-            "speedup_vs_sklearn": t_sk / t_online,
-            "time_ratio_ours_over_sklearn": t_online / t_sk,
+            "speedup_vs_sklearn": t_sk1 / t_online,
+            "time_ratio_ours_over_sklearn": t_online / t_sk1,
         }
 
-    best = min(results.values(), key=lambda r: r["seconds"])
+    worst = max(r["time_ratio_ours_over_sklearn"] for r in results.values())
     return {
         "problem": {
             "data": "load_digits, centred, /16",
@@ -157,6 +171,7 @@ def run(quick: bool) -> dict:
             f"batch_size=256, max_iter={epochs}, tol=0, max_no_improvement=None)",
             "epochs": epochs,
             "seconds": t_sk,
+            "seconds_one_thread": t_sk1,
             "objective_exact": target,
         },
         "latentmodels": {
@@ -167,9 +182,9 @@ def run(quick: bool) -> dict:
             **results,
             "online_one_thread": online_result,
         },
-        "time_ratio_ours_over_sklearn": best["seconds"] / t_sk,
-        "goal": "time ratio <= 0.5",
-        "goal_met": bool(best["seconds"] <= 0.5 * t_sk),
+        "time_ratio_ours_over_sklearn_worst_setting": worst,
+        "goal": "time ratio <= 0.5 (batch, both thread settings)",
+        "goal_met": bool(worst <= 0.5),
         "environment": {
             "python": platform.python_version(),
             "numpy": np.__version__,
