@@ -459,6 +459,18 @@ def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
     return coef[:, :k], np.maximum(psi, floor), coef[:, k]
 
 
+def _try_e_step(data: _ObservedData, theta: tuple):
+    """E-step at an extrapolated point, or None if it is not a usable model."""
+    try:
+        with np.errstate(all="ignore"):
+            moments = _e_step(data, *theta)
+    except np.linalg.LinAlgError:  # M_o not numerically positive definite
+        return None
+    if not (np.isfinite(moments[2]) and np.all(np.isfinite(moments[0]))):
+        return None
+    return moments
+
+
 def _squarem_point(theta0, theta1, theta2, floor, step_max):
     """The SQUAREM extrapolation (scheme S3) in ``(W, log ψ, μ)``, or None.
 
@@ -584,7 +596,7 @@ def fit_missing(
             # θ₂ = F(θ₁) needs only the E-step at θ₁; E(θ₂) only on rejection
             theta2 = _m_step(data, *moments1[:2], isotropic, floor)
             cand, alpha = _squarem_point(theta, theta1, theta2, floor, step_max)
-            cand_moments = None if cand is None else _e_step(data, *cand)
+            cand_moments = None if cand is None else _try_e_step(data, cand)
             if cand_moments is not None and cand_moments[2] >= moments1[2]:
                 new, new_moments = cand, cand_moments
                 if alpha <= -step_max:
