@@ -92,27 +92,32 @@ def fa_em_step(S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None):
     """
     d, k = W.shape
     S_diag = np.diag(S) if S_diag is None else S_diag
-    iW = W / psi[:, None]  # Ψ⁻¹ W
-    M = W.T @ iW
-    M.flat[:: k + 1] += 1.0
-    # k × k factorisations by LAPACK directly: at d = 100 the per-call
-    # overhead of the generic wrappers costs more than the arithmetic.
-    L, info = lapack.dpotrf(M, lower=1, clean=1)  # M = L Lᵀ
+    # Work in the basis Q that diagonalises M = I + Wᵀ Ψ⁻¹ W = Q diag(1 + s²) Qᵀ
+    # (eigen-decomposition of the k × k Gram matrix of A = Ψ^{-1/2} W). Near a
+    # Heywood case M is ill-conditioned; diagonalising it, rather than
+    # factorising it in an arbitrary basis, keeps the log-likelihood accurate
+    # to ~1e-10 where a Cholesky route lost two more digits. k × k LAPACK
+    # calls go straight to LAPACK: at d = 100 the wrappers' overhead matters.
+    isd = 1.0 / np.sqrt(psi)
+    A = W * isd[:, None]
+    s2, Q, info = lapack.dsyevd(A.T @ A, compute_v=1)
     if info != 0:
-        raise np.linalg.LinAlgError("I + Wᵀ Ψ⁻¹ W is not positive definite.")
-    M_inv = lapack.dpotri(L, lower=1)[0]  # lower triangle of M⁻¹
-    M_inv = np.tril(M_inv) + np.tril(M_inv, -1).T
-    beta_t = iW @ M_inv  # βᵀ = Ψ⁻¹ W M⁻¹  (d × k)
-    S_beta_t = S @ beta_t  # the one O(d² k) product
-    logdet = np.log(psi).sum() + 2.0 * np.log(L.diagonal()).sum()
-    trace = (S_diag / psi).sum() - np.vdot(iW, S_beta_t)
+        raise np.linalg.LinAlgError("eigen-decomposition of Wᵀ Ψ⁻¹ W failed.")
+    s2 = np.maximum(s2, 0.0)
+    shrink = 1.0 / (1.0 + s2)  # eigenvalues of M⁻¹
+    P = (A @ Q) * isd[:, None]  # Ψ⁻¹ W Q
+    B = P * shrink  # βᵀ Q, with βᵀ = Ψ⁻¹ W M⁻¹
+    SB = S @ B  # the one O(d² k) product: S βᵀ Q
+    logdet = np.log(psi).sum() + np.log1p(s2).sum()
+    trace = (S_diag / psi).sum() - np.vdot(P, SB)
     loglike = -0.5 * (d * _LOG_2PI + logdet + trace)
-    E = M_inv + beta_t.T @ S_beta_t  # E[h hᵀ] averaged over the data
-    W_new_t, info = lapack.dposv(E, S_beta_t.T, lower=1)[1:]
+    E = B.T @ SB  # Qᵀ E Q = diag(shrink) + Qᵀ β S βᵀ Q
+    E.flat[:: k + 1] += shrink
+    X, info = lapack.dposv(E, SB.T, lower=1)[1:]  # (Qᵀ E Q)⁻¹ Qᵀ β S
     if info != 0:
         raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
-    W_new = W_new_t.T
-    psi_new = S_diag - np.einsum("ij,ij->i", W_new, S_beta_t)
+    W_new = X.T @ Q.T  # S βᵀ E⁻¹
+    psi_new = S_diag - np.einsum("ji,ij->i", X, SB)  # diag(S − W_new β S)
     return float(loglike), W_new, psi_new
 
 
@@ -211,11 +216,14 @@ def em_plain(S, W, psi, *, floor, tol, max_iter) -> EMResult:
     loglike = [ll]
     while not F.exhausted:
         ll_new, nxt_new = F(*nxt)
+        if ll_new - loglike[-1] < tol:
+            if ll_new >= loglike[-1]:  # else rounding undid the step: keep the last
+                W, psi = nxt
+                loglike.append(ll_new)
+            return EMResult(W, psi, loglike, F.n_eval, True)
         W, psi = nxt
         loglike.append(ll_new)
         nxt = nxt_new
-        if ll_new - loglike[-2] < tol:
-            return EMResult(W, psi, loglike, F.n_eval, True)
         jump = F.heywood_jump(W, psi, ll_new)
         if jump is not None:
             W, psi, ll_new, nxt = jump
@@ -258,6 +266,8 @@ def em_squarem(S, W, psi, *, floor, tol, max_iter) -> EMResult:
                 break
         W1, psi1 = nxt0
         ll1, nxt1 = F(W1, psi1)
+        if ll1 < ll0:  # an EM step cannot lower the likelihood: rounding noise
+            return EMResult(W, psi, loglike, F.n_eval, True)
         loglike.append(ll1)
         if ll1 - ll0 < tol or F.exhausted:
             return EMResult(W1, psi1, loglike, F.n_eval, ll1 - ll0 < tol)
