@@ -136,12 +136,27 @@ def test_loglike_never_decreases(isotropic):
     assert len(ll) == r.n_iter
 
 
+def _dense_observed_loglike_numpy(Xm, W_t, psi, mu):
+    """The same with dense numpy (slogdet, solve): fast enough for differences."""
+    C = W_t.T @ W_t + np.diag(psi)
+    obs = ~np.isnan(Xm)
+    total = 0.0
+    patterns, inverse = np.unique(obs, axis=0, return_inverse=True)
+    for p, o in enumerate(patterns):
+        R = Xm[inverse.reshape(-1) == p][:, o] - mu[o]
+        Coo = C[np.ix_(o, o)]
+        quad = np.sum(R * np.linalg.solve(Coo, R.T).T)
+        logdet = np.linalg.slogdet(Coo)[1]
+        total -= 0.5 * (R.size * np.log(2 * np.pi) + R.shape[0] * logdet + quad)
+    return total / Xm.shape[0]
+
+
 def _observed_loglike_params(Xm, theta, d, k, isotropic):
     W_t = theta[: d * k].reshape(k, d)
     log_psi = theta[d * k : d * k + (1 if isotropic else d)]
     mu = theta[-d:]
     psi = np.exp(np.broadcast_to(log_psi, (d,)))
-    return _dense_observed_loglike(Xm, W_t, psi, mu)
+    return _dense_observed_loglike_numpy(Xm, W_t, psi, mu)
 
 
 @pytest.mark.parametrize("isotropic", [True, False])
