@@ -8,8 +8,8 @@ factor analysis). A row ``x`` with observed entries ``o`` has the marginal
 marginals, the *observed-data* log-likelihood; missing entries are
 marginalised out, never filled in.
 
-EM (Ilin & Raiko 2010, JMLR 11:1957–2000, §3, the exact algorithm with the
-mean as a parameter) alternates
+EM (the exact algorithm for PPCA with missing values of Ilin & Raiko 2010,
+JMLR 11:1957–2000, with the mean as a model parameter) alternates
 
 * **E-step**, per row, with only its observed entries:
   ``h | x_o ~ N(m, Σ_o)`` with ``Σ_o = (I + W_oᵀ Ψ_o⁻¹ W_o)⁻¹`` and
