@@ -144,7 +144,8 @@ def _fs_one_numpy(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
         hA, cA = h[act], c[act]
         xA = np.linalg.solve(GAA, b[act] - alpha * theta)
         d = xA - hA
-        t, zero_p = _line_search_numpy(hA, xA, cA, d @ GAA @ d, alpha, positive)
+        dGd = d @ (cA - alpha * theta)  # G_AA d = c_A − αθ_A
+        t, zero_p = _line_search_numpy(hA, xA, cA, dGd, alpha, positive)
         solved = zero_p < 0
         new = hA + t * d
         if zero_p >= 0:

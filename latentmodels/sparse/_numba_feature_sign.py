@@ -166,13 +166,10 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
                 return -(step + 1)
             n_fact = a
         _chol_solve(L, a, rhs, xA)
+        # G_AA d = (b_A − αθ_A) − (b_A − c_A) = c_A − αθ_A, as h = 0 outside A
         dGd = 0.0
         for p in range(a):
-            dp = xA[p] - hA[p]
-            s = 0.0
-            for q in range(a):
-                s += G[act[p], act[q]] * (xA[q] - hA[q])
-            dGd += dp * s
+            dGd += (xA[p] - hA[p]) * (cA[p] - alpha * theta[p])
         t, zero_p = _line_search(hA, xA, cA, dGd, a, alpha, positive)
         solved = zero_p < 0
         for p in range(a):
