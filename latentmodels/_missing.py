@@ -71,9 +71,9 @@ from ._validation import (
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
-# A pattern with at least this many rows (and at least as many rows as observed
-# columns) enters the E-step through its sufficient statistics; the others are
-# handled row by row. Both routes give the same numbers to rounding.
+# A pattern with at least max(this, n_features) rows enters the E-step through
+# its sufficient statistics; the others are handled row by row. Both routes give
+# the same numbers to rounding.
 _MIN_ROWS_FOR_STATS = 32
 
 
