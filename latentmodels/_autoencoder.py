@@ -47,6 +47,7 @@ from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._stats import SufficientStats
 from ._validation import (
     check_array_finite,
+    check_data,
     check_n_components,
     check_option,
     check_positive_int,
@@ -438,8 +439,7 @@ class LinearAutoencoder(
         X_hat : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "decoder_")
-        H = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False)
-        check_array_finite(H, name="codes")
+        H = check_data(X, name="codes", dtype=(np.float64, np.float32))
         k = self.decoder_.shape[1]
         if H.shape[1] != k:
             raise ValueError(

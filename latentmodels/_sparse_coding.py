@@ -41,6 +41,7 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import (
     check_array_finite,
+    check_data,
     check_option,
     check_positive_scalar,
     validate_X,
@@ -553,8 +554,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X_hat : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        H = check_array(H, dtype=np.float64, input_name="H")
-        check_array_finite(H, name="H")
+        H = check_data(H, name="H")
         if H.shape[1] != self.components_.shape[0]:
             raise ValueError(
                 f"H has {H.shape[1]} columns but the dictionary has "
