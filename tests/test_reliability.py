@@ -171,6 +171,104 @@ def test_wrong_number_of_features(fitted, name, n_features):
             fitted[name].score(X)
 
 
+BAD_CODES = {
+    "nan": (lambda H: _with_nan(H), ValueError, r"NaN"),
+    "inf": (lambda H: _with_inf(H), ValueError, r"inf"),
+    "1-D": (lambda H: H[0], ValueError, r"(2D|shape \(n_samples, \d\)).*"),
+    "wrong k": (lambda H: np.c_[H, H[:, :1]], ValueError, r"\b3\b.*(transform|2|3)"),
+    "complex": (lambda H: H + 1j, ValueError, r"([Cc]omplex|real)"),
+    "strings": (
+        lambda H: np.full(H.shape, "a", dtype=object),
+        ValueError,
+        r"(non-numeric|real numbers)",
+    ),
+    "sparse": (sp.csr_matrix, (TypeError, ValueError), r"(dense|shape)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CODES))
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_codes_at_inverse_transform(fitted, name, case):
+    est = fitted[name]
+    H = est.transform(X0[:8])
+    if H.shape[1] == 3:  # SparseCoding: the wrong-k case adds a 4th column
+        H = H[:, :3]
+    make, exc, pattern = BAD_CODES[case]
+    if case == "wrong k" and name == "SparseCoding":
+        pattern = r"4 columns but the dictionary has 3 atoms.*transform"
+    elif case == "wrong k":
+        pattern = r"(shape \(n_samples, 2\)|codes with 2 columns).*3"
+    with pytest.raises(exc, match=re.compile(pattern, re.S)):
+        est.inverse_transform(make(H))
+
+
+@pytest.mark.parametrize("case", ["nan", "complex", "strings", "sparse csr"])
+@pytest.mark.parametrize("name", ["ProbabilisticPCA", "SparseCoding"])
+def test_bad_input_at_partial_fit(name, case):
+    make, exc, pattern = BAD_X[case]
+    if case == "nan":
+        pattern = r"NaN in 1 row.*partial_fit|NaN in 1 row.*impute"
+    with pytest.raises(exc, match=re.compile(pattern, re.S)):
+        MAKERS[name]().partial_fit(make(X0))
+    est = MAKERS[name]().partial_fit(X0)
+    with pytest.raises(ValueError, match=rf"X has 4 features.*expecting {D}"):
+        est.partial_fit(X0[:, :4])
+
+
+@pytest.mark.parametrize("name", ["PCA", "ProbabilisticPCA", "FactorAnalysis"])
+@pytest.mark.parametrize(
+    "n, exc, pattern",
+    [
+        (0, ValueError, "at least 1"),
+        (-3, ValueError, "at least 1"),
+        (2.5, TypeError, "integer"),
+    ],
+)
+def test_bad_sample_size(fitted, name, n, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fitted[name].sample(n)
+
+
+@pytest.mark.parametrize("name", ["ProbabilisticPCA", "FactorAnalysis"])
+@pytest.mark.parametrize(
+    "case, pattern",
+    [
+        ("all-NaN row", r"1 row with every entry missing \(rows 4\).*drop it"),
+        ("all-NaN column", r"1 column that is never observed \(columns 3\).*drop"),
+        ("inf", r"inf in 1 row \(first: row 2\).*remove or clip"),
+        ("bad option", r"missing_values must be one of \['em', 'raise'\]"),
+    ],
+)
+def test_missing_values_edge_cases(name, case, pattern):
+    X = _with_nan(X0)
+    option = "em"
+    if case == "all-NaN row":
+        X[4] = np.nan
+    elif case == "all-NaN column":
+        X[:, 3] = np.nan
+    elif case == "inf":
+        X[2, 2] = np.inf
+    else:
+        X, option = X0, "drop"
+    with pytest.raises(ValueError, match=pattern):
+        MAKERS[name](missing_values=option).fit(X)
+
+
+@pytest.mark.parametrize("name", ["ProbabilisticPCA", "FactorAnalysis"])
+def test_missing_values_one_observed_entry_in_a_column(name):
+    """A column observed once: the fit works and every output is finite."""
+    X = X0.copy()
+    X[1:, 3] = np.nan
+    before = X.copy()
+    est = MAKERS[name](missing_values="em").fit(X)
+    for value in (est.transform(X), est.score_samples(X), est.impute(X)):
+        assert np.all(np.isfinite(value))
+    np.testing.assert_array_equal(X, before)
+    filled = est.impute(X)
+    observed = ~np.isnan(X)
+    np.testing.assert_array_equal(filled[observed], X[observed])
+
+
 @pytest.mark.parametrize("name", GAUSSIAN)
 def test_one_row_is_refused_by_gaussian_models(name):
     with pytest.raises(ValueError, match=r"1 sample.*at least 2 sample"):
@@ -422,6 +520,8 @@ def _layouts():
         "Fortran order": (np.asfortranarray(X0), X0),
         "list of lists": (X0.tolist(), X0),
         "int": ((X0 * 10).astype(np.int64), (X0 * 10).astype(np.int64) * 1.0),
+        "object numbers": (X0.astype(object), X0),
+        "bool": (X0 > 0, (X0 > 0) * 1.0),
     }
 
 
@@ -461,6 +561,17 @@ def test_pandas_feature_names(name):
     assert list(out.columns) == expected and list(out.index) == list(df.index)
     with pytest.raises(ValueError, match="feature names should match"):
         est.transform(df[cols[::-1]])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pandas_non_numeric_column(name):
+    df = pd.DataFrame(X0, columns=[f"x{j}" for j in range(D)])
+    df["label"] = ["a", "b"] * (N // 2)
+    with pytest.raises(ValueError, match=r"could not convert.*non-numeric.*Encode"):
+        MAKERS[name]().fit(df)
+    est = MAKERS[name]().fit(df.drop(columns="label"))
+    with pytest.raises(ValueError, match="feature names"):
+        est.transform(df)
 
 
 # ----------------------------------------------------------------------------
