@@ -46,6 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._base import GaussianLatentModel, IncrementalStatsMixin
+from ._gaussian import LinearGaussian
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -90,33 +91,14 @@ def fa_em_step(S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None):
     psi_new : ndarray of shape (d,)
         Not floored: the caller holds it above its noise floor.
     """
-    d, k = W.shape
     S_diag = np.diag(S) if S_diag is None else S_diag
-    # Work in the basis Q that diagonalises M = I + Wᵀ Ψ⁻¹ W = Q diag(1 + s²) Qᵀ
-    # (eigen-decomposition of the k × k Gram matrix of A = Ψ^{-1/2} W). Near a
-    # Heywood case M is ill-conditioned; diagonalising it, rather than
-    # factorising it in an arbitrary basis, keeps the log-likelihood accurate
-    # to ~1e-10 where a Cholesky route lost two more digits. k × k LAPACK
-    # calls go straight to LAPACK: at d = 100 the wrappers' overhead matters.
-    isd = 1.0 / np.sqrt(psi)
-    A = W * isd[:, None]
-    s2, Q, info = lapack.dsyevd(A.T @ A, compute_v=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("eigen-decomposition of Wᵀ Ψ⁻¹ W failed.")
-    s2 = np.maximum(s2, 0.0)
-    shrink = 1.0 / (1.0 + s2)  # eigenvalues of M⁻¹
-    P = (A @ Q) * isd[:, None]  # Ψ⁻¹ W Q
-    B = P * shrink  # βᵀ Q, with βᵀ = Ψ⁻¹ W M⁻¹
-    SB = S @ B  # the one O(d² k) product: S βᵀ Q
-    logdet = np.log(psi).sum() + np.log1p(s2).sum()
-    trace = (S_diag / psi).sum() - np.vdot(P, SB)
-    loglike = -0.5 * (d * _LOG_2PI + logdet + trace)
-    E = B.T @ SB  # Qᵀ E Q = diag(shrink) + Qᵀ β S βᵀ Q
-    E.flat[:: k + 1] += shrink
-    X, info = lapack.dposv(E, SB.T, lower=1)[1:]  # (Qᵀ E Q)⁻¹ Qᵀ β S
+    # E-step in the eigenbasis Q of M (the shared Gaussian core), M-step here.
+    model = LinearGaussian(W.T, psi, np.zeros(W.shape[0]))
+    loglike, SB, E, Qt = model.em_moments(S)
+    X, info = lapack.dposv(E, SB.T, lower=1)[1:]  # E⁻¹ Qᵀ β S (k × k LAPACK)
     if info != 0:
         raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
-    W_new = X.T @ Q.T  # S βᵀ E⁻¹
+    W_new = X.T @ Qt  # S βᵀ E[h hᵀ]⁻¹
     psi_new = S_diag - np.einsum("ji,ij->i", X, SB)  # diag(S − W_new β S)
     return float(loglike), W_new, psi_new
 
@@ -160,7 +142,7 @@ class _EMMap:
         with np.errstate(all="ignore"):
             try:
                 ll, W_new, psi_new = fa_em_step(self.S, W, psi, self.S_diag)
-            except np.linalg.LinAlgError:
+            except (np.linalg.LinAlgError, ValueError):  # e.g. ψ overflowed
                 return -np.inf, None
         if not (np.isfinite(ll) and np.all(np.isfinite(W_new))):
             return -np.inf, None

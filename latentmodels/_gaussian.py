@@ -122,6 +122,43 @@ class LinearGaussian:
             Q = linalg.qr(np.hstack([Q, np.eye(k)]), mode="economic")[0][:, :k]
         return (Q * inv_eig) @ Q.T
 
+    def em_moments(self, S: np.ndarray):
+        r"""E-step of EM from the covariance ``S`` of data centred at ``mean``.
+
+        With ``β = Wᵀ C⁻¹ = M⁻¹ Wᵀ Ψ⁻¹`` the expected sufficient statistics
+        of the factors are ``E[x hᵀ] = S βᵀ`` and
+        ``E[h hᵀ] = M⁻¹ + β S βᵀ`` (averages over the rows). They are returned
+        in the eigenbasis ``Q`` of ``M`` (``M = Q diag(1 + s²) Qᵀ``), where
+        ``βᵀ Q = Ψ^{-1/2} V diag(s / (1 + s²))`` needs no factorisation, so
+        they stay accurate when ``M`` is ill-conditioned (Heywood cases). The
+        one ``O(d² k)`` product ``S βᵀ`` also gives the mean log-likelihood of
+        the current parameters: ``tr(C⁻¹ S) = Σ_j S_jj/ψ_j − tr(Wᵀ Ψ⁻¹ S βᵀ)``.
+
+        Returns
+        -------
+        loglike : float
+            Mean log-likelihood per row, ``−½[d log 2π + log det C + tr(C⁻¹ S)]``.
+        SB : ndarray of shape (d, k)
+            ``S βᵀ Q``.
+        E : ndarray of shape (k, k)
+            ``Qᵀ E[h hᵀ] Q = diag(1/(1 + s²)) + Qᵀ β S βᵀ Q``.
+        Qt : ndarray of shape (k, k)
+            ``Qᵀ``; the M-step's ``W_new = S βᵀ E[h hᵀ]⁻¹`` is
+            ``(SB E⁻¹) Qᵀ``.
+        """
+        k, d = self.components.shape
+        if k > d:
+            raise ValueError(f"EM needs n_components <= n_features, got {k} > {d}.")
+        s = self._s
+        P = self._V * (s * self._isd[:, None])  # Ψ⁻¹ W Q
+        B = P / (1.0 + s**2)  # βᵀ Q
+        SB = S @ B
+        trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
+        loglike = -0.5 * (d * _LOG_2PI + self.logdet + trace)
+        E = B.T @ SB
+        E[np.diag_indices_from(E)] += 1.0 / (1.0 + s**2)
+        return float(loglike), SB, E, self._Qt
+
     # --- second moments -------------------------------------------------------
     def covariance(self) -> np.ndarray:
         """The model covariance ``C = W Wᵀ + Ψ`` (a ``d × d`` array)."""

@@ -68,16 +68,27 @@ def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
 
 
 def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
-    """One EM step of Tipping & Bishop on the covariance ``S``; O(d² k)."""
-    d, k = W.shape
-    SW = S @ W
-    M = W.T @ W + sigma2 * np.eye(k)
-    # k × k solves with numpy: scipy.linalg.solve has a large per-call cost
-    Minv_WtSW = np.linalg.solve(M, W.T @ SW)
-    W_new = np.linalg.solve((sigma2 * np.eye(k) + Minv_WtSW).T, SW.T).T
-    Minv_Wnew_t = np.linalg.solve(M, W_new.T)
-    sigma2_new = (np.trace(S) - np.einsum("ij,ji->", SW, Minv_Wnew_t)) / d
-    return W_new, float(sigma2_new)
+    """One EM step of Tipping & Bishop on the covariance ``S``; O(d² k).
+
+    The E-step is the shared one of the Gaussian core
+    (:meth:`LinearGaussian.em_moments`, Ψ = σ² I); the M-step is
+    ``W_new = S βᵀ E[h hᵀ]⁻¹`` and ``σ²_new = tr(S − W_new β S) / d``, the
+    paper's update written with ``β = M⁻¹ Wᵀ / σ²``.
+
+    Returns
+    -------
+    loglike : float
+        Mean log-likelihood of the *input* ``(W, σ²)``.
+    W_new : ndarray of shape (d, k)
+    sigma2_new : float
+    """
+    d = W.shape[0]
+    model = LinearGaussian(W.T, np.full(d, sigma2), np.zeros(d))
+    loglike, SB, E, Qt = model.em_moments(S)
+    X = np.linalg.solve(E, SB.T)  # k × k: numpy's solve has little overhead
+    W_new = X.T @ Qt
+    sigma2_new = (np.trace(S) - np.einsum("ji,ij->", X, SB)) / d
+    return loglike, W_new, float(sigma2_new)
 
 
 class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
@@ -213,12 +224,13 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         W = rng.standard_normal((d, k)) * scale
         sigma2 = float(np.trace(S) / d)
         floor = np.trace(S) / d
-        loglike = [self._mean_ll(W, sigma2, stats)]
+        ll, W_next, s2_next = ppca_em_step(S, W, sigma2)
+        loglike = [ll]
         converged = False
         for n_iter in range(1, self.max_iter + 1):
-            W, sigma2 = ppca_em_step(S, W, sigma2)
-            sigma2 = float(floor_noise(sigma2, floor, NOISE_RTOL))
-            loglike.append(self._mean_ll(W, sigma2, stats))
+            W, sigma2 = W_next, float(floor_noise(s2_next, floor, NOISE_RTOL))
+            ll, W_next, s2_next = ppca_em_step(S, W, sigma2)
+            loglike.append(ll)
             if loglike[-1] - loglike[-2] < self.tol:
                 converged = True
                 break

@@ -16,21 +16,18 @@ def _data(n=3000, d=12, seed=0):
 
 
 def _models():
-    models = [
-        PCA(3),
-        ProbabilisticPCA(3),
-        ProbabilisticPCA(3, method="em", random_state=0),
-    ]
-    try:
-        from latentmodels import FactorAnalysis
-    except (ImportError, AttributeError):  # pragma: no cover - until it lands
-        return models
     # EM is stopped after a fixed number of iterations: the likelihood is flat to
     # rounding long before the parameters agree to 1e-10, so two runs on equal
     # statistics are compared step for step (the property under test is that
     # Dask gives the same statistics, and the same fit from them).
-    return models + [
-        FactorAnalysis(3, tol=0.0, max_iter=300, acceleration=None, random_state=0)
+    from latentmodels import FactorAnalysis
+
+    em = dict(tol=0.0, max_iter=300, random_state=0)
+    return [
+        PCA(3),
+        ProbabilisticPCA(3),
+        ProbabilisticPCA(3, method="em", **em),
+        FactorAnalysis(3, acceleration=None, **em),
     ]
 
 

@@ -53,7 +53,8 @@ def test_em_fixed_point_is_stationary():
     cf = ProbabilisticPCA(3).fit(X)
     from latentmodels._ppca import ppca_em_step
 
-    W, s2 = ppca_em_step(S, cf.components_.T, cf.noise_variance_[0])
+    ll, W, s2 = ppca_em_step(S, cf.components_.T, cf.noise_variance_[0])
+    np.testing.assert_allclose(ll, cf.loglike_[-1], rtol=1e-12)
     np.testing.assert_allclose(W @ W.T, cf.components_.T @ cf.components_, atol=1e-10)
     assert s2 == pytest.approx(cf.noise_variance_[0], rel=1e-10)
 
