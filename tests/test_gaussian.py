@@ -114,3 +114,20 @@ def test_floor_noise_does_not_modify_input():
     out = floor_noise(psi, np.array([1.0, 1.0]), 1e-6)
     np.testing.assert_array_equal(out, [1e-6, 0.5])
     assert psi[0] == 1e-20
+
+
+def test_em_moments_match_dense_e_step():
+    g, W_t, psi, _, rng = _model(d=8, k=3)
+    X = rng.standard_normal((60, 8)) @ rng.standard_normal((8, 8))
+    S = np.cov(X.T, bias=True)
+    model = LinearGaussian(W_t, psi, np.zeros(8))
+    ll, SB, E, Qt = model.em_moments(S)
+    W = W_t.T
+    C = W @ W.T + np.diag(psi)
+    beta = W.T @ np.linalg.inv(C)  # dense reference
+    Ehh = np.eye(3) - beta @ W + beta @ S @ beta.T
+    np.testing.assert_allclose(SB @ Qt, S @ beta.T, atol=1e-12)
+    np.testing.assert_allclose(Qt.T @ E @ Qt, Ehh, atol=1e-12)
+    np.testing.assert_allclose(
+        ll, model.mean_log_likelihood(np.zeros(8), S), rtol=1e-13
+    )
