@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._dask import lazy_over_rows
 from ._validation import (
     check_array_finite,
     check_data,
@@ -531,6 +532,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self
 
     # ------------------------------------------------------------ inference API
+    @lazy_over_rows(lambda self: self.components_.shape[0])
     def transform(self, X) -> np.ndarray:
         """Exact codes ``h*(x)`` of the rows of ``X`` (the inference of ``fit``).
 
@@ -542,6 +544,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = self._validate(X, reset=False)
         return self._infer(X, self.components_).codes
 
+    @lazy_over_rows(lambda self: self.components_.shape[1])
     def inverse_transform(self, H) -> np.ndarray:
         """Decode codes: ``X̂ = H D`` (no mean: the data are not centred).
 
@@ -562,6 +565,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             )
         return H @ self.components_
 
+    @lazy_over_rows(lambda self: self.components_.shape[0])
     def encode_parametric(self, X) -> np.ndarray:
         """Codes predicted by the parametric encoder (``encoder='linear'|'lista'``).
 

@@ -148,3 +148,22 @@ def test_linear_autoencoder_fits_from_dask_scatter_and_transforms_lazily():
     np.testing.assert_allclose(back.compute(), ref.inverse_transform(ref.transform(X)))
     with pytest.raises(ValueError, match="noise_mode='expected'"):
         LinearAutoencoder(3, input_noise=0.1, noise_mode="sampled").fit(Xd)
+
+
+def test_sparse_coding_transforms_lazily():
+    from latentmodels import SparseCoding
+
+    X = _data(n=600)
+    model = SparseCoding(
+        6, alpha=1.0, max_iter=5, encoder="linear", random_state=0
+    ).fit(X)
+    Xd = da.from_array(X, chunks=(250, 12))
+    H = model.transform(Xd)
+    assert isinstance(H, da.Array)
+    np.testing.assert_allclose(H.compute(), model.transform(X), rtol=1e-10, atol=1e-12)
+    P = model.encode_parametric(Xd)
+    np.testing.assert_allclose(P.compute(), model.encode_parametric(X), rtol=1e-12)
+    back = model.inverse_transform(da.from_array(model.transform(X), chunks=(250, 6)))
+    np.testing.assert_allclose(
+        back.compute(), model.inverse_transform(model.transform(X))
+    )
