@@ -24,7 +24,7 @@ from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._gaussian import LinearGaussian
 from ._missing import impute_observed, posterior_mean_observed, score_rows_observed
 from ._stats import SufficientStats
-from ._validation import check_n_components, validate_X
+from ._validation import check_data, check_n_components, validate_X
 
 
 def _n_components(model) -> int:
@@ -195,15 +195,13 @@ class GaussianLatentModel(
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""
         check_is_fitted(self, "components_")
-        H = np.asarray(X)
+        H = check_data(X, name="factors", dtype=(np.float64, np.float32))
         k = self.components_.shape[0]
-        if H.ndim != 2 or H.shape[1] != k:
+        if H.shape[1] != k:
             raise ValueError(
                 f"Expected an array of factors of shape (n_samples, {k}), got shape "
                 f"{H.shape}; pass the output of transform."
             )
-        if H.dtype.kind not in "fi" or not np.all(np.isfinite(H)):
-            raise ValueError("Factors must be finite real numbers (no NaN or inf).")
         return H
 
     # --- likelihood -----------------------------------------------------------------

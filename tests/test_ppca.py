@@ -130,3 +130,14 @@ def test_bad_arguments():
         ProbabilisticPCA(2.0).fit(_data())
     with pytest.raises(ValueError, match="shape"):
         ProbabilisticPCA(2).fit(_data()).inverse_transform(np.ones((3, 5)))
+
+
+def test_inverse_transform_rejects_bad_factors_clearly():
+    m = ProbabilisticPCA(2).fit(_data())
+    with pytest.raises(ValueError, match="[Cc]omplex"):
+        m.inverse_transform(np.ones((3, 2)) * 1j)
+    with pytest.raises(ValueError, match="NaN"):
+        m.inverse_transform(np.full((3, 2), np.nan))
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="dense"):
+        m.inverse_transform(sparse.csr_matrix(np.ones((3, 2))))
