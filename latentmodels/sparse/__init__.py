@@ -115,41 +115,46 @@ def encode(
     X = np.asarray(X, dtype=np.float64)
     D = np.asarray(dictionary, dtype=np.float64)
     n, k = X.shape[0], D.shape[0]
-    H = np.zeros((n, k))
     n_iter = np.zeros(n, dtype=np.int64)
 
     B = X @ D.T
     amax = np.maximum(B.max(axis=1), 0.0) if positive else np.abs(B).max(axis=1)
-    todo = np.flatnonzero(alpha < amax)  # the rest: h = 0 exactly
+    todo = alpha < amax  # the rest: h = 0 exactly
+    every = bool(todo.all())
+    rows = slice(None) if every else np.flatnonzero(todo)  # no copies if all
     n_threads = _n_threads(n_jobs)
-    H0 = None if init is None else np.asarray(init, dtype=np.float64)[todo]
-    if todo.size:
-        if solver == "cvxpy":
-            from ._cvxpy import solve_cvxpy
+    H0 = None if init is None else np.asarray(init, dtype=np.float64)[rows]
+    if not todo.any():
+        H = np.zeros((n, k))
+    elif solver == "cvxpy":
+        from ._cvxpy import solve_cvxpy
 
-            Ht, it = solve_cvxpy(
-                X[todo], D, alpha, positive=positive, max_iter=max_iter
-            )
+        H = np.zeros((n, k))
+        H[rows], n_iter[rows] = solve_cvxpy(
+            X[rows], D, alpha, positive=positive, max_iter=max_iter
+        )
+    else:
+        Xt = X[rows]
+        # the solvers compute the gap from the Gram matrix; aim a little
+        # lower so that the residual-based gap below also meets tol
+        Ht, it = _run_gram_solver(
+            solver,
+            B[rows],
+            D @ D.T,
+            np.einsum("ij,ij->i", Xt, Xt),
+            alpha,
+            positive,
+            0.5 * tol,
+            max_iter,
+            H0,
+            n_threads,
+            D.shape[1],
+        )
+        if every:
+            H, n_iter = Ht, it
         else:
-            G = D @ D.T
-            Bt = B[todo]
-            xx = np.einsum("ij,ij->i", X[todo], X[todo])
-            # the solvers compute the gap from the Gram matrix; aim a little
-            # lower so that the residual-based gap below also meets tol
-            Ht, it = _run_gram_solver(
-                solver,
-                Bt,
-                G,
-                xx,
-                alpha,
-                positive,
-                0.5 * tol,
-                max_iter,
-                H0,
-                n_threads,
-                D.shape[1],
-            )
-        H[todo], n_iter[todo] = Ht, it
+            H = np.zeros((n, k))
+            H[rows], n_iter[rows] = Ht, it
 
     obj, gap = objective_and_gap(X, D, H, alpha, positive)
     rel = gap / np.maximum(obj, TINY)
@@ -163,7 +168,7 @@ def encode(
     else:
         message = (
             f"all {n} samples reached relative duality gap <= {tol:g} "
-            f"({n - todo.size} by the alpha >= alpha_max shortcut)"
+            f"({n - int(todo.sum())} by the alpha >= alpha_max shortcut)"
         )
     return EncodeResult(
         codes=H,
