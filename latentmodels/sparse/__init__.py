@@ -256,7 +256,7 @@ def sparse_encode(
     dictionary : array-like of shape (n_components, n_features)
         Atoms as rows (scikit-learn's ``components_`` convention).
     alpha : float
-        Penalty ``α >= 0``. Not divided by ``n_features``: this is the same
+        Penalty ``α > 0``. Not divided by ``n_features``: this is the same
         scale as :func:`sklearn.decomposition.sparse_encode`'s ``alpha`` for
         ``'lasso_cd'``/``'lasso_lars'``.
     solver : {'auto', 'cd', 'feature_sign', 'fista', 'cvxpy'}, default='auto'
@@ -328,7 +328,13 @@ def _validate(X, dictionary, alpha, solver, tol, max_iter, init):
             "the dictionary must have shape (n_components, n_features) with atoms "
             "as rows (transpose it if it holds atoms as columns)."
         )
-    alpha = check_positive_scalar(alpha, "alpha", allow_zero=True)
+    if isinstance(alpha, numbers.Real) and alpha == 0:
+        raise ValueError(
+            "alpha must be > 0: with alpha = 0 the problem is plain least squares, "
+            "whose codes are not sparse and whose optimality the lasso duality gap "
+            "cannot certify; use numpy.linalg.lstsq for it."
+        )
+    alpha = check_positive_scalar(alpha, "alpha")
     check_option(solver, "solver", SOLVERS)
     check_positive_scalar(tol, "tol")
     _check_int(max_iter, "max_iter")
