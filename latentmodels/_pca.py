@@ -27,7 +27,7 @@ from ._base import (
 )
 from ._dask import lazy_over_rows
 from ._gaussian import floor_noise
-from ._stats import SufficientStats
+from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
 from ._validation import check_n_components, check_option
 
 # σ² is held at or above this fraction of the mean variance, so the model
@@ -88,27 +88,6 @@ def minka_log_evidence(spectrum: np.ndarray, n_samples: int) -> np.ndarray:
             - k * np.log(n_samples) / 2.0
         )
     return out
-
-
-def _gram_eigh(Xc: np.ndarray):
-    """Spectrum of centred wide data from its ``n × n`` Gram matrix.
-
-    ``Xc Xcᵀ = V diag(s²) Vᵀ`` gives the right singular vectors
-    ``Vtᵀ = Xcᵀ V diag(1/s)``: ``O(n² d)`` work against the SVD's larger
-    constant. Returns ``(s², Vt)``, or ``(None, None)`` when the Gram matrix
-    is numerically rank deficient beyond the data's centring (then the
-    directions of tiny singular values are not determined accurately and the
-    caller falls back to the SVD).
-    """
-    G = Xc @ Xc.T
-    s2, V = np.linalg.eigh(G)
-    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
-    rank = Xc.shape[0] - 1  # centring removes one dimension
-    tiny = s2[0] * Xc.shape[0] * np.finfo(np.float64).eps * 1e3
-    if rank < 1 or s2[rank - 1] <= tiny:
-        return None, None
-    Vt = (V[:, :rank].T @ Xc) / np.sqrt(s2[:rank])[:, None]
-    return s2[:rank], Vt
 
 
 class PCA(GaussianLatentModel):
@@ -247,7 +226,7 @@ default='auto'
         ):
             solver = "full"  # the Gram route has only the n − 1 centred directions
         if solver == "gram_eigh":
-            lam, Vt = _gram_eigh(Xc)
+            lam, Vt = gram_eigenpairs(Xc)
             if lam is not None:
                 self._set_spectrum(mean, lam / (n - 1), Vt, total, n, nc, solver)
                 return
@@ -272,9 +251,10 @@ default='auto'
                 "use svd_solver='covariance_eigh'."
             )
         r = min(n, d)
-        # numpy calls LAPACK syevd (divide and conquer): faster than scipy's evr
-        lam, U = np.linalg.eigh(stats.scatter / (n - 1))
-        lam, U = np.maximum(lam[::-1][:r], 0.0), U[:, ::-1][:, :r]
+        # an integer k needs only the top k pairs; the rest enter through the trace
+        k = nc if isinstance(nc, numbers.Integral) else None
+        lam, U = top_eigenpairs(stats.scatter / (n - 1), k)
+        lam, U = np.maximum(lam[:r], 0.0), U[:, :r]
         total = np.trace(stats.scatter) / (n - 1)
         self._set_spectrum(stats.mean, lam, U.T, total, n, nc, solver)
 

@@ -39,7 +39,7 @@ from ._base import (
 )
 from ._gaussian import LinearGaussian, floor_noise
 from ._missing import fit_missing
-from ._stats import SufficientStats
+from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
 NOISE_RTOL = 1e-12
@@ -59,9 +59,9 @@ def canonical_loadings(W: np.ndarray) -> np.ndarray:
 def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """Maximum likelihood ``(W, σ²)`` of PPCA from the covariance ``S``."""
     d = S.shape[0]
-    lam, U = np.linalg.eigh(S)  # LAPACK syevd
-    lam, U = lam[::-1], U[:, ::-1]
-    sigma2 = lam[k:].mean() if k < d else 0.0
+    lam, U = top_eigenpairs(S, k)
+    # the d − k smallest eigenvalues enter only through their sum
+    sigma2 = (np.trace(S) - lam[:k].sum()) / (d - k) if k < d else 0.0
     sigma2 = float(floor_noise(sigma2, np.trace(S) / d, NOISE_RTOL))
     W = U[:, :k] * np.sqrt(np.maximum(lam[:k] - sigma2, 0.0))
     return canonical_loadings(W), sigma2
@@ -172,6 +172,9 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     def _fit_array(self, X: np.ndarray) -> None:
         check_option(self.missing_values, "missing_values", ("raise", "em"))
         if not np.isnan(X).any():
+            if self.method == "closed_form" and X.shape[0] < X.shape[1]:
+                if self._fit_wide(X):
+                    return
             return super()._fit_array(X)
         if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this fit
             del self._sufficient_stats
@@ -191,6 +194,38 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         self.n_components_ = k
         self.loglike_ = result.loglike
         self.n_iter_ = result.n_iter
+
+    def _fit_wide(self, X: np.ndarray) -> bool:
+        """Closed form for wide data (n < d) from the ``n × n`` Gram matrix.
+
+        Same maximum as the covariance route without forming the ``d × d``
+        matrix: ``O(n² d)`` instead of ``O(n d² + d³)``. Returns False (and
+        fits nothing) when the Gram route does not apply (rank deficiency, or
+        more components than centred directions).
+        """
+        n, d = X.shape
+        k = self._resolve_n_components(n, d)
+        mean = X.mean(axis=0, dtype=np.float64)
+        Xc = np.asarray(X, dtype=np.float64) - mean
+        s2, Vt = gram_eigenpairs(Xc)
+        if s2 is None or k > s2.size:
+            return False
+        if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this fit
+            del self._sufficient_stats
+        lam = s2[:k] / n
+        total = np.einsum("ij,ij->", Xc, Xc) / n
+        sigma2 = float(
+            floor_noise((total - lam.sum()) / (d - k), total / d, NOISE_RTOL)
+        )
+        W = canonical_loadings(Vt[:k].T * np.sqrt(np.maximum(lam - sigma2, 0.0)))
+        model = LinearGaussian(W.T, np.full(d, sigma2), mean)
+        self.components_ = W.T
+        self.noise_variance_ = np.full(d, sigma2)
+        self.mean_ = mean
+        self.n_components_ = k
+        self.loglike_ = [float(model.log_likelihood_rows(X).mean())]
+        self.n_iter_ = 1
+        return True
 
     def _fit_stats(self, stats: SufficientStats) -> None:
         check_option(self.missing_values, "missing_values", ("raise", "em"))

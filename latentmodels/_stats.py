@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg
 from scipy.linalg import blas
 
 # Rows per block when the scatter matrix is accumulated from an in-memory array:
@@ -90,3 +91,39 @@ class SufficientStats:
             + np.outer(delta, delta) * (self.n * other.n / n)
         )
         return SufficientStats(n, mean, scatter)
+
+
+def top_eigenpairs(S: np.ndarray, k: int | None = None):
+    """Eigenvalues (descending) and eigenvectors of a symmetric matrix.
+
+    With ``k``, only the ``k`` largest pairs are computed (LAPACK ``syevr``
+    on an index range: a few times faster than the full decomposition when
+    ``k ≪ d``); otherwise all of them (divide and conquer, ``syevd``).
+    """
+    d = S.shape[0]
+    if k is not None and k < d:
+        lam, U = linalg.eigh(S, subset_by_index=[d - k, d - 1])
+    else:
+        lam, U = linalg.eigh(S, driver="evd")
+    return lam[::-1], U[:, ::-1]
+
+
+def gram_eigenpairs(Xc: np.ndarray):
+    """Spectrum of centred wide data from its ``n × n`` Gram matrix.
+
+    ``Xc Xcᵀ = V diag(s²) Vᵀ`` gives the right singular vectors
+    ``Vtᵀ = Xcᵀ V diag(1/s)``: ``O(n² d)`` work against the SVD's larger
+    constant. Returns ``(s², Vt)``, or ``(None, None)`` when the Gram matrix
+    is numerically rank deficient beyond the data's centring (then the
+    directions of tiny singular values are not determined accurately and the
+    caller falls back to the SVD).
+    """
+    G = Xc @ Xc.T
+    s2, V = np.linalg.eigh(G)
+    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
+    rank = Xc.shape[0] - 1  # centring removes one dimension
+    tiny = s2[0] * Xc.shape[0] * np.finfo(np.float64).eps * 1e3
+    if rank < 1 or s2[rank - 1] <= tiny:
+        return None, None
+    Vt = (V[:, :rank].T @ Xc) / np.sqrt(s2[:rank])[:, None]
+    return s2[:rank], Vt

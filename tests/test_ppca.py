@@ -141,3 +141,20 @@ def test_inverse_transform_rejects_bad_factors_clearly():
     sparse = pytest.importorskip("scipy.sparse")
     with pytest.raises(TypeError, match="dense"):
         m.inverse_transform(sparse.csr_matrix(np.ones((3, 2))))
+
+
+def test_wide_data_closed_form_equals_covariance_route():
+    from latentmodels._stats import SufficientStats
+
+    rng = np.random.RandomState(5)
+    X = rng.standard_normal((30, 3)) @ rng.standard_normal((3, 80)) * 2
+    X += rng.standard_normal((30, 80))
+    wide = ProbabilisticPCA(4).fit(X)  # Gram route (n < d)
+    ref = ProbabilisticPCA(4)
+    ref.n_features_in_ = 80
+    ref._fit_stats(SufficientStats.from_array(X))  # covariance route
+    np.testing.assert_allclose(
+        wide.get_covariance(), ref.get_covariance(), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(wide.loglike_[-1], ref.loglike_[-1], rtol=1e-11)
+    np.testing.assert_allclose(wide.score(X), wide.loglike_[-1], rtol=1e-12)
