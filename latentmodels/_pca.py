@@ -226,7 +226,7 @@ default='auto'
         ):
             solver = "full"  # the Gram route has only the n − 1 centred directions
         if solver == "gram_eigh":
-            lam, Vt = gram_eigenpairs(Xc)
+            lam, Vt = gram_eigenpairs(Xc, nc if isinstance(nc, int) else None)
             if lam is not None:
                 self._set_spectrum(mean, lam / (n - 1), Vt, total, n, nc, solver)
                 return

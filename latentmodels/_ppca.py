@@ -207,8 +207,8 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         k = self._resolve_n_components(n, d)
         mean = X.mean(axis=0, dtype=np.float64)
         Xc = np.asarray(X, dtype=np.float64) - mean
-        s2, Vt = gram_eigenpairs(Xc)
-        if s2 is None or k > s2.size:
+        s2, Vt = gram_eigenpairs(Xc, k)
+        if s2 is None:
             return False
         if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this fit
             del self._sufficient_stats

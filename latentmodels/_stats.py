@@ -108,22 +108,25 @@ def top_eigenpairs(S: np.ndarray, k: int | None = None):
     return lam[::-1], U[:, ::-1]
 
 
-def gram_eigenpairs(Xc: np.ndarray):
+def gram_eigenpairs(Xc: np.ndarray, k: int | None = None):
     """Spectrum of centred wide data from its ``n × n`` Gram matrix.
 
     ``Xc Xcᵀ = V diag(s²) Vᵀ`` gives the right singular vectors
     ``Vtᵀ = Xcᵀ V diag(1/s)``: ``O(n² d)`` work against the SVD's larger
-    constant. Returns ``(s², Vt)``, or ``(None, None)`` when the Gram matrix
-    is numerically rank deficient beyond the data's centring (then the
-    directions of tiny singular values are not determined accurately and the
-    caller falls back to the SVD).
+    constant. Returns ``(s², Vt)`` with the ``n − 1`` squared singular values
+    of the centred data and the first ``k`` (default all ``n − 1``) rows of
+    ``Vt``; or ``(None, None)`` when one of those ``k`` singular values is
+    numerically zero (its direction is not determined accurately from the
+    Gram matrix, and the caller falls back to the SVD).
     """
-    G = Xc @ Xc.T
-    s2, V = np.linalg.eigh(G)
-    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
-    rank = Xc.shape[0] - 1  # centring removes one dimension
-    tiny = s2[0] * Xc.shape[0] * np.finfo(np.float64).eps * 1e3
-    if rank < 1 or s2[rank - 1] <= tiny:
+    n = Xc.shape[0]
+    rank = n - 1  # centring removes one dimension
+    m = rank if k is None else k
+    if m < 1 or m > rank:
         return None, None
-    Vt = (V[:, :rank].T @ Xc) / np.sqrt(s2[:rank])[:, None]
+    s2, V = linalg.eigh(Xc @ Xc.T, driver="evd")
+    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
+    if s2[m - 1] <= s2[0] * n * np.finfo(np.float64).eps * 1e3:
+        return None, None
+    Vt = (V[:, :m].T @ Xc) / np.sqrt(s2[:m])[:, None]
     return s2[:rank], Vt
