@@ -138,6 +138,12 @@ def run_problem(name, X, D, repeats, ours_solvers):
         }
         row["nnz_per_code"] = float(np.count_nonzero(res.codes, axis=1).mean())
         print(f"[{name}] ours {solver:13s} {t:7.3f} s  {res.message}", flush=True)
+    t1, times1, _ = best_time(
+        lambda: encode(X, D, ALPHA, solver="auto", tol=TOL, n_jobs=1), repeats + 2
+    )
+    row["ours_auto_one_thread_seconds"] = t1
+    row["parallel_speedup_auto_2_threads"] = t1 / row["ours"]["auto"]["seconds"]
+    print(f"[{name}] ours auto, 1 thread {t1:7.3f} s", flush=True)
     for algo in ("lasso_cd", "lasso_lars"):
         t, times, H = best_time(
             lambda a=algo: sk_sparse_encode(X, D, algorithm=a, alpha=ALPHA, n_jobs=2),
