@@ -396,3 +396,17 @@ def test_auto_and_threads():
     assert res.solver == ("feature_sign" if _numba_jit.use_numba() else "cd")
     one = encode(X, D, 0.1, solver=res.solver, tol=1e-10, n_jobs=1)
     np.testing.assert_array_equal(one.codes, res.codes)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_zero_atom_gets_zero_code(solver, positive):
+    """An all-zero atom never enters; the other codes are those without it."""
+    X, D = _problem(20, n=5)
+    D0 = np.vstack([D[:3], np.zeros((1, D.shape[1])), D[3:]])
+    alpha = 0.2
+    ref = encode(X, D, alpha, solver=solver, positive=positive, tol=1e-12)
+    res = encode(X, D0, alpha, solver=solver, positive=positive, tol=1e-12)
+    assert res.converged.all()
+    assert np.all(res.codes[:, 3] == 0.0)
+    np.testing.assert_allclose(np.delete(res.codes, 3, axis=1), ref.codes, atol=1e-7)
