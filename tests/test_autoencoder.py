@@ -5,13 +5,10 @@ scatter matrix ``Σ = X_cᵀ X_c`` (eigenvalues ``s_1 > … > s_d``, vectors
 ``U``), independently of the estimator's code path (L-BFGS on the loss).
 """
 
-import warnings
-
 import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentmodels import LinearAutoencoder
 from latentmodels._autoencoder import compare_with_pca
@@ -491,20 +488,3 @@ def test_bad_input(data):
         ae.inverse_transform(np.ones((2, 4)))
     with pytest.raises(ValueError, match="codes contains NaN"):
         ae.inverse_transform(np.full((2, K), np.nan))
-
-
-ESTIMATORS = [
-    LinearAutoencoder(1, random_state=0),
-    LinearAutoencoder(1, tied=True, weight_decay=0.1, random_state=0),
-    LinearAutoencoder(1, unit_penalties=[0.1], contractive=0.1, random_state=0),
-    LinearAutoencoder(
-        1, input_noise=0.1, noise_mode="sampled", n_epochs=3, random_state=0
-    ),
-]
-
-
-@parametrize_with_checks(ESTIMATORS)
-def test_sklearn_checks(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        check(estimator)

@@ -8,7 +8,6 @@ from scipy import optimize
 from sklearn.datasets import load_wine
 from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentmodels import FactorAnalysis
 from latentmodels._factor_analysis import fa_em_step, fa_n_parameters
@@ -34,24 +33,6 @@ def _dense_loglike(C, S, d):
         + np.linalg.slogdet(C)[1]
         + np.trace(np.linalg.solve(C, S))
     )
-
-
-@parametrize_with_checks(
-    [
-        FactorAnalysis(n_components=1),
-        FactorAnalysis(
-            n_components=1, acceleration=None, init="random", tol=1e-6, random_state=0
-        ),
-        FactorAnalysis(n_components=2, rotation="varimax"),
-        FactorAnalysis(n_components=2, rotation="oblimin"),
-        FactorAnalysis(n_components=1, missing_values="em"),
-    ]
-)
-def test_sklearn_checks(estimator, check):
-    with warnings.catch_warnings():
-        # tiny check data sets are often Heywood cases; that warning is expected
-        warnings.filterwarnings("ignore", message="Heywood case")
-        check(estimator)
 
 
 # --- the likelihood and the EM fixed point -------------------------------------

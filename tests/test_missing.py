@@ -10,7 +10,6 @@ from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import latentmodels._missing as missing
 from latentmodels import ProbabilisticPCA
@@ -340,18 +339,3 @@ def test_factor_analysis_with_missing_values():
     ll = np.array(fa.loglike_)
     assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
     assert not np.isnan(fa.impute(Xm)).any()
-
-
-def _checked():
-    ests = [ProbabilisticPCA(n_components=1, missing_values="em")]
-    if HAS_FA:
-        from latentmodels import FactorAnalysis
-
-        if "missing_values" in FactorAnalysis().get_params():
-            ests.append(FactorAnalysis(n_components=1, missing_values="em"))
-    return ests
-
-
-@parametrize_with_checks(_checked())
-def test_sklearn_checks(estimator, check):
-    check(estimator)

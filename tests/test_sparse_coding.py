@@ -7,7 +7,6 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from latentmodels import SparseCoding
 from latentmodels.sparse import lasso_objective, sparse_encode
@@ -267,25 +266,3 @@ def test_feature_names_out(data):
         model.get_feature_names_out(),
         ["sparsecoding0", "sparsecoding1", "sparsecoding2"],
     )
-
-
-@parametrize_with_checks(
-    [
-        SparseCoding(3, alpha=0.1, max_iter=20, random_state=0),
-        SparseCoding(
-            3,
-            alpha=0.1,
-            fit_algorithm="online",
-            batch_size=7,
-            max_iter=5,
-            encoder="linear",
-            encoder_max_iter=20,
-            **FAST,
-            random_state=0,
-        ),
-    ]
-)
-def test_sklearn_checks(estimator, check):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        check(estimator)
