@@ -22,7 +22,8 @@ achieved relative duality gap of every side is reported. numba's one-off
 compile time is measured in a fresh process with an empty cache.
 
 Usage: ``python benchmarks/bench_sparse_encode.py [--quick]``; writes
-``benchmarks/results/sparse_encode.json``.
+``benchmarks/results/sparse_encode.json`` (``--quick``: 2000 signals, one run,
+written to ``sparse_encode.quick.tmp`` so the full results stay).
 """
 
 from __future__ import annotations
@@ -214,7 +215,9 @@ def main():
         "batch_size=256) on digits centred and divided by 16; atoms renormalised"
     )
     results["machine"]["load_average_at_end"] = os.getloadavg()
-    out = ROOT / "benchmarks" / "results" / "sparse_encode.json"
+    # a --quick run must not overwrite the full results
+    name = "sparse_encode.quick.tmp" if args.quick else "sparse_encode.json"
+    out = ROOT / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(json.dumps({k: results[k] for k in ("synthetic", "digits")}, indent=1))
