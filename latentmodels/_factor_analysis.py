@@ -394,7 +394,9 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     n_iter_ : int
         Applications of the EM map.
     heywood_features_ : ndarray of int
-        Indices of the features whose noise variance is held at the floor.
+        Indices of the features whose noise variance is held at the floor
+        (Heywood cases). Constant features also sit at the floor (they have no
+        variance to explain) but are not listed.
     rotation_matrix_ : ndarray of shape (n_components, n_components)
         ``T`` of :func:`~latentmodels.rotations.rotate`: the rotated loadings
         are ``W (T⁻¹)ᵀ`` (``W T`` when orthogonal) and factor scores of the
@@ -528,7 +530,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             k,
             loglike=[ll - shift for ll in res.loglike],
             n_iter=res.n_iter,
-            heywood=res.psi <= floor * (1.0 + 1e-6),
+            # a constant feature sits at the floor but is no Heywood case
+            heywood=(res.psi <= floor * (1.0 + 1e-6)) & (var > 0),
             scale=D,
             rng=rng,
         )
@@ -562,7 +565,7 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             k,
             loglike=list(res.loglike),
             n_iter=res.n_iter,
-            heywood=psi <= self.noise_floor * D**2 * (1.0 + 1e-6),
+            heywood=(psi <= self.noise_floor * D**2 * (1.0 + 1e-6)) & (var > 0),
             scale=D,
             rng=rng,
         )

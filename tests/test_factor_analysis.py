@@ -479,3 +479,15 @@ def test_missing_values_em_path(acceleration):
     # 5% missing entries: the model stays close to the complete-data fit
     C_full = FactorAnalysis(2).fit(X).get_covariance()
     assert np.linalg.norm(C - C_full) < 0.2 * np.linalg.norm(C_full)
+
+
+def test_constant_feature_is_not_a_heywood_case():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 2)) @ rng.standard_normal((2, 6))
+    X += 0.5 * rng.standard_normal((300, 6))
+    X = np.hstack([X, np.full((300, 1), 3.0)])  # constant, like digits' pixel 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fa = FactorAnalysis(2).fit(X)
+    assert fa.heywood_features_.size == 0
+    assert np.all(np.isfinite(fa.score_samples(X)))
