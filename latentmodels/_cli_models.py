@@ -217,13 +217,14 @@ def run_model(name, estimator, split, reference, args) -> tuple[dict, object]:
 def _distinct_warnings(caught) -> list[str]:
     """First line of each warning, once per kind (the main fit and each fold).
 
-    Warnings that differ only in a bracketed list (e.g. which features hit a
-    floor in each fold) count as one; the first is kept.
+    Warnings that differ only in numbers or a bracketed list (e.g. which
+    features hit a floor in each fold) count as one; the first is kept.
     """
     seen, messages = set(), []
     for w in caught:
         text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
         key = re.sub(r"\[[^\]]*\]", "[]", text)
+        key = re.sub(r"\d+(\.\d*)?(e[-+]?\d+)?", "#", key)
         if key not in seen:
             seen.add(key)
             messages.append(text)
