@@ -593,6 +593,11 @@ def fit_missing(
     check_patterns(*groups[:2])
     data = _ObservedData(X, observed, groups)
     var = data.var if not isotropic else np.full(d, data.var.mean())
+    # A constant feature has no scale of its own: borrow the mean variance, as
+    # the complete-data fit does (a floor of ~0 would make its density blow up).
+    positive = var > 0
+    fallback = var[positive].mean() if positive.any() else 1.0
+    var = np.where(positive, var, fallback)
     floor = floor_noise(np.zeros(d), floor_rtol * var, 1.0)  # positive
     W, psi, mu = _initial_parameters(data, k, check_random_state(random_state))
     theta = (W, np.maximum(psi, floor), mu)

@@ -339,3 +339,22 @@ def test_factor_analysis_with_missing_values():
     ll = np.array(fa.loglike_)
     assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
     assert not np.isnan(fa.impute(Xm)).any()
+
+
+def test_constant_column_gets_the_complete_data_floor():
+    # A constant feature has no variance of its own; its floor borrows the
+    # mean variance, as the complete-data fit does, so its density stays finite.
+    from latentmodels import FactorAnalysis
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 2)) @ rng.standard_normal((2, 6))
+    X += 0.3 * rng.standard_normal((200, 6))
+    X = np.hstack([X, np.zeros((200, 1))])
+    Xm = X.copy()
+    Xm[rng.rand(*X.shape) < 0.1] = np.nan
+    full = FactorAnalysis(2, tol=1e-8).fit(X)
+    em = FactorAnalysis(2, tol=1e-8, missing_values="em").fit(Xm)
+    np.testing.assert_allclose(
+        em.noise_variance_[-1], full.noise_variance_[-1], rtol=0.05
+    )
+    assert em.noise_variance_[-1] > 1e-8
