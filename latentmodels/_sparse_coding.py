@@ -24,8 +24,6 @@ model has no mean, so centre the data beforehand if it should not be coded.
 
 from __future__ import annotations
 
-import numbers
-import os
 import warnings
 
 import numpy as np
@@ -43,8 +41,10 @@ from ._dask import lazy_over_rows
 from ._validation import (
     check_array_finite,
     check_data,
+    check_int,
     check_option,
     check_positive_scalar,
+    n_threads_from_jobs,
     validate_X,
 )
 from .sparse._dictionary import (
@@ -89,22 +89,6 @@ def _relative_change(trace) -> float:
     if len(trace) < 2:
         return float("nan")
     return abs(trace[-2] - trace[-1]) / max(abs(trace[-1]), np.finfo(float).tiny)
-
-
-def _n_threads(n_jobs) -> int:
-    """Threads for ``n_jobs`` (None or -1: all cores; -2: all but one, ...)."""
-    n_cpu = os.cpu_count() or 1
-    if n_jobs is None:
-        return n_cpu
-    return max(n_cpu + 1 + n_jobs, 1) if n_jobs < 0 else int(n_jobs)
-
-
-def _check_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}.")
-    return int(value)
 
 
 class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -258,19 +242,19 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> None:
-        _check_int(self.n_components, "n_components")
+        check_int(self.n_components, "n_components")
         check_positive_scalar(self.alpha, "alpha")
         check_option(self.solver, "solver", _SOLVERS)
         check_option(self.fit_algorithm, "fit_algorithm", _FIT_ALGORITHMS)
-        _check_int(self.batch_size, "batch_size")
-        _check_int(self.max_iter, "max_iter")
+        check_int(self.batch_size, "batch_size")
+        check_int(self.max_iter, "max_iter")
         check_positive_scalar(self.tol, "tol", allow_zero=True)
         if self.encoder is not None:
             check_option(self.encoder, "encoder", _ENCODERS)
-        _check_int(self.encoder_n_layers, "encoder_n_layers", low=0)
-        _check_int(self.encoder_max_iter, "encoder_max_iter")
+        check_int(self.encoder_n_layers, "encoder_n_layers", low=0)
+        check_int(self.encoder_max_iter, "encoder_max_iter")
         check_positive_scalar(self.transform_tol, "transform_tol")
-        _check_int(self.transform_max_iter, "transform_max_iter")
+        check_int(self.transform_max_iter, "transform_max_iter")
         check_positive_scalar(self.forget_rate, "forget_rate", allow_zero=True)
 
     def _validate(self, X, *, reset: bool) -> np.ndarray:
@@ -352,7 +336,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # own threads inside inference.
         self._failed_inference = []
         try:
-            with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
+            with threadpool_limits(
+                limits=n_threads_from_jobs(self.n_jobs), user_api="blas"
+            ):
                 H = self._fit_unlimited(X)
         finally:
             failed = self._failed_inference
@@ -498,7 +484,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         self : SparseCoding
         """
-        with threadpool_limits(limits=_n_threads(self.n_jobs), user_api="blas"):
+        with threadpool_limits(
+            limits=n_threads_from_jobs(self.n_jobs), user_api="blas"
+        ):
             return self._partial_fit(X)
 
     def _partial_fit(self, X):
@@ -626,7 +614,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             Only when ``return_codes`` is True.
         """
         check_is_fitted(self)
-        n_samples = _check_int(n_samples, "n_samples")
+        n_samples = check_int(n_samples, "n_samples")
         rng = check_random_state(random_state)
         k, d = self.components_.shape
         scale = 1.0 / self.prior_rate_

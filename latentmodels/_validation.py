@@ -8,6 +8,7 @@ take raw arrays call :func:`check_array_finite`.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -239,13 +240,37 @@ def check_positive_scalar(value, name: str, *, allow_zero: bool = False) -> floa
     return value
 
 
+def check_int(value, name: str, *, low: int = 1) -> int:
+    """Check an integer parameter (``max_iter``, ``n_samples``, ...) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}."
+        )
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}.")
+    return int(value)
+
+
+def n_threads_from_jobs(n_jobs) -> int:
+    """Threads for scikit-learn's ``n_jobs``: None or -1 all cores, -2 all but one."""
+    n_cpu = os.cpu_count() or 1
+    if n_jobs is None:
+        return n_cpu
+    if (
+        isinstance(n_jobs, bool)
+        or not isinstance(n_jobs, numbers.Integral)
+        or not n_jobs
+    ):
+        raise ValueError(
+            f"n_jobs must be a non-zero integer or None, got {n_jobs!r}; use None "
+            "or -1 for all cores."
+        )
+    return max(n_cpu + 1 + n_jobs, 1) if n_jobs < 0 else int(n_jobs)
+
+
 def check_positive_int(value, name: str) -> int:
     """Check a positive integer such as ``max_iter`` or ``n_starts``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
+    return check_int(value, name, low=1)
 
 
 def check_option(value, name: str, options) -> str:

@@ -27,7 +27,6 @@ properties by learning a sparse code for natural images. Nature 381:607-609.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +35,7 @@ from sklearn.utils import check_random_state
 
 from ._validation import (
     check_array_finite,
+    check_int,
     check_n_components,
     check_option,
     check_positive_scalar,
@@ -107,17 +107,6 @@ class SparseCodingTruth:
     def support(self) -> np.ndarray:
         """Boolean mask of the non-zero codes, shape (n_samples, n_components)."""
         return self.codes != 0
-
-
-def _check_count(value, name: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be an integer >= {minimum}, got {value!r} of type "
-            f"{type(value).__name__}."
-        )
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
 
 
 def _check_mean(mean, n_features: int) -> np.ndarray:
@@ -201,8 +190,8 @@ def make_factor_data(
     >>> X.shape, truth.components.shape, truth.H.shape
     ((500, 6), (2, 6), (500, 2))
     """
-    n_samples = _check_count(n_samples, "n_samples")
-    n_features = _check_count(n_features, "n_features")
+    n_samples = check_int(n_samples, "n_samples")
+    n_features = check_int(n_features, "n_features")
     n_components = check_n_components(
         n_components,
         upper=n_features,
@@ -282,9 +271,9 @@ def make_sparse_coding_data(
         ``dictionary`` (k, d) with unit-norm rows, ``codes`` (n, k) and the
         scalar ``noise_variance``.
     """
-    n_samples = _check_count(n_samples, "n_samples")
-    n_features = _check_count(n_features, "n_features")
-    n_components = _check_count(n_components, "n_components")
+    n_samples = check_int(n_samples, "n_samples")
+    n_features = check_int(n_features, "n_features")
+    n_components = check_int(n_components, "n_components")
     n_nonzero = check_n_components(
         n_nonzero,
         upper=n_components,

@@ -38,7 +38,6 @@ problem. Psychometrika 31:1-10.
 from __future__ import annotations
 
 import copy
-import numbers
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -49,7 +48,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from ._validation import as_real_array, check_array_finite
+from ._validation import as_real_array, check_array_finite, check_positive_int
 
 __all__ = [
     "CongruenceResult",
@@ -98,8 +97,7 @@ def random_rotation(k: int, random_state=None) -> np.ndarray:
     R : ndarray of shape (k, k)
         Orthogonal matrix, ``Rᵀ R = I``.
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    k = check_positive_int(k, "k")
     rng = check_random_state(random_state)
     Q, R = np.linalg.qr(rng.standard_normal((k, k)))
     signs = np.sign(np.diag(R))
@@ -284,10 +282,7 @@ def likelihood_invariance(
     -------
     result : LikelihoodInvarianceResult
     """
-    if isinstance(n_rotations, bool) or not isinstance(n_rotations, numbers.Integral):
-        raise TypeError(f"n_rotations must be an integer, got {n_rotations!r}.")
-    if n_rotations < 1:
-        raise ValueError(f"n_rotations must be at least 1, got {n_rotations}.")
+    n_rotations = check_positive_int(n_rotations, "n_rotations")
     for method in ("score", "transform"):
         if not callable(getattr(estimator, method, None)):
             raise TypeError(

@@ -48,7 +48,12 @@ import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._validation import check_array_finite, check_option, check_positive_scalar
+from ._validation import (
+    check_array_finite,
+    check_option,
+    check_positive_int,
+    check_positive_scalar,
+)
 
 ORTHOGONAL_METHODS = ("varimax", "quartimax", "equamax", "geomin_t")
 OBLIQUE_METHODS = ("promax", "oblimin", "geomin_q")
@@ -369,14 +374,6 @@ def _check_loadings(loadings) -> np.ndarray:
     return np.array(A, dtype=np.float64)  # always a copy: never touch the input
 
 
-def _check_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}.")
-    return int(value)
-
-
 def _sort_columns(L: np.ndarray, T: np.ndarray):
     """Flip columns to positive sums; order by decreasing sum of squares."""
     signs = np.where(L.sum(axis=0) < 0, -1.0, 1.0)
@@ -506,8 +503,8 @@ def rotate(
         raise ValueError(f"gamma must be finite, got {gamma!r}.")
     delta = check_positive_scalar(delta, "delta")
     tol = check_positive_scalar(tol, "tol")
-    max_iter = _check_int(max_iter, "max_iter")
-    n_starts = _check_int(n_starts, "n_starts")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    n_starts = check_positive_int(n_starts, "n_starts")
     rng = check_random_state(random_state)
     orthogonal = method in ORTHOGONAL_METHODS
     d, k = A.shape

@@ -106,8 +106,11 @@ def test_random_rotation_reproducible_and_errors():
     assert not np.allclose(random_rotation(4, 7), random_rotation(4, 8))
     assert random_rotation(1, 0).shape == (1, 1)
     assert abs(random_rotation(1, 0)[0, 0]) == 1.0
-    for bad in (0, -2, 2.5, True, "3"):
-        with pytest.raises(ValueError, match="k must be a positive integer"):
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="k must be at least 1"):
+            random_rotation(bad)
+    for bad in (2.5, True, "3"):
+        with pytest.raises(TypeError, match="k must be an integer"):
             random_rotation(bad)
 
 

@@ -784,7 +784,7 @@ def test_convenience_functions():
             np.eye(3),
             {"max_iter": 2.5},
             TypeError,
-            "max_iter must be a positive integer",
+            "max_iter must be an integer",
         ),
         (np.eye(3), {"n_starts": 0}, ValueError, "n_starts must be at least 1"),
         (np.eye(3), {"gamma": np.nan, "method": "oblimin"}, ValueError, "gamma"),

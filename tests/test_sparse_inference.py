@@ -248,9 +248,9 @@ def test_input_not_modified():
         ({"alpha": np.nan}, ValueError, "alpha must be finite"),
         ({"solver": "lars"}, ValueError, "solver must be one of"),
         ({"tol": 0.0}, ValueError, "tol must be finite and > 0"),
-        ({"max_iter": 0}, ValueError, "max_iter must be a positive integer"),
+        ({"max_iter": 0}, ValueError, "max_iter must be at least 1"),
         ({"init": np.zeros((2, 2))}, ValueError, r"init has shape \(2, 2\)"),
-        ({"n_jobs": 0}, ValueError, "n_jobs must be None, -1"),
+        ({"n_jobs": 0}, ValueError, "n_jobs must be a non-zero integer or None"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):

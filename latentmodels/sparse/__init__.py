@@ -22,7 +22,6 @@ numba when available), ``'feature_sign'`` (Lee et al. 2007), ``'fista'``
 from __future__ import annotations
 
 import numbers
-import os
 import warnings
 from contextlib import contextmanager
 
@@ -30,7 +29,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
-from .._validation import check_data, check_option, check_positive_scalar
+from .._validation import (
+    check_data,
+    check_option,
+    check_positive_int,
+    check_positive_scalar,
+    n_threads_from_jobs,
+)
 from ._numba_jit import use_numba
 from ._objective import (
     TINY,
@@ -68,15 +73,6 @@ def _resolve_auto(solver: str) -> str:
     if solver != "auto":
         return solver
     return "feature_sign" if use_numba() else "cd"
-
-
-def _n_threads(n_jobs) -> int:
-    n_cpu = os.cpu_count() or 1
-    if n_jobs is None or n_jobs == -1:
-        return n_cpu
-    if n_jobs < 0:
-        return max(n_cpu + 1 + n_jobs, 1)
-    return int(n_jobs)
 
 
 @contextmanager
@@ -122,7 +118,7 @@ def encode(
     todo = alpha < amax  # the rest: h = 0 exactly
     every = bool(todo.all())
     rows = slice(None) if every else np.flatnonzero(todo)  # no copies if all
-    n_threads = _n_threads(n_jobs)
+    n_threads = n_threads_from_jobs(n_jobs)
     H0 = None if init is None else np.asarray(init, dtype=np.float64)[rows]
     if not todo.any():
         H = np.zeros((n, k))
@@ -225,12 +221,6 @@ def _run_gram_solver(
     raise ValueError(f"unknown solver {solver!r}")  # pragma: no cover
 
 
-def _check_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
 def sparse_encode(
     X,
     dictionary,
@@ -290,14 +280,7 @@ def sparse_encode(
     (1996), Nature 381:607–609; Lee, Battle, Raina & Ng (2007), NIPS 19.
     """
     X, D, alpha, init = _validate(X, dictionary, alpha, solver, tol, max_iter, init)
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool)
-        or not isinstance(n_jobs, numbers.Integral)
-        or n_jobs == 0
-    ):
-        raise ValueError(
-            f"n_jobs must be None, -1 (all cores) or a nonzero integer, got {n_jobs!r}."
-        )
+    n_threads_from_jobs(n_jobs)  # validates n_jobs
     result = encode(
         X,
         D,
@@ -337,7 +320,7 @@ def _validate(X, dictionary, alpha, solver, tol, max_iter, init):
     alpha = check_positive_scalar(alpha, "alpha")
     check_option(solver, "solver", SOLVERS)
     check_positive_scalar(tol, "tol")
-    _check_int(max_iter, "max_iter")
+    check_positive_int(max_iter, "max_iter")
     if init is not None:
         init = check_array(init, dtype=np.float64, input_name="init")
         expected = (X.shape[0], D.shape[0])

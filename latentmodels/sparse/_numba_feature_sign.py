@@ -102,6 +102,20 @@ def _line_search(hA, xA, cA, dGd, a, alpha, positive):
 
 
 @njit()
+def _workspace(k, max_active):
+    """Scratch arrays of one feature-sign solve (reused across samples)."""
+    return (
+        np.empty(k, dtype=np.int64),
+        np.empty(k),
+        np.empty(k),
+        np.empty(k),
+        np.empty(k),
+        np.empty(k),
+        np.empty((max_active, max_active)),
+    )
+
+
+@njit()
 def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
     """Feature-sign search for one sample; ``h`` and ``c = b − G h`` in place.
 
@@ -110,14 +124,15 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
     ``n_features`` atoms can have a nonsingular Gram block); the caller then
     finishes with coordinate descent.
     """
+    ws = _workspace(h.shape[0], max_active)
+    return _fs_solve(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active, ws)
+
+
+@njit()
+def _fs_solve(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active, ws):
+    """:func:`fs_one` with its scratch arrays ``ws`` given (see ``_workspace``)."""
     k = h.shape[0]
-    act = np.empty(k, dtype=np.int64)
-    theta = np.empty(k)
-    rhs = np.empty(k)
-    xA = np.empty(k)
-    hA = np.empty(k)
-    cA = np.empty(k)
-    L = np.empty((max_active, max_active))
+    act, theta, rhs, xA, hA, cA, L = ws
     a = 0
     for j in range(k):
         if h[j] != 0.0:
@@ -200,10 +215,25 @@ def fs_one(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
 @njit(parallel=True)
 def fs_batch(H, C, B, G, xx, alpha, positive, tol, max_iter, max_active):
     """Feature-sign search on every row of ``H`` (in place), parallel over rows."""
-    n = H.shape[0]
+    n, k = H.shape
     n_iter = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
-        n_iter[i] = fs_one(
-            H[i], C[i], B[i], G, xx[i], alpha, positive, tol, max_iter, max_active
-        )
+    # rows in blocks (several per thread, for balance); each block allocates
+    # its scratch arrays once instead of once per row
+    n_blocks = min(n, 64)
+    for blk in prange(n_blocks):
+        ws = _workspace(k, max_active)
+        for i in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
+            n_iter[i] = _fs_solve(
+                H[i],
+                C[i],
+                B[i],
+                G,
+                xx[i],
+                alpha,
+                positive,
+                tol,
+                max_iter,
+                max_active,
+                ws,
+            )
     return n_iter
