@@ -47,6 +47,7 @@ from ._validation import (
     n_threads_from_jobs,
     validate_X,
 )
+from .sparse import encode as _encode
 from .sparse._dictionary import (
     accumulate_statistics,
     project_atoms,
@@ -65,23 +66,6 @@ _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
 # Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
 _ONLINE_SWEEPS = 1
-
-
-def _encode(X, D, alpha, *, solver, positive, tol, max_iter, init, n_jobs):
-    """Exact inference (the private, unvalidated call of :mod:`latentmodels.sparse`)."""
-    from .sparse import encode
-
-    return encode(
-        X,
-        D,
-        alpha,
-        solver=solver,
-        positive=positive,
-        tol=tol,
-        max_iter=max_iter,
-        init=init,
-        n_jobs=n_jobs,
-    )
 
 
 def _relative_change(trace) -> float:
