@@ -18,7 +18,6 @@ L-BFGS over the one weight matrix.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from contextlib import nullcontext
 from typing import NamedTuple
@@ -34,7 +33,6 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
-from threadpoolctl import ThreadpoolController
 
 from ._autoencoder_loss import (
     Objective,
@@ -45,6 +43,7 @@ from ._autoencoder_loss import (
 )
 from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._stats import SufficientStats
+from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
     check_data,
@@ -65,12 +64,6 @@ _INIT_SCALE = 1e-2
 _THREADED_WORK = 2_000_000
 # Gradient tolerance of the intermediate epochs in noise_mode='sampled'.
 _EPOCH_TOL = 1e-3
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """The BLAS libraries, found once (discovery costs ~10 ms per call)."""
-    return ThreadpoolController()
 
 
 class LinearAutoencoder(
@@ -335,7 +328,7 @@ class LinearAutoencoder(
         # 2-core machine), so run single-threaded there.
         threads = nullcontext()
         if d * d * k < _THREADED_WORK:
-            threads = _blas_controller().limit(limits=1, user_api="blas")
+            threads = blas_threads(1)
         with threads:
             if sampled:
                 Xc = np.asarray(X, dtype=np.float64) - self.mean_

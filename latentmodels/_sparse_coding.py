@@ -35,9 +35,9 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._dask import lazy_over_rows
+from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
     check_data,
@@ -320,9 +320,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # own threads inside inference.
         self._failed_inference = []
         try:
-            with threadpool_limits(
-                limits=n_threads_from_jobs(self.n_jobs), user_api="blas"
-            ):
+            with blas_threads(n_threads_from_jobs(self.n_jobs)):
                 H = self._fit_unlimited(X)
         finally:
             failed = self._failed_inference
@@ -468,9 +466,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         self : SparseCoding
         """
-        with threadpool_limits(
-            limits=n_threads_from_jobs(self.n_jobs), user_api="blas"
-        ):
+        with blas_threads(n_threads_from_jobs(self.n_jobs)):
             return self._partial_fit(X)
 
     def _partial_fit(self, X):
@@ -557,7 +553,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         D, alpha = self.components_, float(self.alpha)
         # Products of size n x k x d and L-BFGS vectors of size ~k·d: threads
         # in BLAS only add synchronisation.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_threads(1):
             self.encoder_ = fit_encoder(
                 X,
                 H,

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
+from .._threads import blas_threads
 from .._validation import (
     check_data,
     check_option,
@@ -73,14 +73,6 @@ def _resolve_auto(solver: str) -> str:
     if solver != "auto":
         return solver
     return "feature_sign" if use_numba() else "cd"
-
-
-@contextmanager
-def _blas_threads(n_threads: int):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=n_threads, user_api="blas"):
-        yield
 
 
 def encode(
@@ -185,7 +177,7 @@ def _run_gram_solver(
     if solver == "fista":
         from ._fista import solve_fista
 
-        with _blas_threads(n_threads):
+        with blas_threads(n_threads):
             return solve_fista(
                 B, G, xx, alpha, positive=positive, tol=tol, max_iter=max_iter, H0=H0
             )
