@@ -1,8 +1,8 @@
 r"""The one linear-Gaussian core: ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ``.
 
 PCA read as a model, probabilistic PCA and factor analysis all have this
-marginal (THEORY.md §1); every likelihood, posterior, covariance, precision and
-sample in the package is computed here, once.
+marginal (see the user guide, "PCA and probabilistic PCA"); every likelihood,
+posterior, covariance, precision and sample in the package is computed here, once.
 
 Conventions: ``components`` is ``Wᵀ`` with shape ``(k, d)`` (scikit-learn's
 ``components_``), ``noise_variance`` is the diagonal of ``Ψ`` with shape
@@ -158,6 +158,46 @@ class LinearGaussian:
         E = B.T @ SB
         E[np.diag_indices_from(E)] += 1.0 / (1.0 + s**2)
         return float(loglike), SB, E, self._Qt
+
+    def em_update(self, S: np.ndarray, *, expanded: bool = True):
+        r"""One EM step's loadings from ``S``, with or without parameter expansion.
+
+        With the moments of :meth:`em_moments` (``E[x hᵀ] = S βᵀ``,
+        ``E[h hᵀ] = M⁻¹ + β S βᵀ``), the M-step for the loadings is
+        ``W_new = S βᵀ E[h hᵀ]⁻¹``. Parameter-expanded EM (PX-EM; Liu, Rubin
+        & Wu 1998) lets the factors have a free covariance ``Σ`` in the
+        M-step, whose maximiser is ``Σ = E[h hᵀ]``, and maps back to
+        ``h ~ N(0, I)`` with ``W_px = W_new Σ^{1/2}`` (the symmetric square
+        root, so that the loadings do not turn from one step to the next):
+        the same fixed points and the same monotone likelihood, but the
+        scale of each loading column, which plain EM approaches at the rate
+        ``1 − 2ψ/λ`` (hopeless when the noise is small beside the leading
+        variance), is set in one step. In the eigenbasis ``Q`` of ``M``, with
+        ``Qᵀ E[h hᵀ] Q = V diag(e) Vᵀ`` (``k × k``), ``W_px = S βᵀ Q V
+        diag(e^{-1/2}) Vᵀ Qᵀ``; the explained variances ``diag(W_new β S)``
+        that the noise update ``ψ_new = diag(S) − diag(W_new β S)`` needs are
+        the squared row norms of ``S βᵀ Q V diag(e^{-1/2})`` in both variants.
+
+        Returns
+        -------
+        loglike : float
+            Mean log-likelihood of the *current* parameters (as
+            :meth:`em_moments`).
+        W_new : ndarray of shape (d, k)
+        explained : ndarray of shape (d,)
+            ``diag(W_new β S)``.
+        """
+        loglike, SB, E, Qt = self.em_moments(S)
+        e, V = linalg.eigh(E, check_finite=False)
+        if not e[0] > 0:
+            raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
+        Y = (SB @ V) / np.sqrt(e)  # S βᵀ Q V diag(e^{-1/2})
+        explained = np.einsum("ij,ij->i", Y, Y)
+        if expanded:
+            W_new = (Y @ V.T) @ Qt
+        else:
+            W_new = ((Y / np.sqrt(e)) @ V.T) @ Qt
+        return loglike, W_new, explained
 
     # --- second moments -------------------------------------------------------
     def covariance(self) -> np.ndarray:

@@ -122,12 +122,19 @@ def test_feature_names_out_and_set_output():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(
+        ValueError, match=r"'method' parameter of ProbabilisticPCA.*'closed_form'"
+    ):
         ProbabilisticPCA(2, method="svd").fit(_data())
     with pytest.raises(ValueError, match="n_components=9 is too large"):
         ProbabilisticPCA(9).fit(_data())
-    with pytest.raises(TypeError, match="positive integer"):
+    with pytest.raises(TypeError, match=r"'n_components' .* must be an int"):
         ProbabilisticPCA(2.0).fit(_data())
+    # declared once, checked by fit and partial_fit alike
+    for bad in (dict(tol=-1.0), dict(max_iter=0), dict(missing_values="drop")):
+        for method in ("fit", "partial_fit"):
+            with pytest.raises(ValueError, match=f"'{next(iter(bad))}' parameter"):
+                getattr(ProbabilisticPCA(2, **bad), method)(_data())
     with pytest.raises(ValueError, match="shape"):
         ProbabilisticPCA(2).fit(_data()).inverse_transform(np.ones((3, 5)))
 
