@@ -125,7 +125,9 @@ class GaussianLatentModel(
         self._validate_declared_params()
         if is_dask_array(X):
             return self._fit_dask(X)
-        X = self._validate(X, reset=True)
+        # One memory layout for the arithmetic: a Fortran-ordered or strided
+        # array would sum in another order and change the fit by rounding.
+        X = np.ascontiguousarray(self._validate(X, reset=True))
         self._fit_array(X)
         return self
 
@@ -355,7 +357,7 @@ class IncrementalStatsMixin:
                 "missing_values='em', or impute them."
             ),
         )
-        new = SufficientStats.from_array(X)
+        new = SufficientStats.from_array(np.ascontiguousarray(X))
         stats = new if first else self._sufficient_stats.merge(new)
         self._sufficient_stats = stats
         self.n_samples_seen_ = stats.n
