@@ -131,3 +131,51 @@ def test_em_moments_match_dense_e_step():
     np.testing.assert_allclose(
         ll, model.mean_log_likelihood(np.zeros(8), S), rtol=1e-13
     )
+
+
+@pytest.mark.parametrize("expanded", [True, False])
+def test_em_update_is_the_dense_m_step(expanded):
+    """W_new = S βᵀ E[hhᵀ]⁻¹; PX-EM: W_new E[hhᵀ]^{1/2} (symmetric root)."""
+    g, W_t, psi, _, rng = _model(d=8, k=3)
+    X = rng.standard_normal((60, 8)) @ rng.standard_normal((8, 8))
+    S = np.cov(X.T, bias=True)
+    model = LinearGaussian(W_t, psi, np.zeros(8))
+    ll, W_new, explained = model.em_update(S, expanded=expanded)
+    W = W_t.T
+    beta = W.T @ np.linalg.inv(W @ W.T + np.diag(psi))
+    Ehh = np.eye(3) - beta @ W + beta @ S @ beta.T
+    W_ref = S @ beta.T @ np.linalg.inv(Ehh)
+    if expanded:
+        lam, V = np.linalg.eigh(Ehh)
+        W_ref = W_ref @ (V * np.sqrt(lam)) @ V.T
+    np.testing.assert_allclose(W_new, W_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        explained, np.diag(S @ beta.T @ np.linalg.inv(Ehh) @ beta @ S), rtol=1e-10
+    )
+    assert ll == model.em_moments(S)[0]
+
+
+def test_one_sign_convention_and_canonical_orientation():
+    from latentmodels._base import canonical_orientation, sign_flip
+
+    rng = np.random.RandomState(3)
+    W = rng.standard_normal((7, 3))
+    psi = rng.uniform(0.2, 2.0, 7)
+    R = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    for noise in (None, psi):
+        A = canonical_orientation(W, noise)
+        # the same model (W Wᵀ), from any rotation of W
+        np.testing.assert_allclose(A @ A.T, W @ W.T, atol=1e-12)
+        np.testing.assert_allclose(canonical_orientation(W @ R, noise), A, atol=1e-10)
+        # Wᵀ Ψ⁻¹ W diagonal and decreasing (Ψ = I for PPCA)
+        Wt = A / np.sqrt(np.ones(7) if noise is None else noise)[:, None]
+        G = Wt.T @ Wt
+        np.testing.assert_allclose(G, np.diag(np.diag(G)), atol=1e-12)
+        assert np.all(np.diff(np.diag(G)) < 0)
+        # signs by sign_flip on the whitened columns
+        np.testing.assert_array_equal(sign_flip(Wt.T), Wt.T)
+    # with a reference, the reference's largest entry decides
+    comp = np.array([[1.0, -5.0], [2.0, 3.0]])
+    ref = np.array([[9.0, 1.0], [0.0, -4.0]])
+    np.testing.assert_array_equal(sign_flip(comp, ref), [[1.0, -5.0], [-2.0, -3.0]])
+    np.testing.assert_array_equal(sign_flip(comp), [[-1.0, 5.0], [2.0, 3.0]])
