@@ -68,7 +68,7 @@ accelerating the convergence of any EM algorithm. Scand. J. Statist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -116,7 +116,6 @@ class EMResult:
     stop_reason: str
     loglike_change: float = np.nan
     param_change: float = np.nan
-    extra: dict = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:

@@ -384,7 +384,7 @@ class _MissingEMMap:
     def unpack(self, t: np.ndarray):
         d, k = self.sd.size, self.k
         W = t[: d * k].reshape(d, k) * self.sd[:, None]
-        log_psi = np.clip(t[d * k : d * k + d], self._log_floor, 700.0)
+        log_psi = np.minimum(np.maximum(t[d * k : d * k + d], self._log_floor), 700.0)
         return W, np.exp(log_psi), t[d * k + d :] * self.sd
 
 
