@@ -149,7 +149,8 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        # its range depends on the data: checked in fit (_resolve_n_components)
+        "n_components": "no_validation",
         "method": [StrOptions({"closed_form", "em"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],

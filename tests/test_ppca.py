@@ -144,7 +144,7 @@ def test_bad_arguments():
         ProbabilisticPCA(2, method="svd").fit(_data())
     with pytest.raises(ValueError, match="n_components=9 is too large"):
         ProbabilisticPCA(9).fit(_data())
-    with pytest.raises(TypeError, match=r"'n_components' .* must be an int"):
+    with pytest.raises(TypeError, match="positive integer"):
         ProbabilisticPCA(2.0).fit(_data())
     # declared once, checked by fit and partial_fit alike
     for bad in (dict(tol=-1.0), dict(max_iter=0), dict(missing_values="drop")):
