@@ -212,20 +212,13 @@ class _ObservedData:
 def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
     """Closed-form PPCA of the pairwise covariance (Tipping & Bishop 1999).
 
-    No pass over the rows. (A factor analysis fit of the pairwise covariance
-    was tried as the start of factor analysis: it saves E-steps on large
-    well-conditioned data but can lead EM towards a Heywood boundary and a
-    poorer maximum on small samples, so the same start serves both models.)
+    No pass over the rows. The same start serves factor analysis: a factor
+    analysis fit of the pairwise covariance saves E-steps on large
+    well-conditioned data but was seen to lead EM towards a Heywood boundary
+    and a poorer maximum on a small sample.
     """
-    S = data.pairwise_covariance()
-    W, sigma2 = _ppca_start(S, k, data, rng)
-    return W, np.full(data.d, sigma2), np.zeros(data.d)
-
-
-def _ppca_start(S, k, data, rng):
-    """Closed-form PPCA ``(W, σ²)`` of the pairwise covariance ``S``."""
     d = data.d
-    lam, U = linalg.eigh(S)
+    lam, U = linalg.eigh(data.pairwise_covariance())
     lam, U = lam[::-1], U[:, ::-1]
     mean_var = float(np.mean(data.var))
     sigma2 = float(np.mean(np.maximum(lam[k:], 0.0))) if k < d else 0.0
@@ -236,7 +229,7 @@ def _ppca_start(S, k, data, rng):
     dead = scale <= 1e-6 * np.sqrt(sigma2)
     if dead.any():
         W[:, dead] = rng.standard_normal((d, int(dead.sum()))) * np.sqrt(sigma2 / d)
-    return W, sigma2
+    return W, np.full(d, sigma2), np.zeros(d)
 
 
 def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray):
