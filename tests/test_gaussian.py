@@ -179,3 +179,39 @@ def test_one_sign_convention_and_canonical_orientation():
     ref = np.array([[9.0, 1.0], [0.0, -4.0]])
     np.testing.assert_array_equal(sign_flip(comp, ref), [[1.0, -5.0], [-2.0, -3.0]])
     np.testing.assert_array_equal(sign_flip(comp), [[-1.0, 5.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("tiny", [1e-2, 1e-9, 1e-12])
+def test_observed_scoring_stays_accurate_when_a_noise_variance_is_tiny(
+    tiny, monkeypatch
+):
+    """Many patterns (batched route) agree with each row's own sub-model.
+
+    The reference scores each row with the ``LinearGaussian`` of its observed
+    entries (the SVD route, accurate for tiny noise, see
+    test_log_likelihood_accurate_when_noise_is_tiny). With a noise variance
+    1e-12 of the loadings' scale the normal-equation route of the batch would
+    be wrong in the first digit; the core then scores pattern by pattern.
+    """
+    import latentmodels._gaussian_observed as observed
+
+    monkeypatch.setattr(observed, "_MAX_PATTERNS_ONE_BY_ONE", 0)  # batch
+    rng = np.random.RandomState(0)
+    d, k = 8, 2
+    W = rng.standard_normal((d, k))
+    mu = rng.standard_normal(d)
+    X = rng.standard_normal((150, k)) @ W.T + mu + 0.5 * rng.standard_normal((150, d))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    psi = np.full(d, 0.3)
+    psi[1] = tiny
+    model = LinearGaussian(W.T, psi, mu)
+    ll = observed.score_rows_observed(model, X)
+    H = observed.posterior_mean_observed(model, X)
+    for i, x in enumerate(X[:40]):
+        o = ~np.isnan(x)
+        sub = observed.observed_submodel(model, o)
+        ref = sub.log_likelihood_rows(x[None, o])[0]
+        assert ll[i] == pytest.approx(ref, rel=1e-10)
+        np.testing.assert_allclose(
+            H[i], sub.posterior_mean(x[None, o])[0], rtol=1e-8, atol=1e-10
+        )
