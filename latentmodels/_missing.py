@@ -42,7 +42,13 @@ Numerics. The observed-data algebra (Woodbury and the determinant lemma
 through ``M_o = I + W̃_oᵀ W̃_o`` with ``W̃ = Ψ^{-1/2} W``; the quadratic form as
 the non-negative sum ``‖r̃ − W̃_o m‖² + ‖m‖²``, for a stack of sub-models at
 once) belongs to the Gaussian core, :mod:`latentmodels._gaussian_observed`;
-this module accumulates the E-step's moments and takes the M-step.
+this module accumulates the E-step's moments and takes the M-step. The
+E-step's log-likelihood is computed through ``M_o`` and ``tr(Ψ⁻¹ S_p)``,
+which lose relative accuracy like ``1e-16 · max_j ‖w_j‖²/ψ_j``: harmless at
+the default floors (FA ``1e-6`` of a feature's variance), visible only in
+near-degenerate fits (PPCA of data of exact rank ``k``, ``σ²`` at ``1e-12``),
+where the fitted model's scoring (:mod:`latentmodels._gaussian_observed`)
+switches to its accurate pattern-by-pattern route.
 
 Acceleration and stopping. The EM map runs through the package's one engine,
 :func:`latentmodels._em.run_em`: SQUAREM (Varadhan & Roland 2008) in

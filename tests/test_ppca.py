@@ -115,6 +115,21 @@ def test_sample_reproducible_and_from_model():
     np.testing.assert_allclose(np.cov(a.T), m.get_covariance(), rtol=0.05, atol=0.3)
 
 
+def test_parameters_declared_once_and_stop_reason():
+    # every constructor argument has its constraint, and only those
+    assert set(ProbabilisticPCA._parameter_constraints) == set(
+        ProbabilisticPCA().get_params()
+    )
+    X = _data()
+    assert ProbabilisticPCA(3).fit(X).stop_reason_ == "closed_form"
+    em = ProbabilisticPCA(3, method="em", random_state=0)
+    for chunk in np.array_split(X, 3):  # partial_fit refits from the statistics
+        em.partial_fit(chunk)
+    assert em.stop_reason_ in ("converged", "no_progress")
+    ref = ProbabilisticPCA(3).fit(X)
+    assert em.score(X) == pytest.approx(ref.score(X), rel=1e-10)
+
+
 def test_em_convergence_warning_and_n_iter():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         m = ProbabilisticPCA(3, method="em", max_iter=2, tol=0, random_state=0)
