@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
+import platform
 import subprocess
 import sys
 import tarfile
@@ -44,3 +46,21 @@ def revision(ref: str) -> str:
         check=True,
         text=True,
     ).stdout.strip()
+
+
+def write_report(out: Path, report: dict, baseline_ref) -> None:
+    """Write ``report`` as JSON with the baseline revision and the versions."""
+    import numpy as np
+    import sklearn
+
+    report = dict(report)
+    report["baseline"] = None
+    if baseline_ref:
+        report["baseline"] = {"ref": baseline_ref, "commit": revision(baseline_ref)}
+    report["versions"] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")

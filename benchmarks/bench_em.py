@@ -15,15 +15,12 @@ benchmarks/results/em.json).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
-from _baseline import load_baseline, revision
+from _baseline import load_baseline, write_report
 from sklearn.datasets import load_breast_cancer, load_wine
 from threadpoolctl import threadpool_limits
 
@@ -89,20 +86,9 @@ def main() -> None:
         "benchmark": "PPCA EM vs the closed form on raw real data",
         "target": "relative log-likelihood gap <= 1e-6 in under 1 s at defaults",
         "blas_threads": 1,
-        "baseline": (
-            {"ref": args.baseline, "commit": revision(args.baseline)}
-            if args.baseline
-            else None
-        ),
         "results": results,
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(OUT, report, args.baseline)
     for case, row in results.items():
         line = f"{case}: closed form {row['closed_form']['seconds'] * 1e3:.1f} ms"
         for side in ("new", "baseline"):

@@ -37,15 +37,12 @@ instead of 7.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
-from _baseline import load_baseline, revision
+from _baseline import load_baseline, write_report
 from scipy.linalg import subspace_angles
 from threadpoolctl import threadpool_limits
 
@@ -225,20 +222,9 @@ def main() -> None:
         "blas_threads": 1,
         "goal": "blocks (5 patterns) under 3x the complete-data fit; "
         "at least 5x fewer E-steps than before the EM engine",
-        "baseline": (
-            {"ref": args.baseline, "commit": revision(args.baseline)}
-            if args.baseline
-            else None
-        ),
         "results": results,
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(OUT, report, args.baseline)
     for est, row in results.items():
         c = row["complete"]["seconds"]
         print(f"{est}: complete {c * 1e3:.1f} ms")
