@@ -50,7 +50,7 @@ from ._base import (
 )
 from ._em import EMResult as _EngineResult
 from ._em import run_em
-from ._gaussian import LinearGaussian
+from ._gaussian import LinearGaussian, covariance_root
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -72,7 +72,12 @@ def fa_n_parameters(n_features: int, n_components: int) -> int:
 
 
 def fa_em_step(
-    S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None, expanded=True
+    S: np.ndarray,
+    W: np.ndarray,
+    psi: np.ndarray,
+    S_diag=None,
+    expanded=True,
+    S_root=None,
 ):
     """One EM step of factor analysis on the covariance ``S``; ``O(d² k)``.
 
@@ -90,6 +95,10 @@ def fa_em_step(
         Parameter-expanded EM (PX-EM, Liu, Rubin & Wu 1998): the loadings
         times a square root of ``E[h hᵀ]`` (:meth:`LinearGaussian.em_update`);
         the same ``Ψ_new`` and fixed points. False: Rubin & Thayer's step.
+    S_root : ndarray of shape (d, r), optional
+        ``L`` with ``L Lᵀ = S`` (:func:`~latentmodels._gaussian.covariance_root`):
+        the log-likelihood then keeps its accuracy near a Heywood floor
+        (:meth:`LinearGaussian.em_moments`).
 
     Returns
     -------
@@ -103,7 +112,7 @@ def fa_em_step(
     S_diag = np.diag(S) if S_diag is None else S_diag
     # E-step and the loadings' M-step in the shared Gaussian core
     model = LinearGaussian(W.T, psi, np.zeros(W.shape[0]))
-    loglike, W_new, explained = model.em_update(S, expanded=expanded)
+    loglike, W_new, explained = model.em_update(S, expanded=expanded, S_root=S_root)
     return float(loglike), W_new, S_diag - explained  # diag(S − W_new β S)
 
 
@@ -144,13 +153,16 @@ class _EMMap:
     def __init__(self, S, floor, shape):
         self.S, self.floor, self.shape = S, floor, shape
         self.S_diag = np.diag(S).copy()
+        self.S_root = covariance_root(S)  # accurate log-likelihoods at the floor
         self._log_floor = np.log(floor)
         self._psi_ref, self._n_calls, self._window = None, 0, self.HEYWOOD_WINDOW
 
     def __call__(self, theta):
         """``(loglike(W, ψ), F(W, ψ))``, or ``(-inf, None)`` on invalid input."""
         W, psi = theta
-        ll, W_new, psi_new = fa_em_step(self.S, W, psi, self.S_diag)
+        ll, W_new, psi_new = fa_em_step(
+            self.S, W, psi, self.S_diag, S_root=self.S_root
+        )
         if not (np.isfinite(ll) and np.all(np.isfinite(W_new))):
             return -np.inf, None
         return ll, (W_new, np.maximum(psi_new, self.floor))

@@ -122,7 +122,7 @@ class LinearGaussian:
             Q = linalg.qr(np.hstack([Q, np.eye(k)]), mode="economic")[0][:, :k]
         return (Q * inv_eig) @ Q.T
 
-    def em_moments(self, S: np.ndarray):
+    def em_moments(self, S: np.ndarray, S_root: np.ndarray | None = None):
         r"""E-step of EM from the covariance ``S`` of data centred at ``mean``.
 
         With ``β = Wᵀ C⁻¹ = M⁻¹ Wᵀ Ψ⁻¹`` the expected sufficient statistics
@@ -133,6 +133,27 @@ class LinearGaussian:
         they stay accurate when ``M`` is ill-conditioned (Heywood cases). The
         one ``O(d² k)`` product ``S βᵀ`` also gives the mean log-likelihood of
         the current parameters: ``tr(C⁻¹ S) = Σ_j S_jj/ψ_j − tr(Wᵀ Ψ⁻¹ S βᵀ)``.
+
+        That difference loses digits when a noise variance is tiny beside its
+        loadings (both terms grow like ``S_jj/ψ_j``: at a Heywood floor of
+        ``1e-6`` the log-likelihood carries an error of ~``1e-10``, enough to
+        stall EM's comparisons). Given a square root ``S = L Lᵀ`` (``S_root``,
+        computed once per fit), the trace is the sum of non-negative parts
+
+        .. math::
+
+            \operatorname{tr}(C̃^{-1} S̃) = \lVert (I − V Vᵀ) L̃ \rVert_F^2
+                + \sum_i \frac{\lVert v_iᵀ L̃ \rVert^2}{1 + s_i^2},
+            \qquad L̃ = Ψ^{-1/2} L,
+
+        as :meth:`log_likelihood_rows` does per row (two more ``O(d² k)``
+        products).
+
+        Parameters
+        ----------
+        S : ndarray of shape (d, d)
+        S_root : ndarray of shape (d, r), optional
+            ``L`` with ``L Lᵀ = S``, for the accurate trace.
 
         Returns
         -------
@@ -153,13 +174,19 @@ class LinearGaussian:
         P = self._V * (s * self._isd[:, None])  # Ψ⁻¹ W Q
         B = P / (1.0 + s**2)  # βᵀ Q
         SB = S @ B
-        trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
+        if S_root is None:
+            trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
+        else:
+            L = S_root * self._isd[:, None]
+            G = self._V.T @ L
+            perp = L - self._V @ G
+            trace = np.vdot(perp, perp) + np.sum(G * G, axis=1) @ (1.0 / (1.0 + s**2))
         loglike = -0.5 * (d * _LOG_2PI + self.logdet + trace)
         E = B.T @ SB
         E[np.diag_indices_from(E)] += 1.0 / (1.0 + s**2)
         return float(loglike), SB, E, self._Qt
 
-    def em_update(self, S: np.ndarray, *, expanded: bool = True):
+    def em_update(self, S: np.ndarray, *, expanded: bool = True, S_root=None):
         r"""One EM step's loadings from ``S``, with or without parameter expansion.
 
         With the moments of :meth:`em_moments` (``E[x hᵀ] = S βᵀ``,
@@ -178,6 +205,8 @@ class LinearGaussian:
         that the noise update ``ψ_new = diag(S) − diag(W_new β S)`` needs are
         the squared row norms of ``S βᵀ Q V diag(e^{-1/2})`` in both variants.
 
+        ``S_root`` (``L Lᵀ = S``) is passed to :meth:`em_moments`.
+
         Returns
         -------
         loglike : float
@@ -187,7 +216,7 @@ class LinearGaussian:
         explained : ndarray of shape (d,)
             ``diag(W_new β S)``.
         """
-        loglike, SB, E, Qt = self.em_moments(S)
+        loglike, SB, E, Qt = self.em_moments(S, S_root)
         e, V = linalg.eigh(E, check_finite=False)
         if not e[0] > 0:
             raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
@@ -233,3 +262,14 @@ def floor_noise(noise_variance, reference, rtol: float) -> np.ndarray:
     floor = rtol * np.maximum(np.asarray(reference, dtype=np.float64), 0.0)
     floor = np.where(floor > 0, floor, np.finfo(np.float64).tiny)
     return np.maximum(np.asarray(noise_variance, dtype=np.float64), floor)
+
+
+def covariance_root(S: np.ndarray) -> np.ndarray:
+    """A square root ``L`` (d × r) of a PSD matrix, ``L Lᵀ = S`` to rounding.
+
+    From the eigen-decomposition, negative rounding eigenvalues dropped; once
+    per fit, for the accurate trace of :meth:`LinearGaussian.em_moments`.
+    """
+    lam, U = linalg.eigh(S)
+    keep = lam > 0
+    return U[:, keep] * np.sqrt(lam[keep])

@@ -37,7 +37,7 @@ from ._base import (
     ppca_n_parameters,
 )
 from ._em import run_em, warn_not_converged
-from ._gaussian import LinearGaussian, floor_noise
+from ._gaussian import LinearGaussian, covariance_root, floor_noise
 from ._missing import fit_missing
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
 
@@ -55,7 +55,9 @@ def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     return canonical_orientation(W), sigma2
 
 
-def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float, expanded=True):
+def ppca_em_step(
+    S: np.ndarray, W: np.ndarray, sigma2: float, expanded=True, S_root=None
+):
     """One EM step of Tipping & Bishop on the covariance ``S``; O(d² k).
 
     The E-step is the shared one of the Gaussian core
@@ -65,6 +67,8 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float, expanded=True):
     default) takes the parameter-expanded step (PX-EM, Liu, Rubin & Wu 1998):
     ``W_new`` times a square root of ``E[h hᵀ]``, with the same ``σ²_new`` and
     fixed points, and far faster convergence of the columns' scales.
+    ``S_root`` (``L Lᵀ = S``) makes the log-likelihood accurate when ``σ²`` is
+    tiny beside the leading variance (:meth:`LinearGaussian.em_moments`).
 
     Returns
     -------
@@ -75,7 +79,7 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float, expanded=True):
     """
     d = W.shape[0]
     model = LinearGaussian(W.T, np.full(d, sigma2), np.zeros(d))
-    loglike, W_new, explained = model.em_update(S, expanded=expanded)
+    loglike, W_new, explained = model.em_update(S, expanded=expanded, S_root=S_root)
     sigma2_new = (np.trace(S) - explained.sum()) / d
     return loglike, W_new, float(sigma2_new)
 
@@ -268,10 +272,11 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         rng = check_random_state(self.random_state)
         var = float(np.trace(S) / d)
         scale = np.sqrt(var)
+        root = covariance_root(S)
 
         def em_map(theta):
             W, sigma2 = theta
-            ll, W_new, s2_new = ppca_em_step(S, W, sigma2)
+            ll, W_new, s2_new = ppca_em_step(S, W, sigma2, S_root=root)
             return ll, (W_new, float(floor_noise(s2_new, var, NOISE_RTOL)))
 
         def pack(theta):

@@ -215,3 +215,32 @@ def test_observed_scoring_stays_accurate_when_a_noise_variance_is_tiny(
         np.testing.assert_allclose(
             H[i], sub.posterior_mean(x[None, o])[0], rtol=1e-8, atol=1e-10
         )
+
+
+def test_em_moments_trace_from_a_root_is_accurate_at_a_heywood_floor():
+    """With ``S = L Lᵀ`` the E-step's log-likelihood is the rows' mean.
+
+    The reference is :meth:`log_likelihood_rows` averaged over centred rows
+    ``X`` (``S = XᵀX/n``, ``L = Xᵀ/√n``): its quadratic form is a sum of
+    non-negative parts. At a noise variance 1e-10 beside loadings of order 1
+    the difference-of-traces form is off by far more than the root form.
+    """
+    from latentmodels._gaussian import covariance_root
+
+    rng = np.random.RandomState(1)
+    d, k, n = 7, 2, 400
+    W = rng.standard_normal((d, k))
+    psi = np.full(d, 0.4)
+    psi[0] = 1e-10
+    X = rng.standard_normal((n, k)) @ W.T + rng.standard_normal((n, d)) * np.sqrt(
+        psi
+    )
+    X -= X.mean(axis=0)
+    S = X.T @ X / n
+    model = LinearGaussian(W.T, psi, np.zeros(d))
+    ref = model.log_likelihood_rows(X).mean()
+    err_root = abs(model.em_moments(S, X.T / np.sqrt(n))[0] - ref)
+    err_eig = abs(model.em_moments(S, covariance_root(S))[0] - ref)
+    err_plain = abs(model.em_moments(S)[0] - ref)
+    assert err_root < 1e-12 * abs(ref) and err_eig < 1e-9 * abs(ref)
+    assert err_plain > 100 * err_root  # what the root is for
