@@ -273,6 +273,61 @@ def run_em(
     return result(theta, "max_iter")
 
 
+class HeywoodJump:
+    """A move for factor analysis: falling noise variances tried at the floor.
+
+    EM approaches a maximum on the boundary ``ψ_j = 0`` (a Heywood case) only
+    sublinearly, ``ψ_j`` falling like ``1/t``. Every ``window`` calls, the
+    features whose ``ψ_j`` is below ``RTOL`` times their variance and fell
+    since the last window are set to the floor, each loading row rescaled so
+    that ``‖w_j‖² + ψ_j`` is the feature's variance (as at the maximum: there
+    ``w_j`` alone explains feature ``j``, and EM would take very many steps to
+    adjust it). The trial costs one evaluation of the map and is kept only if
+    its log-likelihood is at least the current one (the engine's ``jump``
+    argument: ``θ = (W, ψ, …)``, further parameters passed through); the
+    window doubles after each failed trial, up to 16 times.
+    """
+
+    # A feature is a Heywood candidate when its noise variance is below this
+    # fraction of its variance and still falling; candidates are tried every
+    # ``WINDOW`` calls.
+    RTOL, WINDOW = 0.25, 10
+
+    def __init__(self, variance: np.ndarray, floor: np.ndarray):
+        self.variance, self.floor = variance, floor
+        self._psi_ref, self._n_calls, self._window = None, 0, self.WINDOW
+
+    def __call__(self, theta, ll, evaluate):
+        W, psi = theta[0], theta[1]
+        self._n_calls += 1
+        if self._n_calls < self._window:
+            return None
+        self._n_calls = 0
+        ref, self._psi_ref = self._psi_ref, psi
+        if ref is None or evaluate.exhausted:
+            return None
+        cand = (
+            (psi < self.RTOL * self.variance)
+            & (psi < (1.0 - 1e-3) * ref)
+            & (psi > self.floor * (1.0 + 1e-9))
+        )
+        if not cand.any():
+            return None
+        W_t, psi_t = W.copy(), psi.copy()
+        norm2 = np.sum(W_t[cand] ** 2, axis=1)
+        target = self.variance[cand] - self.floor[cand]
+        gain = np.where(norm2 > 0, target / np.where(norm2 > 0, norm2, 1.0), 1.0)
+        W_t[cand] *= np.sqrt(np.maximum(gain, 0.0))[:, None]
+        psi_t[cand] = self.floor[cand]
+        theta_t = (W_t, psi_t, *theta[2:])
+        ll_t, nxt_t = evaluate(theta_t)
+        if nxt_t is not None and ll_t >= ll:
+            self._window = self.WINDOW
+            return theta_t, ll_t, nxt_t
+        self._window = min(2 * self._window, 16 * self.WINDOW)
+        return None
+
+
 def warn_not_converged(
     estimator: str, result: EMResult, *, tol: float, max_iter: int, hint: str
 ) -> None:

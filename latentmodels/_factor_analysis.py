@@ -18,7 +18,7 @@ factorised),
 
 and ``Ψ_new`` is held at or above ``noise_floor · S_jj`` (Heywood cases;
 noise variances that keep falling are tried at the floor, see
-:meth:`_EMMap.heywood_jump`).
+:class:`~latentmodels._em.HeywoodJump`).
 The one ``d × d`` by ``d × k`` product ``S βᵀ`` serves both the update and the
 log-likelihood of the current parameters,
 
@@ -49,7 +49,7 @@ from ._base import (
     canonical_orientation,
 )
 from ._em import EMResult as _EngineResult
-from ._em import run_em
+from ._em import HeywoodJump, run_em
 from ._gaussian import LinearGaussian, covariance_root
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
@@ -137,25 +137,20 @@ class EMResult(_EngineResult):
 class _EMMap:
     """The EM map ``(W, ψ) ↦ (ℓ, (W', ψ'))`` on ``S`` with the noise floor.
 
-    It also proposes the *Heywood jump* (:meth:`heywood_jump`): EM approaches
-    a maximum on the boundary ``ψ_j = 0`` only sublinearly (``ψ_j`` falls
-    like ``1/t``), so noise variances that keep falling are tried at the floor.
-    SQUAREM extrapolates on ``(W, log ψ)`` (:meth:`pack`), which keeps the
-    extrapolated noise variances positive; :meth:`unpack` holds them at the
-    floor.
+    It also proposes the *Heywood jump* (:class:`~latentmodels._em.HeywoodJump`):
+    EM approaches a maximum on the boundary ``ψ_j = 0`` only sublinearly
+    (``ψ_j`` falls like ``1/t``), so noise variances that keep falling are
+    tried at the floor. SQUAREM extrapolates on ``(W, log ψ)`` (:meth:`pack`),
+    which keeps the extrapolated noise variances positive; :meth:`unpack`
+    holds them at the floor.
     """
-
-    # A feature is a Heywood candidate when its noise variance is below this
-    # fraction of its variance and still falling; candidates are tried every
-    # ``window`` calls, a window that doubles after each failed trial.
-    HEYWOOD_RTOL, HEYWOOD_WINDOW = 0.25, 10
 
     def __init__(self, S, floor, shape):
         self.S, self.floor, self.shape = S, floor, shape
         self.S_diag = np.diag(S).copy()
         self.S_root = covariance_root(S)  # accurate log-likelihoods at the floor
         self._log_floor = np.log(floor)
-        self._psi_ref, self._n_calls, self._window = None, 0, self.HEYWOOD_WINDOW
+        self.heywood_jump = HeywoodJump(self.S_diag, floor)
 
     def __call__(self, theta):
         """``(loglike(W, ψ), F(W, ψ))``, or ``(-inf, None)`` on invalid input."""
@@ -175,46 +170,6 @@ class _EMMap:
         n = self.shape[0] * self.shape[1]
         return t[:n].reshape(self.shape), np.exp(np.maximum(t[n:], self._log_floor))
 
-    def heywood_jump(self, theta, ll, evaluate):
-        """Try the falling noise variances at the floor; None if not better.
-
-        Every ``window`` calls, the features whose ``ψ_j`` is below
-        ``HEYWOOD_RTOL · S_jj`` and fell since the last window are set to the
-        floor, each loading row rescaled so that ``‖w_j‖² + ψ_j = S_jj`` (as
-        at the maximum: there ``w_j`` alone explains feature ``j``, and EM
-        would take very many steps to adjust it). The trial is kept only if its
-        log-likelihood is at least ``ll`` (so the trace stays monotone); it
-        costs one evaluation of ``evaluate`` (the engine's counted map).
-        Returns ``((W, psi), loglike, F(W, psi))``.
-        """
-        W, psi = theta
-        self._n_calls += 1
-        if self._n_calls < self._window:
-            return None
-        self._n_calls = 0
-        ref, self._psi_ref = self._psi_ref, psi
-        if ref is None or evaluate.exhausted:
-            return None
-        cand = (
-            (psi < self.HEYWOOD_RTOL * self.S_diag)
-            & (psi < (1.0 - 1e-3) * ref)
-            & (psi > self.floor * (1.0 + 1e-9))
-        )
-        if not cand.any():
-            return None
-        W_t, psi_t = W.copy(), psi.copy()
-        norm2 = np.sum(W_t[cand] ** 2, axis=1)
-        target = self.S_diag[cand] - self.floor[cand]
-        gain = np.where(norm2 > 0, target / np.where(norm2 > 0, norm2, 1.0), 1.0)
-        W_t[cand] *= np.sqrt(gain)[:, None]
-        psi_t[cand] = self.floor[cand]
-        ll_t, nxt_t = evaluate((W_t, psi_t))
-        if nxt_t is not None and ll_t >= ll:
-            self._window = self.HEYWOOD_WINDOW
-            return (W_t, psi_t), ll_t, nxt_t
-        self._window = min(2 * self._window, 16 * self.HEYWOOD_WINDOW)
-        return None
-
 
 def em_squarem(
     S, W, psi, *, floor, tol, max_iter, param_tol=None, accelerate=True
@@ -222,11 +177,12 @@ def em_squarem(
     r"""Factor analysis EM on ``S`` through the engine (:func:`~._em.run_em`).
 
     SQUAREM (Varadhan & Roland 2008, SqS3) on ``θ = (W, log ψ)`` with the
-    noise floor applied to extrapolated points and the Heywood jump of
-    :meth:`_EMMap.heywood_jump`; ``accelerate=False`` is plain EM. Stops when
-    one plain EM step raises the mean log-likelihood by at most ``tol`` *and*
-    changes ``(W, log ψ)`` by at most ``param_tol`` relative (the rule of
-    :mod:`latentmodels._em`). ``max_iter`` bounds the applications of the EM
+    noise floor applied to extrapolated points and the Heywood jump
+    (:class:`~latentmodels._em.HeywoodJump`); ``accelerate=False`` is plain
+    EM. Stops when one plain EM step raises the mean log-likelihood by at
+    most ``tol`` *and* changes ``(W, log ψ)`` by at most ``param_tol``
+    relative (the rule of :mod:`latentmodels._em`). ``max_iter`` bounds the
+    applications of the EM
     map (extrapolated points and Heywood trials count as one each).
     """
     F = _EMMap(S, floor, W.shape)

@@ -66,7 +66,7 @@ from scipy import linalg
 from sklearn.utils import check_random_state
 
 from ._em import EMResult as _EngineResult
-from ._em import run_em, warn_not_converged
+from ._em import HeywoodJump, run_em, warn_not_converged
 from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
 from ._stats import SufficientStats
@@ -387,6 +387,19 @@ class _MissingEMMap:
         return W, np.exp(log_psi), t[d * k + d :] * self.sd
 
 
+def _heywood_jump(data: _ObservedData, floor: np.ndarray, isotropic: bool):
+    """Factor analysis: noise variances falling towards 0 tried at the floor.
+
+    Only where the E-step stays accurate at the floor (the floor at least
+    ``1e-8`` of each feature's variance; the default ``noise_floor=1e-6`` of
+    FactorAnalysis is): the observed-data log-likelihood loses digits like
+    ``max_j ‖w_j‖²/ψ_j`` (module docstring), and a jump must be judged on it.
+    """
+    if isotropic or not np.all(floor >= 1e-8 * data.var):
+        return None
+    return HeywoodJump(data.var, floor)
+
+
 def fit_missing(
     X: np.ndarray,
     n_components: int,
@@ -490,6 +503,7 @@ def fit_missing(
         param_tol=param_tol,
         max_iter=max_iter,
         accelerate=accelerate,
+        jump=_heywood_jump(data, floor, isotropic),
     )
     warn_not_converged(
         estimator,

@@ -282,7 +282,7 @@ def test_heywood_jump_still_runs_through_the_engine(monkeypatch):
     # Three features, one factor: the maximum has ψ₃ on the boundary, which EM
     # approaches only like 1/t; the Heywood jump of the FA map (a move the
     # engine takes only when it does not lower ℓ) lands on the floor.
-    import latentmodels._factor_analysis as fa
+    from latentmodels._em import HeywoodJump
 
     X = 3 * np.random.RandomState(0).uniform(size=(20, 3))
     S = np.cov(X.T, bias=True)
@@ -292,7 +292,7 @@ def test_heywood_jump_still_runs_through_the_engine(monkeypatch):
     W0, psi0 = init_pca(R, 1, floor)
     kw = dict(floor=floor, tol=1e-10, max_iter=2000)
     jump = em_squarem(R, W0, psi0, **kw)
-    monkeypatch.setattr(fa._EMMap, "HEYWOOD_WINDOW", 10**9)  # never tried
+    monkeypatch.setattr(HeywoodJump, "WINDOW", 10**9)  # never tried
     crawl = em_squarem(R, W0, psi0, **kw)
     assert jump.psi[2] == pytest.approx(floor[2], rel=1e-6) and jump.converged
     assert crawl.psi[2] > 10 * floor[2]  # still on its way after 2000 steps

@@ -378,3 +378,30 @@ def test_constant_column_gets_the_complete_data_floor():
         em.noise_variance_[-1], full.noise_variance_[-1], rtol=0.05
     )
     assert em.noise_variance_[-1] > 1e-8
+
+
+def test_factor_analysis_heywood_jump_with_missing_values(monkeypatch):
+    # The boundary case of the complete-data tests (3 features, 1 factor, the
+    # maximum at ψ₃ = 0) with entries missing: the Heywood jump of the engine
+    # lands on the floor where plain EM is still on its way after 2000 steps.
+    from latentmodels._em import HeywoodJump
+
+    rng = np.random.RandomState(0)
+    X = 3 * rng.uniform(size=(60, 3))
+    X[:, 2] = X[:, 0] + X[:, 1] + 0.01 * rng.standard_normal(60)
+    Xm = X.copy()
+    Xm[rng.rand(*X.shape) < 0.1] = np.nan
+    kw = dict(isotropic=False, noise_floor_rtol=1e-6, tol=1e-10, max_iter=2000)
+    jump = fit_missing(Xm, 1, **kw)
+    monkeypatch.setattr(HeywoodJump, "WINDOW", 10**9)  # never tried
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        crawl = fit_missing(Xm, 1, **kw)
+    var = np.nanvar(Xm, axis=0)
+    assert jump.noise_variance[2] == pytest.approx(1e-6 * var[2], rel=1e-6)
+    assert crawl.noise_variance[2] > 10 * 1e-6 * var[2]
+    assert jump.converged and jump.n_iter < crawl.n_iter
+    assert jump.loglike[-1] >= crawl.loglike[-1] - 1e-9
+    assert_monotone(jump.loglike)
+    ref = _dense_observed_loglike(Xm, jump.components, jump.noise_variance, jump.mean)
+    assert jump.loglike[-1] == pytest.approx(ref, rel=1e-9)
