@@ -45,6 +45,7 @@ from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._assessment import FactorAssessmentMixin
 from ._base import GaussianLatentModel, IncrementalStatsMixin
 from ._gaussian import LinearGaussian
 from ._stats import SufficientStats
@@ -326,7 +327,7 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # The estimator.
 
 
-class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
+class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by EM.
 
     The likelihood is maximised by the EM algorithm of Rubin & Thayer (1982)

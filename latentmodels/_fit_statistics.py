@@ -184,6 +184,27 @@ def rmsea_interval(statistic, dof, n_eff, level=0.90):
     return tuple(bounds)
 
 
+def rmsea(statistic, dof, chi2_multiplier, n_eff):
+    """``sqrt(max(T/(m·dof) − 1/N', 0))``; NaN when ``dof ≤ 0``."""
+    if dof <= 0:
+        return np.nan
+    return float(np.sqrt(max(statistic / (chi2_multiplier * dof) - 1.0 / n_eff, 0.0)))
+
+
+def cfi(statistic, dof, baseline_statistic, baseline_dof):
+    """Bentler's CFI, ``1 − max(T − df, 0)/max(T₀ − df₀, T − df, 0)``."""
+    denom = max(baseline_statistic - baseline_dof, statistic - dof, 0.0)
+    return 1.0 - max(statistic - dof, 0.0) / denom if denom > 0 else 1.0
+
+
+def tli(statistic, dof, baseline_statistic, baseline_dof):
+    """Tucker–Lewis index ``(T₀/df₀ − T/df)/(T₀/df₀ − 1)``; NaN if undefined."""
+    if dof <= 0 or baseline_dof <= 0 or baseline_statistic == baseline_dof:
+        return np.nan
+    r0 = baseline_statistic / baseline_dof
+    return float((r0 - statistic / dof) / (r0 - 1.0))
+
+
 def srmr(S: np.ndarray, C: np.ndarray) -> float:
     """lavaan's SRMR: RMS of ``(S_ij − C_ij)/√(S_ii S_jj)``, lower triangle + diag."""
     sd = np.sqrt(np.diag(S))
@@ -262,18 +283,11 @@ def goodness_of_fit(
 
     if dof > 0:
         pvalue = float(stats.chi2.sf(T, dof))
-        rmsea = float(np.sqrt(max(T / (m * dof) - 1.0 / n_eff, 0.0)))
         ci = rmsea_interval(T, dof, n_eff)
         rmsea_p = float(stats.ncx2.sf(T, dof, 0.05**2 * n_eff * dof))
     else:
-        pvalue = rmsea = rmsea_p = np.nan
+        pvalue = rmsea_p = np.nan
         ci = (np.nan, np.nan)
-    denom = max(T0 - dof0, T - dof, 0.0)
-    cfi = 1.0 - max(T - dof, 0.0) / denom if denom > 0 else 1.0
-    if dof > 0 and dof0 > 0 and T0 / dof0 != 1.0:
-        tli = (T0 / dof0 - T / dof) / (T0 / dof0 - 1.0)
-    else:
-        tli = np.nan
     # log-likelihood at the MLE (mean at the sample mean)
     loglike = -0.5 * n * (d * _LOG_2PI + fmin + logdet_s + d)
     q = int(n_free_params) + n_mean
@@ -281,11 +295,11 @@ def goodness_of_fit(
         statistic=float(T),
         dof=int(dof),
         pvalue=pvalue,
-        rmsea=rmsea,
+        rmsea=rmsea(T, dof, m, n_eff),
         rmsea_ci90=ci,
         rmsea_pvalue=rmsea_p,
-        tli=float(tli),
-        cfi=float(cfi),
+        tli=tli(T, dof, T0, dof0),
+        cfi=float(cfi(T, dof, T0, dof0)),
         srmr=srmr(S, C),
         aic=float(-2.0 * loglike + 2.0 * q),
         bic=float(-2.0 * loglike + q * np.log(n)),
