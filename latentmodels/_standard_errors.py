@@ -71,38 +71,41 @@ def unpack(theta, d: int, k: int, oblique: bool):
     return W, psi, phi
 
 
-def covariance_jacobian(W, psi, phi=None) -> list:
-    """The matrices ``∂C/∂θ_a``, in the order of :func:`pack`."""
+def expected_information(W, psi, phi=None) -> np.ndarray:
+    r"""Expected information per observation, ``½ tr(C⁻¹ ∂_aC C⁻¹ ∂_bC)``.
+
+    In closed form, with ``P = C⁻¹``, ``M = Λ Φ``, ``A = Mᵀ P M``,
+    ``Q = Λᵀ P Λ`` and ``B = Mᵀ P Λ``:
+
+    .. math::
+
+        \mathcal I(λ_{ir}, λ_{js}) &= P_{ij} A_{rs} + (PM)_{is} (PM)_{jr}, \\
+        \mathcal I(λ_{ir}, ψ_j) &= P_{ij} (PM)_{jr}, \qquad
+        \mathcal I(ψ_i, ψ_j) = \tfrac12 P_{ij}^2, \\
+        \mathcal I(λ_{ir}, φ_{tu}) &= B_{rt} (PΛ)_{iu} + B_{ru} (PΛ)_{it}, \qquad
+        \mathcal I(ψ_j, φ_{tu}) = (PΛ)_{jt} (PΛ)_{ju}, \\
+        \mathcal I(φ_{rs}, φ_{tu}) &= Q_{rt} Q_{su} + Q_{ru} Q_{st}.
+    """
     d, k = W.shape
     M = W if phi is None else W @ phi
-    out = []
-    for i in range(d):
-        for r in range(k):
-            dC = np.zeros((d, d))
-            dC[i, :] += M[:, r]
-            dC[:, i] += M[:, r]
-            out.append(dC)
-    for i in range(d):
-        dC = np.zeros((d, d))
-        dC[i, i] = 1.0
-        out.append(dC)
-    if phi is not None:
-        for r, s in zip(*_upper(k)):
-            out.append(np.outer(W[:, r], W[:, s]) + np.outer(W[:, s], W[:, r]))
-    return out
-
-
-def expected_information(W, psi, phi=None) -> np.ndarray:
-    """Expected information per observation, ``½ tr(C⁻¹ ∂_aC C⁻¹ ∂_bC)``."""
-    C = (W if phi is None else W @ phi) @ W.T + np.diag(psi)
-    L = linalg.cholesky(C, lower=True)
-    rows = []
-    for dC in covariance_jacobian(W, psi, phi):
-        K = linalg.solve_triangular(L, dC, lower=True)
-        K = linalg.solve_triangular(L, K.T, lower=True)  # L⁻¹ ∂C L⁻ᵀ (symmetric)
-        rows.append(K.ravel())
-    K = np.array(rows)
-    return 0.5 * K @ K.T
+    C = M @ W.T + np.diag(psi)
+    P = linalg.cho_solve(linalg.cho_factor(C, lower=True), np.eye(d))
+    PM, PW = P @ M, P @ W
+    A = M.T @ PM
+    LL = np.kron(P, A) + np.einsum("is,jr->irjs", PM, PM).reshape(d * k, d * k)
+    LP = (P[:, None, :] * PM.T[None, :, :]).reshape(d * k, d)  # P_ij (PM)_jr
+    PP = 0.5 * P**2
+    if phi is None:
+        return np.block([[LL, LP], [LP.T, PP]])
+    iu = _upper(k)
+    Q, B = W.T @ PW, M.T @ PW
+    t, u = iu
+    LF = (
+        B[None, :, t] * PW[:, None, u] + B[None, :, u] * PW[:, None, t]
+    ).reshape(d * k, len(t))
+    PF = PW[:, t] * PW[:, u]
+    FF = Q[np.ix_(t, t)] * Q[np.ix_(u, u)] + Q[np.ix_(t, u)] * Q[np.ix_(u, t)]
+    return np.block([[LL, LP, LF], [LP.T, PP, PF], [LF.T, PF.T, FF]])
 
 
 def numerical_jacobian(h: Callable, theta: np.ndarray) -> np.ndarray:
