@@ -254,7 +254,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
                 d,
                 k,
                 crit,
-                self._scale(),
+                None,  # standardised by the model's SDs (= the sample's at the MLE)
                 oblique=phi is not None,
                 kaiser=bool(kw.get("normalize", False)),
             )

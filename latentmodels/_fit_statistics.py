@@ -20,8 +20,9 @@ The indices, with ``T₀`` the statistic of the independence (baseline) model
 ``C₀ = diag(S)`` on ``df₀ = d(d − 1)/2`` degrees of freedom and computed with the
 same multiplier:
 
-* RMSEA (Steiger & Lind 1980): ``sqrt(max(T/(m·df) − 1/N', 0))``; lavaan takes
-  ``N' = m = n``, psych ``N' = n − 1`` with the Bartlett ``m``. Its 90%
+* RMSEA (Steiger & Lind 1980): ``sqrt(max(T/(n·df) − 1/N', 0))``; lavaan takes
+  ``N' = n`` (with ``m = n`` this is ``sqrt(max(T − df, 0)/(n·df))``), psych
+  2.2.9 ``N' = n − 1`` with the Bartlett ``m``. Its 90%
   interval inverts the noncentral χ² distribution function in its
   noncentrality λ (``P(χ²_df(λ) ≤ T) = 0.95`` and ``0.05``) and reports
   ``sqrt(λ/(N'·df))`` (Browne & Cudeck 1993), as lavaan and psych do.
@@ -184,11 +185,11 @@ def rmsea_interval(statistic, dof, n_eff, level=0.90):
     return tuple(bounds)
 
 
-def rmsea(statistic, dof, chi2_multiplier, n_eff):
-    """``sqrt(max(T/(m·dof) − 1/N', 0))``; NaN when ``dof ≤ 0``."""
+def rmsea(statistic, dof, n_samples, n_eff):
+    """``sqrt(max(T/(n·dof) − 1/N', 0))``; NaN when ``dof ≤ 0``."""
     if dof <= 0:
         return np.nan
-    return float(np.sqrt(max(statistic / (chi2_multiplier * dof) - 1.0 / n_eff, 0.0)))
+    return float(np.sqrt(max(statistic / (n_samples * dof) - 1.0 / n_eff, 0.0)))
 
 
 def cfi(statistic, dof, baseline_statistic, baseline_dof):
@@ -245,8 +246,8 @@ def goodness_of_fit(
         ``d`` (the means are estimated). lavaan counts none for a model
         without a mean structure: pass 0 to match it.
     rmsea_n : float, default=None
-        ``N'`` of the RMSEA and its interval; None means ``chi2_multiplier``
-        (lavaan). psych uses ``n − 1``.
+        ``N'`` of the RMSEA and its interval; None means ``n`` (lavaan).
+        psych uses ``n − 1``.
 
     Returns
     -------
@@ -271,7 +272,7 @@ def goodness_of_fit(
     d = S.shape[0]
     n = int(n_samples)
     m = float(n if chi2_multiplier is None else chi2_multiplier)
-    n_eff = float(m if rmsea_n is None else rmsea_n)
+    n_eff = float(n if rmsea_n is None else rmsea_n)
     n_mean = d if n_mean_params is None else int(n_mean_params)
     dof = d * (d + 1) // 2 - int(n_free_params)
 
@@ -295,7 +296,7 @@ def goodness_of_fit(
         statistic=float(T),
         dof=int(dof),
         pvalue=pvalue,
-        rmsea=rmsea(T, dof, m, n_eff),
+        rmsea=rmsea(T, dof, n, n_eff),
         rmsea_ci90=ci,
         rmsea_pvalue=rmsea_p,
         tli=tli(T, dof, T0, dof0),

@@ -154,14 +154,17 @@ def rotation_constraint(
     d: int,
     k: int,
     criterion: Callable,
-    scale: np.ndarray,
+    scale: np.ndarray | None,
     *,
     oblique: bool,
     kaiser: bool,
 ) -> Callable:
     """``h(θ)``: stationarity of a rotation criterion at the loadings it saw.
 
-    The rotation saw ``L = Λ / scale`` (row-wise), further divided by the
+    The rotation saw ``L = Λ / scale`` (row-wise; ``scale=None``: the model's
+    standard deviations ``diag(Λ Φ Λᵀ + Ψ)^{1/2}``, which equal the sample
+    ones at the maximum likelihood estimate and carry their sampling
+    variability into the standard errors, as lavaan does), further divided by the
     row norms of ``L Φ^{1/2}`` (the square roots of the communalities) when
     ``kaiser``. Orthogonal: the off-diagonal part of ``Lᵀ G − Gᵀ L``; oblique:
     the off-diagonal entries of ``Φ⁻¹ Gᵀ L``.
@@ -169,8 +172,12 @@ def rotation_constraint(
     off = ~np.eye(k, dtype=bool)
 
     def h(theta):
-        W, _, phi = unpack(theta, d, k, oblique)
-        L = W / scale[:, None]
+        W, psi, phi = unpack(theta, d, k, oblique)
+        if scale is None:  # the model's standard deviations, functions of θ
+            comm = np.sum((W @ phi) * W, axis=1) if oblique else np.sum(W * W, 1)
+            L = W / np.sqrt(comm + psi)[:, None]
+        else:
+            L = W / scale[:, None]
         if kaiser:
             comm = np.sum((L @ phi) * L, axis=1) if oblique else np.sum(L * L, axis=1)
             L = L / np.sqrt(comm)[:, None]

@@ -118,6 +118,7 @@ def test_convenience_functions():
 # Bad input
 
 
+INT1 = r" of rotate must be an int in the range \[1, inf\)"
 POWER = r"'power' parameter of rotate must be a float in the range \[1.0, inf\)"
 
 
@@ -168,15 +169,15 @@ POWER = r"'power' parameter of rotate must be a float in the range \[1.0, inf\)"
             ValueError,
             POWER,
         ),
-        (np.eye(3), {"tol": 0}, ValueError, r"'tol' parameter of rotate must be a float in the range \(0.0"),
-        (np.eye(3), {"max_iter": 0}, ValueError, r"'max_iter' parameter of rotate must be an int in the range \[1"),
+        (np.eye(3), {"tol": 0}, ValueError, r"'tol' parameter .* range \(0.0, inf\)"),
+        (np.eye(3), {"max_iter": 0}, ValueError, "'max_iter' parameter" + INT1),
         (
             np.eye(3),
             {"max_iter": 2.5},
             TypeError,
             r"'max_iter' parameter of rotate must be an int.*Got 2.5",
         ),
-        (np.eye(3), {"n_starts": 0}, ValueError, r"'n_starts' parameter of rotate must be an int in the range \[1"),
+        (np.eye(3), {"n_starts": 0}, ValueError, "'n_starts' parameter" + INT1),
         (np.eye(3), {"gamma": np.nan, "method": "oblimin"}, ValueError, "gamma"),
         (np.eye(3), {"delta": -1.0, "method": "geomin_q"}, ValueError, "delta"),
         (
