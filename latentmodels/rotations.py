@@ -588,8 +588,9 @@ def rotate(
     * ``'oblimax'``: :math:`-[\log \sum \lambda^4 - 2 \log \sum
       \lambda^2]`, oblique (Saunders 1961; GPArotation's ``oblimax``).
     * ``'target_t'`` / ``'target_q'``: Procrustes rotation towards a target
-      B, :math:`\sum_{ij} (\lambda_{ij} - b_{ij})^2`, orthogonal / oblique
-      (GPArotation's ``targetT``/``targetQ``; Browne 1972).
+      B, :math:`\sum_{ij} (\lambda_{ij} - b_{ij})^2`, orthogonal (in closed
+      form, Schönemann 1966; T may be a reflection) / oblique (GPArotation's
+      ``targetT``/``targetQ``; Browne 1972).
     * ``'partial_target_t'`` / ``'partial_target_q'``: partially specified
       target, :math:`\sum_{ij} w_{ij}^2 (\lambda_{ij} - b_{ij})^2` with
       ``w = 0`` where B is NaN (unspecified) or ``target_weights`` is 0
@@ -715,10 +716,16 @@ def rotate(
         f = None
     else:
         An = A / scale if normalize else A
-        T, f, s, n_iter, converged = _iterative(
-            An, method, gamma=float(gamma), delta=delta, kappa=float(kappa),
-            target=B, weights=Wt, **options
-        )
+        if method == "target_t":
+            # Orthogonal Procrustes in closed form (Schönemann 1966): the
+            # polar factor of Aᵀ B, reflections included; no iteration.
+            T = _polar(An.T @ B)
+            f, s, n_iter, converged = float(np.sum((An @ T - B) ** 2)), 0.0, 0, True
+        else:
+            T, f, s, n_iter, converged = _iterative(
+                An, method, gamma=float(gamma), delta=delta, kappa=float(kappa),
+                target=B, weights=Wt, **options
+            )
         L = A @ T if orthogonal else np.linalg.solve(T, A.T).T
     if sort:
         L, T = _sort_columns(L, T)
