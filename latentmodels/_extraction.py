@@ -29,9 +29,12 @@ Column signs: each column of the loadings has a positive sum (psych's rule).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import linalg, optimize
 
+from ._gaussian import LinearGaussian
 from ._threads import blas_threads
 
 
@@ -142,3 +145,38 @@ def minres(R, k: int, *, tol: float = 1e-12, max_iter: int = 5000, bounds=(0.005
     # ψ = diag(R) − h² of the loadings (they differ from res.x where a bound
     # is active, a Heywood case), as psych reports them
     return _positive_columns(L), diag - np.sum(L * L, axis=1), int(res.nit)
+
+
+EXTRACTIONS = ("ml", "minres", "principal_axis")
+
+
+@dataclass
+class LeastSquaresResult:
+    """A least-squares extraction in the shape of the EM result the estimator
+    consumes (``W``, ``psi``, ``loglike``, ``n_iter``, ``converged``)."""
+
+    W: np.ndarray
+    psi: np.ndarray
+    loglike: list
+    n_iter: int
+    converged: bool
+
+
+def least_squares_fit(method, R, W=None, psi=None, *, floor, tol=None, max_iter=None):
+    """Fit ``R`` by ``'minres'`` or ``'principal_axis'`` (``W``, ``psi`` unused).
+
+    Uniquenesses are held at or above ``floor`` (Heywood cases), and the
+    mean log-likelihood of the solution is reported (one value: these are not
+    likelihood methods). The signature is that of the EM drivers, so the
+    estimator calls either the same way.
+    """
+    k = W.shape[1]
+    if method == "minres":
+        L, u, n_iter = minres(R, k)
+        converged = True
+    else:
+        L, u, n_iter = principal_axis(R, k)
+        converged = True  # statsmodels' capped iteration is the definition
+    u = np.maximum(u, floor)
+    loglike = LinearGaussian(L.T, u, np.zeros(R.shape[0])).em_moments(R)[0]
+    return LeastSquaresResult(L, u, [float(loglike)], int(n_iter), converged)
