@@ -36,6 +36,7 @@ feature and is as well conditioned on raw data whose variances differ by
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -47,7 +48,9 @@ from sklearn.utils import check_random_state
 
 from ._assessment import FactorAssessmentMixin
 from ._base import GaussianLatentModel, IncrementalStatsMixin
+from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian
+from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -380,6 +383,16 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         per iteration.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init='random'`` and random starts of the rotation.
+    extraction : {'ml', 'minres', 'principal_axis'}, default='ml'
+        Maximum likelihood, or a least-squares extraction of the correlation
+        matrix: minres/ULS (``psych::fa(fm="minres")``) or iterated principal
+        axis from the squared multiple correlations (statsmodels' ``Factor``
+        default), see :mod:`latentmodels._extraction`. ``goodness_of_fit`` and
+        ``standard_errors`` need ``'ml'``.
+    scores : {'regression', 'bartlett', 'anderson_rubin', 'ten_berge'}, \
+            default='regression'
+        What ``transform`` returns (:meth:`factor_scores`); any method works
+        in a Pipeline. See the user guide page "Assessing a factor model".
 
     Attributes
     ----------
@@ -444,6 +457,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         init="pca",
         missing_values="raise",
         random_state=None,
+        extraction="ml",
+        scores="regression",
     ):
         self.n_components = n_components
         self.tol = tol
@@ -455,6 +470,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
+        self.extraction = extraction
+        self.scores = scores
 
     def _n_parameters(self) -> int:
         return fa_n_parameters(self.n_features_in_, self.n_components_)
@@ -482,6 +499,13 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
         check_option(self.init, "init", ("pca", "random"))
         check_option(self.missing_values, "missing_values", ("raise", "em"))
+        check_option(self.extraction, "extraction", EXTRACTIONS)
+        check_option(self.scores, "scores", SCORE_METHODS)
+        if self.extraction != "ml" and self.missing_values == "em":
+            raise ValueError(
+                "missing_values='em' fits by maximum likelihood; use "
+                "extraction='ml', or impute the missing entries."
+            )
 
     def _fit_array(self, X: np.ndarray) -> None:
         self._check_params()
@@ -510,6 +534,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         else:
             W, psi = init_random(R, k, floor, rng)
         em = em_squarem if self.acceleration == "squarem" else em_plain
+        if self.extraction != "ml":  # least squares (_extraction.py)
+            em = functools.partial(least_squares_fit, self.extraction)
         res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
         if not res.converged:
             ll = res.loglike
