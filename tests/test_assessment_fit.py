@@ -150,3 +150,23 @@ def test_fit_covariance_rejects_bad_input():
         FactorAnalysis(1).fit_covariance(np.ones((3, 2)), 10)
     with pytest.raises(ValueError, match="n_samples"):
         FactorAnalysis(1).fit_covariance(np.eye(3), 1)
+
+
+def test_ppca_mixin_is_the_likelihood_ratio():
+    """GoodnessOfFitMixin on ProbabilisticPCA (for the lead to wire): the
+    statistic is 2 (ℓ_saturated − ℓ_model) and dof counts one noise variance."""
+    from latentmodels import ProbabilisticPCA
+    from latentmodels._assessment import GoodnessOfFitMixin
+
+    class PPCA(GoodnessOfFitMixin, ProbabilisticPCA):
+        pass
+
+    X, _ = make_factor_data(400, 8, 2, random_state=5)
+    model = PPCA(2).fit(X)
+    gof = model.goodness_of_fit()
+    n, d = X.shape
+    S = np.cov(X.T, bias=True)
+    ll_sat = -0.5 * n * (d * np.log(2 * np.pi) + np.linalg.slogdet(S)[1] + d)
+    np.testing.assert_allclose(gof.statistic, 2 * (ll_sat - n * model.score(X)),
+                               rtol=1e-9)
+    assert gof.dof == d * (d + 1) // 2 - (d * 2 - 1 + 1)

@@ -164,3 +164,34 @@ def test_standard_errors_match_lavaan_efa():
         se.components[m.permutation], r["se"].reshape(3, -1), rtol=1e-4
     )
     np.testing.assert_allclose(se.noise_variance, r["psise"], rtol=1e-4)
+
+
+def test_shared_fit_statistics_match_lavaan_cfa():
+    """The module CFA reuses: lavaan's fitMeasures of the Holzinger–Swineford
+    three-factor model from its sample and implied covariances (χ² with n,
+    no mean structure)."""
+    from latentmodels._fit_statistics import goodness_of_fit
+
+    r = run_r(
+        """
+        m <- 'visual =~ x1 + x2 + x3
+              textual =~ x4 + x5 + x6
+              speed =~ x7 + x8 + x9'
+        f <- lavaan::cfa(m, data = lavaan::HolzingerSwineford1939)
+        out('S', lavaan::lavInspect(f, 'sampstat')$cov)
+        out('C', lavaan::fitted(f)$cov)
+        out('fm', lavaan::fitMeasures(f, c('chisq', 'df', 'pvalue', 'cfi', 'tli',
+            'rmsea', 'rmsea.ci.lower', 'rmsea.ci.upper', 'rmsea.pvalue', 'srmr',
+            'aic', 'bic', 'logl', 'baseline.chisq', 'npar', 'ntotal')))
+        """,
+        packages=["lavaan"],
+    )
+    (chisq, df, p, cfi, tli, rmsea, lo, hi, rp, srmr, aic, bic, logl, base,
+     npar, n) = r["fm"]
+    g = goodness_of_fit(r["S"], r["C"], n_samples=int(n), n_free_params=int(npar),
+                        n_mean_params=0)
+    assert g.dof == df
+    got = [g.statistic, g.pvalue, g.cfi, g.tli, g.rmsea, *g.rmsea_ci90,
+           g.rmsea_pvalue, g.srmr, g.aic, g.bic, g.loglike, g.baseline_statistic]
+    want = [chisq, p, cfi, tli, rmsea, lo, hi, rp, srmr, aic, bic, logl, base]
+    np.testing.assert_allclose(got, want, rtol=1e-7)
