@@ -244,11 +244,21 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
                 "closed form here; use bootstrap_loadings, or rotation='oblimin'."
             )
         else:
-            from .rotations import _make_criterion
+            from .rotations import _check_target, _make_criterion
 
             kw = dict(getattr(self, "rotation_kwargs", None) or {})
+            B, Wt = _check_target(
+                rotation, W, kw.get("target"), kw.get("target_weights")
+            )
             crit = _make_criterion(
-                rotation, k, gamma=kw.get("gamma", 0.0), delta=kw.get("delta", 0.01)
+                rotation,
+                k,
+                gamma=kw.get("gamma", 0.0),
+                delta=kw.get("delta", 0.01),
+                kappa=kw.get("kappa", 0.0),
+                d=d,
+                target=B,
+                weights=Wt,
             )
             h = rotation_constraint(
                 d,
