@@ -215,8 +215,8 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         return self
 
     # --- standard errors ----------------------------------------------------------
-    def standard_errors(self) -> StandardErrors:
-        r"""Standard errors from the expected information (delta method).
+    def standard_errors(self, information="expected") -> StandardErrors:
+        r"""Standard errors from the expected or observed information.
 
         For the unrotated solution (``Λᵀ Ψ⁻¹ Λ`` diagonal) and through any
         rotation that minimises a criterion (orthogonal or oblique; not
@@ -225,11 +225,24 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         Valid for an interior maximum likelihood solution: Heywood features
         make the information singular.
 
+        Parameters
+        ----------
+        information : {'expected', 'observed'}, default='expected'
+            The expected (Fisher) information, lavaan's default for ML, or the
+            observed one (the Hessian of the log-likelihood at the estimate,
+            by differences of its analytic gradient). They coincide when the
+            model reproduces ``S`` exactly.
+
         Returns
         -------
         StandardErrors
         """
         _require_ml(self, "standard_errors")
+        if information not in ("expected", "observed"):
+            raise ValueError(
+                "information must be 'expected' or 'observed', got "
+                f"{information!r}."
+            )
         stats = _training_stats(self)
         W = self.components_.T
         psi = self.noise_variance_
@@ -268,7 +281,8 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
                 oblique=phi is not None,
                 kaiser=bool(kw.get("normalize", False)),
             )
-        cov = parameter_covariance(W, psi, phi, stats.n, h)
+        S = stats.covariance if information == "observed" else None
+        cov = parameter_covariance(W, psi, phi, stats.n, h, S)
         se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         se_phi = None
         if phi is not None:

@@ -108,6 +108,36 @@ def expected_information(W, psi, phi=None) -> np.ndarray:
     return np.block([[LL, LP, LF], [LP.T, PP, PF], [LF.T, PF.T, FF]])
 
 
+def discrepancy_gradient(theta, d: int, k: int, oblique: bool, S) -> np.ndarray:
+    r"""Gradient of ``f(θ) = ½[log det C + tr(C⁻¹ S)]`` (minus the mean
+    log-likelihood, up to a constant).
+
+    With ``Δ = C⁻¹ − C⁻¹ S C⁻¹``: ``∂f/∂λ_ir = (Δ Λ Φ)_ir``,
+    ``∂f/∂ψ_i = ½ Δ_ii`` and ``∂f/∂φ_rs = (Λᵀ Δ Λ)_rs``.
+    """
+    W, psi, phi = unpack(theta, d, k, oblique)
+    M = W if phi is None else W @ phi
+    C = M @ W.T + np.diag(psi)
+    cho = linalg.cho_factor(C, lower=True)
+    P = linalg.cho_solve(cho, np.eye(d))
+    Delta = P - P @ S @ P
+    parts = [(Delta @ M).ravel(), 0.5 * np.diag(Delta)]
+    if oblique:
+        parts.append((W.T @ Delta @ W)[_upper(k)])
+    return np.concatenate(parts)
+
+
+def observed_information(W, psi, phi, S) -> np.ndarray:
+    """Observed information per observation: the Hessian of ``f`` at ``θ``,
+    by central differences of its analytic gradient (symmetrised)."""
+    d, k = W.shape
+    oblique = phi is not None
+    H = numerical_jacobian(
+        lambda t: discrepancy_gradient(t, d, k, oblique, S), pack(W, psi, phi)
+    )
+    return 0.5 * (H + H.T)
+
+
 def numerical_jacobian(h: Callable, theta: np.ndarray) -> np.ndarray:
     """Central differences of ``h`` at ``θ`` (relative step ``1e-6``)."""
     h0 = np.asarray(h(theta))
@@ -190,9 +220,16 @@ def rotation_constraint(
     return h
 
 
-def parameter_covariance(W, psi, phi, n, constraint) -> np.ndarray:
-    """Asymptotic covariance of ``θ̂`` identified by ``constraint``."""
+def parameter_covariance(W, psi, phi, n, constraint, S=None) -> np.ndarray:
+    """Asymptotic covariance of ``θ̂`` identified by ``constraint``.
+
+    From the expected information, or the observed one when the sample
+    covariance ``S`` is given.
+    """
     theta = pack(W, psi, phi)
-    info = expected_information(W, psi, phi)
+    if S is None:
+        info = expected_information(W, psi, phi)
+    else:
+        info = observed_information(W, psi, phi, S)
     D = numerical_jacobian(constraint, theta)
     return constrained_covariance(info, D, n)

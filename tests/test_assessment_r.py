@@ -138,15 +138,17 @@ def test_score_weights_match_psych(psych_scores, method, r_name):
     np.testing.assert_allclose(B, ref[r_name], atol=1e-6)
 
 
-def test_standard_errors_match_lavaan_efa():
-    """lavaan's efa() (expected information, varimax with Kaiser
-    normalisation) on a clear three-factor structure."""
+@pytest.mark.parametrize("information", ["expected", "observed"])
+def test_standard_errors_match_lavaan_efa(information):
+    """lavaan's efa() (varimax with Kaiser normalisation) on a clear
+    three-factor structure, with either information matrix."""
     X = _three_factors()
     r = run_r(
-        """
+        f"""
         colnames(X) <- paste0('x', 1:ncol(X))
         f <- lavaan::efa(data = as.data.frame(X), nfactors = 3,
-                         rotation = 'varimax', output = 'lavaan')
+                         rotation = 'varimax', output = 'lavaan',
+                         information = '{information}')
         pe <- lavaan::parameterEstimates(f)
         out('est', pe$est[pe$op == '=~']); out('se', pe$se[pe$op == '=~'])
         th <- pe[pe$op == '~~' & pe$lhs == pe$rhs & pe$lhs %in% colnames(X), ]
@@ -156,7 +158,7 @@ def test_standard_errors_match_lavaan_efa():
         X=X,
     )
     fa = FactorAnalysis(3, rotation="varimax", rotation_kwargs={"normalize": True})
-    se = fa.fit(X).standard_errors()
+    se = fa.fit(X).standard_errors(information)
     est = r["est"].reshape(3, -1)
     m = matched_congruence(est, fa.components_)
     np.testing.assert_allclose(m.aligned_components, est, atol=1e-4)

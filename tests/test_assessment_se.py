@@ -9,6 +9,7 @@ from latentmodels import FactorAnalysis
 from latentmodels._standard_errors import (
     canonical_constraint,
     constrained_covariance,
+    discrepancy_gradient,
     expected_information,
     numerical_jacobian,
     pack,
@@ -166,3 +167,38 @@ def test_information_closed_form_equals_trace_formula(oblique):
     Cinv = np.linalg.inv(cov(theta).reshape(d, d))
     ref = 0.5 * np.einsum("aij,jk,bkl,li->ab", J, Cinv, J, Cinv)
     np.testing.assert_allclose(expected_information(W, psi, phi), ref, atol=1e-7)
+
+
+@pytest.mark.parametrize("oblique", [False, True])
+def test_discrepancy_gradient_matches_finite_differences(oblique):
+    rng = np.random.RandomState(7)
+    d, k = 6, 2
+    W = rng.standard_normal((d, k))
+    psi = rng.uniform(0.5, 1.5, d)
+    phi = np.array([[1.0, 0.3], [0.3, 1.0]]) if oblique else None
+    A = rng.standard_normal((50, d))
+    S = A.T @ A / 50
+    theta = pack(W, psi, phi)
+
+    def f(t):
+        Wt, pt, ft = unpack(t, d, k, oblique)
+        C = (Wt if ft is None else Wt @ ft) @ Wt.T + np.diag(pt)
+        return [0.5 * (np.linalg.slogdet(C)[1] + np.trace(np.linalg.solve(C, S)))]
+
+    np.testing.assert_allclose(
+        discrepancy_gradient(theta, d, k, oblique, S),
+        numerical_jacobian(f, theta)[0],
+        rtol=1e-6,
+        atol=1e-9,
+    )
+
+
+def test_observed_differs_from_expected_under_misfit():
+    W, psi = _truth(8, 2)
+    X = _sample(W, psi, 300, np.random.RandomState(8)) ** 3  # non-Gaussian, misfit
+    fa = FactorAnalysis(2, rotation="varimax").fit(X)
+    a, b = fa.standard_errors("expected"), fa.standard_errors("observed")
+    assert np.all(np.isfinite(b.components))
+    assert 1e-3 < np.max(np.abs(a.components / b.components - 1)) < 1.0
+    with pytest.raises(ValueError, match="information"):
+        fa.standard_errors("sandwich")
