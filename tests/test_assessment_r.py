@@ -197,3 +197,36 @@ def test_shared_fit_statistics_match_lavaan_cfa():
            g.rmsea_pvalue, g.srmr, g.aic, g.bic, g.loglike, g.baseline_statistic]
     want = [chisq, p, cfi, tli, rmsea, lo, hi, rp, srmr, aic, bic, logl, base]
     np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+@pytest.mark.parametrize("k", [13, 14, 15])
+def test_statistic_from_factanal_solution_test01(k):
+    """Where our fit lands elsewhere than factanal's (k = 13…15 on test01),
+    the statistic computed from R's own solution equals R's STATISTIC."""
+    from pathlib import Path
+
+    from latentmodels._fit_statistics import bartlett_multiplier, goodness_of_fit
+
+    pd = pytest.importorskip("pandas")
+    path = (Path(__file__).resolve().parents[2] / "shared" / "peer-references"
+            / "factor_analyzer" / "tests" / "data" / "test01.csv")
+    if not path.exists():
+        pytest.skip("peer references not present")
+    X = pd.read_csv(path).to_numpy(float)
+    r = run_r(
+        f"""
+        f <- factanal(X, factors = {k}, rotation = 'none')
+        out('L', unclass(f$loadings)); out('u', f$uniquenesses)
+        out('stat', c(f$STATISTIC, f$dof))
+        """,
+        X=X,
+    )
+    n, d = X.shape
+    C = r["L"] @ r["L"].T + np.diag(r["u"])
+    gof = goodness_of_fit(
+        np.corrcoef(X, rowvar=False), C, n_samples=n,
+        n_free_params=d * k - k * (k - 1) // 2 + d,
+        chi2_multiplier=bartlett_multiplier(n, d, k),
+    )
+    assert gof.dof == r["stat"][1]
+    np.testing.assert_allclose(gof.statistic, r["stat"][0], rtol=1e-6)
