@@ -43,7 +43,6 @@ Yates, A. (1987). Multivariate Exploratory Data Analysis. (Geomin.)
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Callable
@@ -53,8 +52,13 @@ import scipy.linalg
 import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
+from . import _warnings
 from ._validation import (
     check_array_finite,
     check_option,
@@ -516,25 +520,26 @@ def _sort_columns(L: np.ndarray, T: np.ndarray):
     return L[:, order], T[:, order]
 
 
-@validate_params(
-    {
-        "loadings": ["array-like"],
-        "method": [StrOptions(set(ALL_METHODS))],
-        "normalize": ["boolean", StrOptions({"varimax"})],
-        "power": [Interval(Real, 1, None, closed="left")],
-        "gamma": [Interval(Real, None, None, closed="neither")],
-        "delta": [Interval(Real, 0, None, closed="neither")],
-        "kappa": [Interval(Real, 0, 1, closed="both")],
-        "target": [None, "array-like"],
-        "target_weights": [None, "array-like"],
-        "tol": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "n_starts": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "sort": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+# rotate's parameters, declared once (scikit-learn's constraint tables); checked
+# inside rotate, so that its warnings still name the caller's line.
+_ROTATE_PARAMETERS = {
+    "loadings": ["array-like"],
+    "method": [StrOptions(set(ALL_METHODS))],
+    "normalize": ["boolean", StrOptions({"varimax"})],
+    "power": [Interval(Real, 1, None, closed="left")],
+    "gamma": [Interval(Real, None, None, closed="neither")],
+    "delta": [Interval(Real, 0, None, closed="neither")],
+    "kappa": [Interval(Real, 0, 1, closed="both")],
+    "target": [None, "array-like"],
+    "target_weights": [None, "array-like"],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "n_starts": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "sort": ["boolean"],
+}
+
+
 def rotate(
     loadings,
     method: str = "varimax",
@@ -668,6 +673,8 @@ def rotate(
     >>> np.allclose(res.loadings @ res.phi @ res.loadings.T, L @ L.T)
     True
     """
+    params = dict(locals())
+    validate_parameter_constraints(_ROTATE_PARAMETERS, params, caller_name="rotate")
     A = _check_loadings(loadings)
     if normalize == "varimax" and method != "promax":
         raise ValueError(
@@ -736,12 +743,11 @@ def rotate(
             if n_iter >= max_iter
             else f"(no descent left at working precision after {n_iter} iterations)"
         )
-        warnings.warn(
+        _warnings.warn(
             f"{method} rotation did not converge {why}: projected gradient norm "
             f"{s:.3g} > tol={tol:g}. Increase max_iter, loosen tol, try "
             "normalize=True or n_starts > 1.",
             ConvergenceWarning,
-            stacklevel=2,
         )
     return RotationResult(L, T, phi, f, s, n_iter, converged, method, orthogonal)
 

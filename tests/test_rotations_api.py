@@ -204,3 +204,10 @@ def test_bad_input(loadings, kwargs, error, match):
 def test_rotation_criterion_rejects_promax():
     with pytest.raises(ValueError, match="method must be one of"):
         rotation_criterion(np.eye(3), "promax")
+
+
+def test_convergence_warning_names_the_callers_line():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rotate(_simple_structure(), "varimax", max_iter=1)
+    assert caught and caught[0].filename == __file__
