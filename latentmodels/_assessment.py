@@ -23,6 +23,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _warnings
 from ._fit_statistics import GoodnessOfFit, bartlett_multiplier, goodness_of_fit
 from ._scores import SCORE_METHODS, score_weights
 from ._standard_errors import (
@@ -244,6 +245,15 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
                 f"{information!r}."
             )
         stats = _training_stats(self)
+        heywood = getattr(self, "heywood_features_", np.array([], dtype=int))
+        if len(heywood):
+            _warnings.warn(
+                f"Feature(s) {[int(j) for j in heywood]} are Heywood cases (noise "
+                "variance at the floor): the solution is on the boundary, where "
+                "the information-based standard errors do not apply; use "
+                "bootstrap_loadings, or fewer factors.",
+                UserWarning,
+            )
         W = self.components_.T
         psi = self.noise_variance_
         phi = self._phi()

@@ -233,3 +233,13 @@ def test_bordered_equals_delta_method_through_the_algorithm(rotation):
     se_delta = np.sqrt(np.diag(J @ cov0 @ J.T)).reshape(9, 3)
     np.testing.assert_allclose(fa.standard_errors().components.T, se_delta,
                                rtol=1e-5)
+
+
+def test_heywood_case_warns():
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    with pytest.warns(UserWarning, match="Heywood"):
+        fa = FactorAnalysis(4).fit(X)
+    with pytest.warns(UserWarning, match="bootstrap_loadings"):
+        fa.standard_errors()
