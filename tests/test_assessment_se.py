@@ -143,6 +143,20 @@ def test_bootstrap_is_reproducible_and_brackets_estimate():
     se = fa.standard_errors().components
     # bootstrap and information standard errors agree roughly
     assert 0.6 < np.median(a.standard_errors / se) < 1.6
+    # Procrustes alignment of an unrotated fit: each replicate is the best
+    # orthogonal rotation of its fit towards the reference
+    fu = FactorAnalysis(2).fit(X)
+    p = fu.bootstrap_loadings(X, n_boot=10, random_state=1, align="procrustes")
+    est = FactorAnalysis(2).fit(X[np.random.RandomState(1).randint(0, 300, 300)])
+    assert p.replicates.shape == (10, 2, 8)
+    # the first replicate is that resample's fit, rotated: W Wᵀ is unchanged
+    first = p.replicates[0]
+    np.testing.assert_allclose(first.T @ first, est.components_.T @ est.components_,
+                               atol=1e-8)
+    for rep in p.replicates:
+        assert np.linalg.norm(rep - fu.components_) < np.linalg.norm(fu.components_)
+    with pytest.raises(ValueError, match="align"):
+        fu.bootstrap_loadings(X, n_boot=2, align="hungarian")
 
 
 @pytest.mark.parametrize("oblique", [False, True])
