@@ -249,6 +249,7 @@ def test_bordered_equals_delta_method_through_the_algorithm(rotation):
                                rtol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
 def test_heywood_case_warns():
     from sklearn.datasets import load_wine
 
