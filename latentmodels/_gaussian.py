@@ -90,16 +90,23 @@ class LinearGaussian:
         d = self.n_features
         return -0.5 * (d * _LOG_2PI + self.logdet + self._mahalanobis(R_tilde))
 
-    def mean_log_likelihood(self, mean: np.ndarray, covariance: np.ndarray) -> float:
+    def mean_log_likelihood(
+        self, mean: np.ndarray, covariance: np.ndarray, root=None
+    ) -> float:
         """Mean log-density of a data set known by its mean and covariance ``S``.
 
         ``−½[d log 2π + log det C + tr(C⁻¹ S) + (m − μ)ᵀ C⁻¹ (m − μ)]``, where
         ``S`` is the maximum likelihood (1/n) covariance around the data mean
-        ``m``. Costs ``O(d² k)``; no ``d × d`` factorisation.
+        ``m``. Costs ``O(d² k)``; no ``d × d`` factorisation. With ``root``
+        (``L Lᵀ = S``) the trace is the sum of non-negative parts of
+        :meth:`em_moments`, accurate when a noise variance is tiny.
         """
-        S_tilde = covariance * np.outer(self._isd, self._isd)
-        VtSV_diag = np.einsum("ij,ij->j", self._V, S_tilde @ self._V)
-        trace = np.trace(S_tilde) - VtSV_diag @ self._shrink
+        if root is not None:
+            trace = self._trace_from_root(root)
+        else:
+            S_tilde = covariance * np.outer(self._isd, self._isd)
+            VtSV_diag = np.einsum("ij,ij->j", self._V, S_tilde @ self._V)
+            trace = np.trace(S_tilde) - VtSV_diag @ self._shrink
         delta = ((np.asarray(mean) - self.mean) * self._isd)[None, :]
         maha = self._mahalanobis(delta)[0]
         d = self.n_features
@@ -177,14 +184,23 @@ class LinearGaussian:
         if S_root is None:
             trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
         else:
-            L = S_root * self._isd[:, None]
-            G = self._V.T @ L
-            perp = L - self._V @ G
-            trace = np.vdot(perp, perp) + np.sum(G * G, axis=1) @ (1.0 / (1.0 + s**2))
+            trace = self._trace_from_root(S_root)
         loglike = -0.5 * (d * _LOG_2PI + self.logdet + trace)
         E = B.T @ SB
         E[np.diag_indices_from(E)] += 1.0 / (1.0 + s**2)
         return float(loglike), SB, E, self._Qt
+
+    def _trace_from_root(self, root: np.ndarray) -> float:
+        """``tr(C⁻¹ S)`` from ``S = L Lᵀ`` as a sum of non-negative parts.
+
+        ``‖(I − V Vᵀ) L̃‖² + Σ_i ‖v_iᵀ L̃‖²/(1 + s_i²)`` with ``L̃ = Ψ^{-1/2} L``.
+        """
+        L = root * self._isd[:, None]
+        G = self._V.T @ L
+        perp = L - self._V @ G
+        return float(
+            np.vdot(perp, perp) + np.sum(G * G, axis=1) @ (1.0 / (1.0 + self._s**2))
+        )
 
     def em_update(self, S: np.ndarray, *, expanded: bool = True, S_root=None):
         r"""One EM step's loadings from ``S``, with or without parameter expansion.
@@ -267,9 +283,11 @@ def floor_noise(noise_variance, reference, rtol: float) -> np.ndarray:
 def covariance_root(S: np.ndarray) -> np.ndarray:
     """A square root ``L`` (d × r) of a PSD matrix, ``L Lᵀ = S`` to rounding.
 
-    From the eigen-decomposition, negative rounding eigenvalues dropped; once
-    per fit, for the accurate trace of :meth:`LinearGaussian.em_moments`.
+    From the eigen-decomposition; eigenvalues below ``d · eps · λ_max`` are
+    rounding (a rank-deficient ``S``, fewer samples than features) and are
+    dropped. Once per fit, for the accurate trace of
+    :meth:`LinearGaussian.em_moments`.
     """
     lam, U = linalg.eigh(S)
-    keep = lam > 0
+    keep = lam > S.shape[0] * np.finfo(np.float64).eps * max(lam[-1], 0.0)
     return U[:, keep] * np.sqrt(lam[keep])

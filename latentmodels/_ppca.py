@@ -259,7 +259,8 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     @staticmethod
     def _mean_ll(W, sigma2, stats) -> float:
         model = LinearGaussian(W.T, np.full(stats.n_features, sigma2), stats.mean)
-        return model.mean_log_likelihood(stats.mean, stats.covariance)
+        S = stats.covariance  # the root keeps σ² at its floor accurate (k = d)
+        return model.mean_log_likelihood(stats.mean, S, root=covariance_root(S))
 
     def _em(self, S, k):
         """Tipping & Bishop's EM on ``S`` through the engine, with SQUAREM.

@@ -196,3 +196,16 @@ def test_wide_data_closed_form_equals_covariance_route():
     )
     np.testing.assert_allclose(wide.loglike_[-1], ref.loglike_[-1], rtol=1e-11)
     np.testing.assert_allclose(wide.score(X), wide.loglike_[-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["closed_form", "em"])
+def test_recorded_loglike_is_the_score_when_sigma2_sits_at_its_floor(method):
+    # k = d: σ² goes to its floor (1e-12 of the mean variance) in the closed
+    # form; the recorded log-likelihood (from S) must still be the rows' score.
+    # The difference of traces was off by 5e-4 nats here; the root form is not.
+    X = np.random.RandomState(0).standard_normal((50, 5))
+    m = ProbabilisticPCA(5, method=method, random_state=0).fit(X)
+    assert m.loglike_[-1] == pytest.approx(m.score(X), rel=1e-12)
+    assert m.score(X) == pytest.approx(
+        ProbabilisticPCA(5).fit(X).score(X), rel=1e-12
+    )
