@@ -124,8 +124,8 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     mean_ : ndarray of shape (n_features,)
     n_components_ : int
     loglike_ : list of float
-        Mean log-likelihood per sample at each EM iteration (one value for the
-        closed form). Never decreases.
+        Mean log-likelihood per sample at the start of EM and after each
+        accepted update (one value for the closed form). Never decreases.
     n_iter_ : int
         EM map evaluations (1 for the closed form, a single solve).
     stop_reason_ : str
