@@ -1,9 +1,10 @@
 """Sparse coding: a Laplace prior on the factors and a learned dictionary.
 
-The generative model (Olshausen & Field 1996; THEORY.md §4) draws a code
-``h`` with independent entries ``h_j ~ Laplace(0, 1/λ)`` and the signal
-``x = h D + ε`` with ``ε ~ N(0, σ² I)``; the rows ``d_j`` of the dictionary
-``D`` (n_components, n_features) are kept in the unit ball ``‖d_j‖₂ ≤ 1``.
+The generative model (Olshausen & Field 1996; user guide
+``docs/user_guide/sparse_coding.rst``) draws a code ``h`` with independent
+entries ``h_j ~ Laplace(0, 1/λ)`` and the signal ``x = h D + ε`` with
+``ε ~ N(0, σ² I)``; the rows ``d_j`` of the dictionary ``D`` (n_components,
+n_features) are kept in the unit ball ``‖d_j‖₂ ≤ 1``.
 The MAP code of one example is the lasso
 
 .. math::
@@ -24,16 +25,18 @@ model has no mean, so centre the data beforehand if it should not be coded.
 
 from __future__ import annotations
 
-import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._dask import lazy_over_rows
@@ -42,11 +45,11 @@ from ._validation import (
     check_array_finite,
     check_data,
     check_int,
-    check_option,
-    check_positive_scalar,
     n_threads_from_jobs,
     validate_X,
 )
+from ._warnings import warn
+from .sparse import ENCODE_CONSTRAINTS
 from .sparse import encode as _encode
 from .sparse._dictionary import (
     accumulate_statistics,
@@ -57,15 +60,18 @@ from .sparse._dictionary import (
 from .sparse._encoder import fit_encoder
 from .sparse._objective import lasso_objective
 
-_SOLVERS = ("auto", "fista", "cd", "feature_sign", "cvxpy")
-_FIT_ALGORITHMS = ("batch", "online")
-_ENCODERS = ("linear", "lista")
 # Dictionary step of batch learning: sweeps of block coordinate descent, stopped
 # early when no atom moves by more than this much.
 _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
 # Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
 _ONLINE_SWEEPS = 1
+
+
+def _sum_r2(res, alpha: float) -> float:
+    """``‖X − HD‖²_F`` from the per-sample objectives ``½‖r‖² + α‖h‖₁``."""
+    l1 = np.abs(res.codes).sum()
+    return max(2.0 * (float(res.objective.sum()) - alpha * float(l1)), 0.0)
 
 
 def _relative_change(trace) -> float:
@@ -183,6 +189,27 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     arXiv:1010.3467. Gregor & LeCun (2010), ICML.
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "alpha": ENCODE_CONSTRAINTS["alpha"],
+        "solver": ENCODE_CONSTRAINTS["solver"],
+        "fit_algorithm": [StrOptions({"batch", "online"})],
+        "positive_code": ["boolean"],
+        "positive_dict": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "encoder": [StrOptions({"linear", "lista"}), None],
+        "encoder_n_layers": [Interval(Integral, 0, None, closed="left")],
+        "encoder_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "transform_tol": ENCODE_CONSTRAINTS["tol"],
+        "transform_max_iter": ENCODE_CONSTRAINTS["max_iter"],
+        "forget_rate": [Interval(Real, 0, None, closed="left")],
+        "dict_init": ["array-like", None],
+        "n_jobs": ENCODE_CONSTRAINTS["n_jobs"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_components,
@@ -224,29 +251,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        check_int(self.n_components, "n_components")
-        check_positive_scalar(self.alpha, "alpha")
-        check_option(self.solver, "solver", _SOLVERS)
-        check_option(self.fit_algorithm, "fit_algorithm", _FIT_ALGORITHMS)
-        check_int(self.batch_size, "batch_size")
-        check_int(self.max_iter, "max_iter")
-        check_positive_scalar(self.tol, "tol", allow_zero=True)
-        if self.encoder is not None:
-            check_option(self.encoder, "encoder", _ENCODERS)
-        check_int(self.encoder_n_layers, "encoder_n_layers", low=0)
-        check_int(self.encoder_max_iter, "encoder_max_iter")
-        check_positive_scalar(self.transform_tol, "transform_tol")
-        check_int(self.transform_max_iter, "transform_max_iter")
-        check_positive_scalar(self.forget_rate, "forget_rate", allow_zero=True)
-
     def _validate(self, X, *, reset: bool) -> np.ndarray:
         X = validate_X(self, X, reset=reset)
         return np.asarray(X, dtype=np.float64)
 
     # --------------------------------------------------------------- inference
-    def _infer(self, X: np.ndarray, D: np.ndarray, init=None):
+    def _infer(self, X: np.ndarray, D: np.ndarray, init=None, init_objective=False):
+        """Codes of ``X`` on ``D``: one parallel pass (:mod:`latentmodels.sparse`)."""
         res = _encode(
             X,
             D,
@@ -257,13 +268,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             max_iter=int(self.transform_max_iter),
             init=init,
             n_jobs=self.n_jobs,
+            init_objective=init_objective,
         )
         if not np.all(res.converged):
             failed = getattr(self, "_failed_inference", None)
             if failed is not None:  # inside fit: one warning at its end
                 failed.append((res.solver, float(res.relative_gap.max())))
             else:
-                warnings.warn(
+                warn(
                     f"SparseCoding inference ({res.solver}): {res.message}; "
                     "increase transform_max_iter or transform_tol.",
                     ConvergenceWarning,
@@ -296,6 +308,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return D / np.sqrt(np.einsum("ij,ij->i", D, D))[:, None]
 
     # ----------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the dictionary from ``X`` (n_samples, n_features).
 
@@ -306,6 +319,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._fit(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None, **fit_params):
         """Learn the dictionary and return the codes of ``X``.
 
@@ -326,7 +340,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             failed = self._failed_inference
             del self._failed_inference
         if failed:  # one warning per fit, not one per iteration or minibatch
-            warnings.warn(
+            warn(
                 f"SparseCoding inference ({failed[0][0]}): {len(failed)} inference "
                 "pass(es) during fit left samples above the relative duality gap "
                 f"transform_tol={self.transform_tol:g} within transform_max_iter="
@@ -334,12 +348,10 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 f"{max(g for _, g in failed):.3g}); increase transform_max_iter or "
                 "transform_tol.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         return H
 
     def _fit_unlimited(self, X) -> np.ndarray:
-        self._check_params()
         X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
         D = self._initial_dictionary(X, rng)
@@ -351,7 +363,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.n_samples_seen_ = 0
             D, trace, n_iter, converged = self._fit_online(X, D, rng)
         if not converged:
-            warnings.warn(
+            warn(
                 f"SparseCoding ({self.fit_algorithm}) stopped after max_iter="
                 f"{self.max_iter} iterations before the objective settled "
                 f"(last relative change {_relative_change(trace):.3g} > "
@@ -361,12 +373,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.components_ = D
         self.objective_ = np.asarray(trace)
         self.n_iter_ = n_iter
-        H = self._infer(X, D).codes
+        res = self._infer(X, D)
+        H = res.codes
         if self.fit_algorithm == "batch":
             # Statistics of the final codes, from which partial_fit continues.
             self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
-        R = X - H @ D
-        self._set_noise(float(np.einsum("ij,ij->", R, R)), R.size)
+        # ‖X − HD‖² from the certificate's objectives (no pass over the data)
+        self._set_noise(_sum_r2(res, float(self.alpha)), X.size)
         self.encoder_ = None
         self.encoder_gap_ = None
         if self.encoder is not None:
@@ -381,7 +394,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.prior_rate_ = float(self.alpha) / self.noise_variance_
 
     def _fit_batch(self, X, D, rng):
-        alpha = float(self.alpha)
         res = self._infer(X, D)
         H, obj = res.codes, res.objective
         trace = [obj.mean()]
@@ -402,8 +414,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             # Warm-started inference; a sample whose new code is not better
             # than its old one (possible within the solver's tolerance) keeps
             # the old code, so the objective can never increase.
-            obj_old = lasso_objective(X, D, H, alpha)
-            res = self._infer(X, D, init=H)
+            res = self._infer(X, D, init=H, init_objective=True)
+            obj_old = res.init_objective
             keep = res.objective > obj_old
             H = np.where(keep[:, None], H, res.codes)
             obj = np.where(keep, obj_old, res.objective)
@@ -454,6 +466,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 return D, trace, epoch, True
         return D, trace, self.max_iter, False
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Update the dictionary with one minibatch ``X`` (online learning).
 
@@ -471,7 +484,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _partial_fit(self, X):
         first = not hasattr(self, "components_")
-        self._check_params()
         X = self._validate(X, reset=first)
         if first:
             self._rng = check_random_state(self.random_state)

@@ -15,23 +15,12 @@ the same scale; it divides by ``n_features`` only when it hands the problem to
 number of rows). Every solver in :mod:`latentmodels.sparse` is stopped and
 checked with the functions of this module.
 
-Duality gap
------------
-With the residual ``r = x - h D`` and its correlations ``c = r Dᵀ``, the dual
-problem is ``max_θ ½‖x‖² − ½‖x − θ‖²`` subject to ``‖θ Dᵀ‖_∞ ≤ α`` (for
-``h >= 0``: ``θ Dᵀ ≤ α``). The rescaled residual ``θ = s r`` with
-``s = min(1, α / ‖c‖_∞)`` (for ``h >= 0``: ``α / max(max(c), 0)``) is dual
-feasible, and the gap ``P(h) − D(θ)`` simplifies to
-
-.. math::
-
-    \\mathrm{gap}(h) = \\tfrac12 (1 - s)^2 \\lVert r \\rVert^2
-        + \\alpha \\lVert h \\rVert_1 - s\\, h \\cdot c \\;\\ge\\; 0,
-
-which is zero exactly at the optimum (Kim et al. 2007; El Ghaoui et al. 2012;
-Massias et al. 2018, "Celer"). The *relative* gap used as the stopping rule of
-every solver is ``gap / max(P(h), tiny)`` with ``tiny`` the smallest positive
-normal float, so a sample with ``x = 0`` (``P = gap = 0``) counts as solved.
+The duality gap (the certificate every solver stops on) is the formula of
+:mod:`._formulas`; here it is evaluated from the residual ``r = x − hD``
+itself, independently of the Gram-form quantities the solvers keep. The
+*relative* gap is ``gap / max(P(h), tiny)`` with ``tiny`` the smallest
+positive normal float, so a sample with ``x = 0`` (``P = gap = 0``) counts as
+solved.
 """
 
 from __future__ import annotations
@@ -40,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-TINY = np.finfo(np.float64).tiny
+from ._formulas import TINY, gap_and_primal_np, max_correlation
 
 
 def residual(X: np.ndarray, D: np.ndarray, H: np.ndarray) -> np.ndarray:
@@ -74,33 +63,6 @@ def lasso_objective(
     return 0.5 * np.einsum("ij,ij->i", R, R) + alpha * np.abs(H).sum(axis=1)
 
 
-def _dual_scaling(C: np.ndarray, alpha: float, positive: bool) -> np.ndarray:
-    """Largest ``s`` in ``[0, 1]`` with ``s·c`` dual feasible, per row of ``C``."""
-    cmax = np.maximum(C.max(axis=1), 0.0) if positive else np.abs(C).max(axis=1)
-    s = np.ones_like(cmax)
-    big = cmax > alpha
-    s[big] = alpha / cmax[big]
-    return s
-
-
-def gap_from_parts(
-    r2: np.ndarray,
-    l1: np.ndarray,
-    hc: np.ndarray,
-    C: np.ndarray,
-    alpha: float,
-    positive: bool,
-) -> np.ndarray:
-    """Duality gap from ``‖r‖²``, ``‖h‖₁``, ``h·c`` and the correlations ``C``.
-
-    Solvers that keep ``C = X Dᵀ − H G`` (``G = D Dᵀ``) call this to avoid
-    forming the residual; see the module docstring for the formula.
-    """
-    s = _dual_scaling(C, alpha, positive)
-    gap = 0.5 * (1.0 - s) ** 2 * r2 + alpha * l1 - s * hc
-    return np.maximum(gap, 0.0)
-
-
 def duality_gap(
     X: np.ndarray,
     D: np.ndarray,
@@ -111,8 +73,8 @@ def duality_gap(
     """Per-sample duality gap of the lasso (non-negative; zero at the optimum).
 
     The dual point is the residual rescaled into the feasible set,
-    ``θ = s (x − hD)`` with ``s = min(1, α / ‖(x − hD) Dᵀ‖_∞)`` (module
-    docstring). For ``positive=True`` the codes must be non-negative and the
+    ``θ = s (x − hD)`` with ``s = min(1, α / ‖(x − hD) Dᵀ‖_∞)``
+    (:mod:`._formulas`). For ``positive=True`` the codes must be non-negative and the
     constraint is one-sided.
 
     Parameters
@@ -142,7 +104,9 @@ def objective_and_gap(
     r2 = np.einsum("ij,ij->i", R, R)
     hc = np.einsum("ij,ij->i", H, C)
     l1 = np.abs(H).sum(axis=1)
-    return 0.5 * r2 + alpha * l1, gap_from_parts(r2, l1, hc, C, alpha, positive)
+    cmax = max_correlation(C, positive)
+    gap, primal = gap_and_primal_np(r2, l1, hc, cmax, alpha)
+    return primal, gap
 
 
 def relative_gap(
@@ -197,10 +161,7 @@ def alpha_max(X: np.ndarray, D: np.ndarray, positive: bool = False) -> np.ndarra
     For ``positive=True`` it is ``max(max_j d_j·x, 0)``. For ``α ≥ alpha_max``
     the code is exactly zero, and every solver returns it without iterating.
     """
-    B = X @ D.T
-    if positive:
-        return np.maximum(B.max(axis=1), 0.0)
-    return np.abs(B).max(axis=1)
+    return max_correlation(X @ D.T, positive)
 
 
 @dataclass
@@ -227,6 +188,11 @@ class EncodeResult:
         The solver that ran (``'auto'`` resolved).
     message : str
         Why the solver stopped, in words.
+    tol : float
+        The relative-gap target.
+    init_objective : ndarray of shape (n_samples,) or None
+        Objective of the warm start ``init`` (from the residual), when asked
+        for with ``encode(..., init_objective=True)``.
     """
 
     codes: np.ndarray
@@ -238,3 +204,4 @@ class EncodeResult:
     solver: str
     message: str = ""
     tol: float = field(default=0.0, repr=False)
+    init_objective: np.ndarray | None = field(default=None, repr=False)
