@@ -32,7 +32,6 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
-    _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -308,7 +307,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return D / np.sqrt(np.einsum("ij,ij->i", D, D))[:, None]
 
     # ----------------------------------------------------------------- fitting
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the dictionary from ``X`` (n_samples, n_features).
 
@@ -319,7 +317,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._fit(X)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None, **fit_params):
         """Learn the dictionary and return the codes of ``X``.
 
@@ -332,6 +329,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _fit(self, X) -> np.ndarray:
         # n_jobs bounds every thread pool of the fit: BLAS here, the solvers'
         # own threads inside inference.
+        self._validate_params()  # the constraint table, once per fit
         self._failed_inference = []
         try:
             with blas_threads(n_threads_from_jobs(self.n_jobs)):
@@ -466,7 +464,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 return D, trace, epoch, True
         return D, trace, self.max_iter, False
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Update the dictionary with one minibatch ``X`` (online learning).
 
@@ -479,6 +476,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         self : SparseCoding
         """
+        self._validate_params()
         with blas_threads(n_threads_from_jobs(self.n_jobs)):
             return self._partial_fit(X)
 

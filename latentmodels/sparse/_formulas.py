@@ -1,9 +1,10 @@
 """The two formulas of the lasso, written once for numba and numpy alike.
 
 Every solver and certificate in :mod:`latentmodels.sparse` calls these two
-functions: the compiled kernels call them on scalars (numba compiles them
-inline), the vectorised numpy code calls their plain-Python originals
-(``.py_func``) on arrays. They are written with ``np.maximum``/``np.sign`` so
+functions: the vectorised numpy code calls them on arrays
+(``soft_threshold_np``, ``gap_and_primal_np``), the compiled kernels call
+the same functions compiled by numba on scalars (``soft_threshold``,
+``gap_and_primal``). They are written with ``np.maximum``/``np.sign`` so
 that the same expression is valid for both.
 
 Soft-thresholding
@@ -48,16 +49,14 @@ from ._numba_jit import njit
 TINY = np.finfo(np.float64).tiny
 
 
-@njit()
-def soft_threshold(z, tau, positive):
+def soft_threshold_np(z, tau, positive):
     """``S_τ(z)`` (``S⁺_τ(z)`` if ``positive``), for a scalar or an array."""
     if positive:
         return np.maximum(z - tau, 0.0)
     return np.sign(z) * np.maximum(np.abs(z) - tau, 0.0)
 
 
-@njit()
-def gap_and_primal(r2, l1, hc, cmax, alpha):
+def gap_and_primal_np(r2, l1, hc, cmax, alpha):
     """Duality gap and primal objective from ``‖r‖²``, ``‖h‖₁``, ``h·c``, ``c_max``.
 
     Scalars or arrays (one entry per signal); ``r2`` is clipped at zero
@@ -67,6 +66,11 @@ def gap_and_primal(r2, l1, hc, cmax, alpha):
     s = alpha / np.maximum(cmax, alpha)
     gap = np.maximum(0.5 * (1.0 - s) * (1.0 - s) * r2 + alpha * l1 - s * hc, 0.0)
     return gap, 0.5 * r2 + alpha * l1
+
+
+#: The same two formulas compiled for the kernels (scalars).
+soft_threshold = njit()(soft_threshold_np)
+gap_and_primal = njit()(gap_and_primal_np)
 
 
 @njit()
@@ -88,16 +92,6 @@ def relative_gap_row(h, c, b, xx, alpha, positive):
             cmax = cj
     gap, primal = gap_and_primal(xx - hb - hc, l1, hc, cmax, alpha)
     return gap / max(primal, TINY)
-
-
-def soft_threshold_np(Z: np.ndarray, tau, positive: bool) -> np.ndarray:
-    """:func:`soft_threshold` on arrays (its plain-Python original)."""
-    return soft_threshold.py_func(Z, tau, positive)
-
-
-def gap_and_primal_np(r2, l1, hc, cmax, alpha):
-    """:func:`gap_and_primal` on arrays (its plain-Python original)."""
-    return gap_and_primal.py_func(r2, l1, hc, cmax, alpha)
 
 
 def max_correlation(C: np.ndarray, positive: bool) -> np.ndarray:
