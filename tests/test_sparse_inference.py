@@ -312,43 +312,29 @@ def _pure_python(monkeypatch, module):
 
 
 @pytest.mark.parametrize("positive", [False, True])
-def test_cd_kernel_pure_python_matches_compiled(positive, monkeypatch):
-    from latentmodels.sparse import _numba_cd
-
-    X, D = _problem(14, n=3, d=6, k=10)
-    alpha = 0.1
-    G, B = D @ D.T, X @ D.T
-    xx = np.einsum("ij,ij->i", X, X)
-    args = (G, xx, alpha, positive, 1e-10, 500)
-    H1, C1 = np.zeros_like(B), B.copy()
-    it1 = _numba_cd.cd_rows(H1, C1, B, *args)
-    _pure_python(monkeypatch, _numba_cd)
-    H2, C2 = np.zeros_like(B), B.copy()
-    it2 = _numba_cd.cd_rows(H2, C2, B, *args)
-    np.testing.assert_array_equal(it1, it2)
-    np.testing.assert_allclose(H2, H1, atol=1e-13)
-    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-10)
-
-
-@pytest.mark.parametrize("positive", [False, True])
-def test_feature_sign_kernel_pure_python_matches_compiled(positive, monkeypatch):
+@pytest.mark.parametrize(
+    "kernel, alpha, tol, extra",
+    [("cd_rows", 0.1, 1e-10, (500,)), ("fs_rows", 0.3, 1e-12, (100, 6))],
+)
+def test_kernel_pure_python_matches_compiled(kernel, alpha, tol, extra, positive,
+                                             monkeypatch):  # fmt: skip
+    """The compiled kernels and their pure-Python bodies take the same steps."""
     from latentmodels.sparse import _formulas, _numba_cd, _numba_feature_sign
 
-    X, D = _problem(16, n=3, d=6, k=10)
-    alpha = 0.3
-    G, B = D @ D.T, X @ D.T
-    xx = np.einsum("ij,ij->i", X, X)
-    args = (G, xx, alpha, positive, 1e-12, 100, 6)
-    H1, C1 = np.zeros_like(B), B.copy()
-    it1 = _numba_feature_sign.fs_rows(H1, C1, B, *args)
-    for module in (_formulas, _numba_cd, _numba_feature_sign):
-        _pure_python(monkeypatch, module)
-    H2, C2 = np.zeros_like(B), B.copy()
-    it2 = _numba_feature_sign.fs_rows(H2, C2, B, *args)
+    module = _numba_cd if kernel == "cd_rows" else _numba_feature_sign
+    X, D = _problem(14 if kernel == "cd_rows" else 16, n=3, d=6, k=10)
+    problem = LassoProblem.from_data(X, D, alpha, positive)
+    args = (*problem.kernel_args(), tol, *extra)
+    H1, C1 = problem.warm_start()
+    it1 = getattr(module, kernel)(H1, C1, *args)
+    for mod in (_formulas, _numba_cd, _numba_feature_sign):
+        _pure_python(monkeypatch, mod)
+    H2, C2 = problem.warm_start()
+    it2 = getattr(module, kernel)(H2, C2, *args)
     assert np.all(it1 > 0)
     np.testing.assert_array_equal(it1, it2)
     np.testing.assert_allclose(H2, H1, atol=1e-13)
-    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-12)
+    assert np.all(relative_gap(X, D, H2, alpha, positive) <= tol)
 
 
 @pytest.mark.parametrize("positive", [False, True])

@@ -127,14 +127,4 @@ def cd_rows(H, C, B, G, xx, alpha, positive, tol, max_iter):
 
 def cd_numba(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
     """The compiled twin of :func:`._cd.cd_numpy` (same arguments)."""
-    return cd_rows(
-        H,
-        C,
-        np.ascontiguousarray(problem.B),
-        problem.G,
-        problem.xx,
-        problem.alpha,
-        problem.positive,
-        float(tol),
-        int(max_iter),
-    )
+    return cd_rows(H, C, *problem.kernel_args(), float(tol), int(max_iter))

@@ -233,15 +233,5 @@ def fs_rows(H, C, B, G, xx, alpha, positive, tol, max_iter, max_active):
 
 def fs_numba(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
     """Compiled twin of :func:`._feature_sign.fs_numpy` (same arguments)."""
-    return fs_rows(
-        H,
-        C,
-        np.ascontiguousarray(problem.B),
-        problem.G,
-        problem.xx,
-        problem.alpha,
-        problem.positive,
-        float(tol),
-        int(max_iter),
-        problem.max_active,
-    )
+    args = (float(tol), int(max_iter), problem.max_active)
+    return fs_rows(H, C, *problem.kernel_args(), *args)

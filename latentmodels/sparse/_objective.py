@@ -63,13 +63,7 @@ def lasso_objective(
     return 0.5 * np.einsum("ij,ij->i", R, R) + alpha * np.abs(H).sum(axis=1)
 
 
-def duality_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+def duality_gap(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample duality gap of the lasso (non-negative; zero at the optimum).
 
     The dual point is the residual rescaled into the feasible set,
@@ -92,11 +86,7 @@ def duality_gap(
 
 
 def objective_and_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
+    X, D, H, alpha: float, positive: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample objective and duality gap, sharing one residual."""
     R = residual(X, D, H)
@@ -109,28 +99,16 @@ def objective_and_gap(
     return primal, gap
 
 
-def relative_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+def relative_gap(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample relative duality gap ``gap / max(P(h), tiny)``.
 
     This is the quantity every solver's ``tol`` bounds.
     """
-    primal = lasso_objective(X, D, H, alpha)
-    return duality_gap(X, D, H, alpha, positive) / np.maximum(primal, TINY)
+    primal, gap = objective_and_gap(X, D, H, alpha, positive)
+    return gap / np.maximum(primal, TINY)
 
 
-def kkt_violation(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+def kkt_violation(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample largest violation of the lasso optimality (KKT) conditions.
 
     With ``c = (x − hD) Dᵀ``, the conditions are ``c_j = α sign(h_j)`` where

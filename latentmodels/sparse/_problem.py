@@ -109,6 +109,11 @@ class LassoProblem:
         """``(n_samples, n_components)``, the shape of the codes."""
         return self.B.shape
 
+    def kernel_args(self) -> tuple:
+        """``(B, G, ‖x‖², α, positive)`` as the compiled kernels take them."""
+        B = np.ascontiguousarray(self.B)
+        return B, self.G, self.xx, self.alpha, self.positive
+
     @property
     def max_active(self) -> int:
         """Largest useful active set: at most ``n_features`` atoms have a
