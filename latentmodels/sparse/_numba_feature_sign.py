@@ -145,23 +145,23 @@ def _fs_solve(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active, ws):
     solved = a == 0
     n_fact = 0  # rows of L valid for the current active set
     for step in range(max_iter):
-        # one pass over c: the duality gap and the best violator among zeros
+        # the duality gap (h is zero outside the active set) and, in one pass
+        # over c, c_max and the best violator among the zeros
         l1 = 0.0
         hc = 0.0
         hb = 0.0
+        for p in range(a):
+            j = act[p]
+            l1 += abs(h[j])
+            hc += h[j] * c[j]
+            hb += h[j] * b[j]
         cmax = 0.0
         best, best_v = -1, alpha
         for j in range(k):
-            cj = c[j]
-            v = cj if positive else abs(cj)
+            v = c[j] if positive else abs(c[j])
             if v > cmax:
                 cmax = v
-            hj = h[j]
-            if hj != 0.0:
-                l1 += abs(hj)
-                hc += hj * cj
-                hb += hj * b[j]
-            elif v > best_v and G[j, j] > 0.0:
+            if v > best_v and h[j] == 0.0 and G[j, j] > 0.0:
                 best, best_v = j, v
         gap, primal = gap_and_primal(xx - hb - hc, l1, hc, cmax, alpha)
         if gap <= tol * max(primal, TINY):

@@ -41,7 +41,7 @@ class Gram:
     """
 
     def __init__(self, D: np.ndarray):
-        self.D = D
+        self.D = D = np.ascontiguousarray(D)
         self.G = D @ D.T
         self.diag = np.ascontiguousarray(np.diag(self.G))
         self._lipschitz = None
