@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import map_row_blocks
+from .._threads import blas_threads, map_row_blocks
 from .._validation import n_threads_from_jobs
 from ._formulas import TINY
 from ._objective import EncodeResult, lasso_objective, objective_and_gap
@@ -64,7 +64,8 @@ def encode(
     name = resolve(solver)
     n_threads = n_threads_from_jobs(n_jobs)
     X = np.asarray(X, dtype=np.float64)
-    gram = Gram(np.asarray(dictionary, dtype=np.float64))
+    with blas_threads(n_threads):  # k² d: BLAS on n_jobs threads at most
+        gram = Gram(np.asarray(dictionary, dtype=np.float64))
     n, k = X.shape[0], gram.n_components
     init = None if init is None else np.asarray(init, dtype=np.float64)
     codes = np.zeros((n, k))
