@@ -445,7 +445,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             max_sweeps=_ONLINE_SWEEPS,
             tol=_DICT_TOL,
         )
-        return D, H, res.objective
+        return D, res
 
     def _fit_online(self, X, D, rng):
         n = X.shape[0]
@@ -456,9 +456,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             total = 0.0
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
-                D, H, obj = self._online_step(X[idx], D, rng, init=H_all[idx])
-                H_all[idx] = H
-                total += obj.sum()
+                D, res = self._online_step(X[idx], D, rng, init=H_all[idx])
+                H_all[idx] = res.codes
+                total += res.objective.sum()
             trace.append(total / n)
             if epoch > 1 and abs(trace[-2] - trace[-1]) <= self.tol * abs(trace[-1]):
                 return D, trace, epoch, True
@@ -496,15 +496,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             D = self.components_
             if not hasattr(self, "_rng"):
                 self._rng = check_random_state(self.random_state)
-        D_old = D
-        D, H, obj = self._online_step(X, D_old, self._rng)
-        R = X - H @ D_old
-        self._set_noise(
-            self._sum_r2 + float(np.einsum("ij,ij->", R, R)), self._n_entries + R.size
-        )
+        D, res = self._online_step(X, D, self._rng)
+        # the residuals under the dictionary that coded X, from the certificate
+        sum_r2 = _sum_r2(res, float(self.alpha))
+        self._set_noise(self._sum_r2 + sum_r2, self._n_entries + X.size)
         self.components_ = D
         self.n_iter_ += 1
-        self.objective_ = np.append(self.objective_, obj.mean())
+        self.objective_ = np.append(self.objective_, res.objective.mean())
         self.encoder_ = None
         self.encoder_gap_ = None
         return self

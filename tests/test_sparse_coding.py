@@ -317,3 +317,21 @@ def test_noise_variance_is_the_mean_squared_residual(data):
         H = model.fit_transform(X)
     R = X - H @ model.components_
     assert_allclose(model.noise_variance_, np.mean(R**2), rtol=1e-9)
+
+
+def test_partial_fit_noise_variance_is_the_mean_squared_residual(data):
+    """Each batch counts with the residual under the dictionary that coded it."""
+    X, _ = data
+    model = SparseCoding(8, alpha=0.05, **FAST, random_state=0)
+    model.partial_fit(X[:100])
+    D1 = model.components_.copy()
+    model.partial_fit(X[100:250])
+    H2 = sparse_encode(X[100:250], D1, 0.05, solver="cd", n_jobs=1)
+    r2_second = np.sum((X[100:250] - H2 @ D1) ** 2)
+    # the first batch was coded with the initial dictionary (same random_state)
+    init = SparseCoding(8, alpha=0.05, **FAST, random_state=0)
+    D0 = init._initial_dictionary(X[:100], np.random.RandomState(0))
+    H1 = sparse_encode(X[:100], D0, 0.05, solver="cd", n_jobs=1)
+    r2_first = np.sum((X[:100] - H1 @ D0) ** 2)
+    expected = (r2_first + r2_second) / (250 * X.shape[1])
+    assert_allclose(model.noise_variance_, expected, rtol=1e-9)
