@@ -160,12 +160,14 @@ def head_to_head(name, spams, X, D, repeats):
         "spams": lambda t: spams_lasso(spams, X, D, threads=t),
     }
     runs = {(s, t): [] for s in sides for t in (n_cpu, 1)}
+    cpu = {(s, t): [] for s in sides for t in (n_cpu, 1)}
     for _ in range(repeats):
         for t in (n_cpu, 1):
             for side, fn in sides.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn(t)
                 runs[side, t].append(time.perf_counter() - t0)
+                cpu[side, t].append(time.process_time() - c0)
     out = {}
     for t in (n_cpu, 1):
         ours, theirs = min(runs["ours", t]), min(runs["spams", t])
@@ -175,6 +177,11 @@ def head_to_head(name, spams, X, D, repeats):
             "speedup_vs_spams": theirs / ours,
             "ours_all_runs": runs["ours", t],
             "spams_all_runs": runs["spams", t],
+            # CPU seconds (both processes' threads): less sensitive to the
+            # machine's load than wall time
+            "ours_cpu_seconds": min(cpu["ours", t]),
+            "spams_cpu_seconds": min(cpu["spams", t]),
+            "cpu_ratio_spams_over_ours": min(cpu["spams", t]) / min(cpu["ours", t]),
         }
         print(f"[{name}] {t} thread(s): ours {ours:.3f} s, SPAMS {theirs:.3f} s "
               f"({theirs / ours:.2f}x)", flush=True)  # fmt: skip

@@ -64,13 +64,13 @@ __all__ = [
     "sparse_encode",
 ]
 
-#: Parameter constraints of :func:`sparse_encode` (scikit-learn's tables),
-#: shared with :class:`~latentmodels.SparseCoding` for the same quantities.
 N_JOBS_CONSTRAINT = [
     Interval(Integral, None, -1, closed="right"),
     Interval(Integral, 1, None, closed="left"),
     None,
 ]
+#: Parameter constraints of :func:`sparse_encode` (scikit-learn's tables),
+#: shared with :class:`~latentmodels.SparseCoding` for the same quantities.
 ENCODE_CONSTRAINTS = {
     "X": ["array-like"],
     "dictionary": ["array-like"],
