@@ -413,10 +413,10 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             # than its old one (possible within the solver's tolerance) keeps
             # the old code, so the objective can never increase.
             res = self._infer(X, D, init=H, init_objective=True)
-            obj_old = res.init_objective
-            keep = res.objective > obj_old
-            H = np.where(keep[:, None], H, res.codes)
-            obj = np.where(keep, obj_old, res.objective)
+            keep = np.flatnonzero(res.objective > res.init_objective)
+            H_new, obj = res.codes, res.objective
+            H_new[keep], obj[keep] = H[keep], res.init_objective[keep]
+            H = H_new
             trace.append(obj.mean())
             if trace[-2] - trace[-1] <= self.tol * abs(trace[-1]):
                 return D, trace, it, True
