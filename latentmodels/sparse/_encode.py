@@ -100,7 +100,8 @@ def encode(
         return int(screened.sum())
 
     if entry.threads:
-        n_screened = sum(map_row_blocks(solve_block, n, n_threads))
+        split = {"n_blocks": entry.n_blocks, "max_rows": entry.max_rows}
+        n_screened = sum(map_row_blocks(solve_block, n, n_threads, **split))
     else:  # one block in the calling thread
         n_screened = sum(map_row_blocks(solve_block, n, 1, n_blocks=1, max_rows=n))
 

@@ -44,6 +44,11 @@ class Solver:
         signals ``problem.X``).
     fallback : str or None
         Solver that finishes the rows this one returns with a negative count.
+    n_blocks, max_rows : int
+        A call is split into about ``n_blocks`` row blocks of at most
+        ``max_rows`` rows (:func:`latentmodels._threads.row_blocks`); batched
+        solvers, whose every iteration is a Python-level step, take fewer,
+        larger blocks.
     """
 
     numpy: Callable
@@ -51,6 +56,8 @@ class Solver:
     threads: bool = True
     gram: bool = True
     fallback: str | None = None
+    n_blocks: int = 32
+    max_rows: int = 512
 
     def implementation(self) -> Callable:
         """The twin to run now: compiled if available and enabled."""
@@ -62,7 +69,7 @@ class Solver:
 SOLVERS: dict[str, Solver] = {
     "cd": Solver(numpy=cd_numpy, numba=cd_numba),
     "feature_sign": Solver(numpy=fs_numpy, numba=fs_numba, fallback="cd"),
-    "fista": Solver(numpy=fista),
+    "fista": Solver(numpy=fista, n_blocks=8, max_rows=1 << 16),
     "cvxpy": Solver(numpy=cvxpy_solver, threads=False, gram=False),
 }
 
