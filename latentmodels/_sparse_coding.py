@@ -189,7 +189,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        # typed here; the range (and bools) checked by check_int at fit with
+        # the message every estimator gives ("at least 1, got 0")
+        "n_components": [Integral],
         "alpha": ENCODE_CONSTRAINTS["alpha"],
         "solver": ENCODE_CONSTRAINTS["solver"],
         "fit_algorithm": [StrOptions({"batch", "online"})],
@@ -330,6 +332,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         # n_jobs bounds every thread pool of the fit: BLAS here, the solvers'
         # own threads inside inference.
         self._validate_params()  # the constraint table, once per fit
+        check_int(self.n_components, "n_components")
         self._failed_inference = []
         try:
             with blas_threads(n_threads_from_jobs(self.n_jobs)):
@@ -477,6 +480,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self : SparseCoding
         """
         self._validate_params()
+        check_int(self.n_components, "n_components")
         with blas_threads(n_threads_from_jobs(self.n_jobs)):
             return self._partial_fit(X)
 

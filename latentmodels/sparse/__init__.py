@@ -72,14 +72,16 @@ N_JOBS_CONSTRAINT = [
 #: Parameter constraints of :func:`sparse_encode` (scikit-learn's tables),
 #: shared with :class:`~latentmodels.SparseCoding` for the same quantities.
 ENCODE_CONSTRAINTS = {
-    "X": ["array-like"],
-    "dictionary": ["array-like"],
+    # arrays: checked by _check_arrays, whose messages name the bad rows and
+    # say what to do (e.g. "call .toarray()" for a sparse matrix)
+    "X": "no_validation",
+    "dictionary": "no_validation",
     "alpha": [Interval(Real, 0, None, closed="neither")],
     "solver": [StrOptions(set(SOLVER_NAMES))],
     "positive": ["boolean"],
     "tol": [Interval(Real, 0, None, closed="neither")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
-    "init": ["array-like", None],
+    "init": "no_validation",
     "n_jobs": N_JOBS_CONSTRAINT,
 }
 
