@@ -256,7 +256,7 @@ def test_bad_input(data):
     X_nan[[4, 9], 2] = np.nan
     with pytest.raises(ValueError, match=r"NaN in 2 rows \(first: row 4\)"):
         SparseCoding(3).fit(X_nan)
-    with pytest.raises(TypeError, match="n_components must be an integer"):
+    with pytest.raises(TypeError, match=f"'n_components' {OF} must be an instance"):
         SparseCoding(0.5).fit(X[:20])
     model = SparseCoding(3, alpha=0.1, max_iter=3, **FAST).fit(X[:20])
     with pytest.raises(ValueError, match="H has 2 columns but the dictionary has 3"):
