@@ -129,6 +129,10 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--n-signals", type=int, default=None)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="workload names (default: all)"
+    )
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     n_cpu = os.cpu_count() or 1
     n_signals = args.n_signals or (2000 if args.quick else 10000)
@@ -150,6 +154,8 @@ def main():
         ),
     }
     for name, (fn, problem) in workloads(n_signals, args.quick).items():
+        if args.only and name not in args.only:
+            continue
         fn(1)  # warm up (numba compilation, caches)
         times = {t: [] for t in counts}
         cpu = {t: [] for t in counts}
@@ -188,7 +194,7 @@ def main():
     )
     results["machine"]["load_average_at_end"] = os.getloadavg()
     name = "scaling.quick.tmp" if args.quick else "scaling.json"
-    out = ROOT / "benchmarks" / "results" / name
+    out = args.output or ROOT / "benchmarks" / "results" / name
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")
 
