@@ -520,3 +520,13 @@ def test_gram_lipschitz_is_largest_eigenvalue():
     _, D = _problem(26)
     gram = Gram(D)
     np.testing.assert_allclose(gram.lipschitz, np.linalg.norm(D, 2) ** 2, rtol=1e-12)
+
+
+def test_threads_bit_for_bit_with_a_larger_dictionary():
+    """Products large enough for threaded BLAS (the Gram matrix) change nothing."""
+    X, D = _problem(27, n=700, d=32, k=128, active=4)
+    one = encode(X, D, 0.1, n_jobs=1)
+    two = encode(X, D, 0.1, n_jobs=2)
+    assert one.converged.all()
+    np.testing.assert_array_equal(two.codes, one.codes)
+    np.testing.assert_array_equal(two.relative_gap, one.relative_gap)
