@@ -222,6 +222,7 @@ def test_convergence_warning_once():
         sparse_encode(X, D, 0.05, solver="fista", tol=1e-14, max_iter=2)
     conv = [w for w in rec if issubclass(w.category, ConvergenceWarning)]
     assert len(conv) == 1
+    assert conv[0].filename == __file__  # the caller's line
     assert "relative duality gap" in str(conv[0].message)
     assert "max_iter" in str(conv[0].message)
 

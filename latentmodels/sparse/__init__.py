@@ -31,7 +31,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 from .._validation import check_data
 from .._warnings import warn
@@ -86,7 +90,6 @@ ENCODE_CONSTRAINTS = {
 }
 
 
-@validate_params(ENCODE_CONSTRAINTS, prefer_skip_nested_validation=True)
 def sparse_encode(
     X,
     dictionary,
@@ -149,6 +152,11 @@ def sparse_encode(
     Tibshirani (1996), J. R. Stat. Soc. B 58:267–288; Olshausen & Field
     (1996), Nature 381:607–609; Lee, Battle, Raina & Ng (2007), NIPS 19.
     """
+    # the table, checked here rather than by a decorator, whose frame would
+    # otherwise be the "caller" that warnings name
+    validate_parameter_constraints(
+        ENCODE_CONSTRAINTS, dict(locals()), caller_name="sparse_encode"
+    )
     X, D, init = _check_arrays(X, dictionary, init)
     result = encode(
         X,
