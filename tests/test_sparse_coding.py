@@ -319,6 +319,7 @@ def test_noise_variance_is_the_mean_squared_residual(data):
     assert_allclose(model.noise_variance_, np.mean(R**2), rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:sparse_encode:sklearn.exceptions.ConvergenceWarning")
 def test_partial_fit_noise_variance_is_the_mean_squared_residual(data):
     """Each batch counts with the residual under the dictionary that coded it."""
     X, _ = data
