@@ -25,6 +25,7 @@ from latentmodels.sparse import (
     encode,
     kkt_violation,
     lasso_objective,
+    objective_and_gap,
     relative_gap,
     sparse_encode,
 )
@@ -531,3 +532,16 @@ def test_threads_bit_for_bit_with_a_larger_dictionary():
     assert one.converged.all()
     np.testing.assert_array_equal(two.codes, one.codes)
     np.testing.assert_array_equal(two.relative_gap, one.relative_gap)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_certificate_twins_agree(positive, monkeypatch):
+    """The compiled residual and reductions of the certificate equal numpy's."""
+    X, D = _problem(28, n=40)
+    H = sparse_encode(X, D, 0.2, positive=positive)
+    H[::3] += 0.05  # off the optimum too
+    fast = objective_and_gap(X, D, H, 0.2, positive)
+    monkeypatch.setattr(_numba_jit, "ENABLED", False)
+    slow = objective_and_gap(X, D, H, 0.2, positive)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-13)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9, atol=1e-12 * fast[0].max())
