@@ -45,12 +45,30 @@ def encode(
 ) -> EncodeResult:
     """Solve the lasso for every row of ``X``; assumes validated input.
 
-    Same arguments as :func:`~latentmodels.sparse.sparse_encode`, which checks
-    them; here ``X``, ``dictionary`` and ``init`` must already be finite
-    float64 arrays of matching shapes and ``solver`` a known name.
+    :func:`~latentmodels.sparse.sparse_encode` checks the arguments and calls
+    this; here the arrays must already be finite float64 arrays of matching
+    shapes and ``solver`` a known name.
 
     Parameters
     ----------
+    X : ndarray of shape (n_samples, n_features)
+        Signals, one per row.
+    dictionary : ndarray of shape (n_components, n_features)
+        Atoms as rows.
+    alpha : float
+        Penalty ``α > 0``.
+    solver : str, default='auto'
+        A name of the solver table (``SOLVER_NAMES``).
+    positive : bool, default=False
+        Constrain the codes to ``h ≥ 0``.
+    tol : float, default=1e-6
+        Target relative duality gap of every sample.
+    max_iter : int, default=1000
+        Iteration budget per sample.
+    init : ndarray of shape (n_samples, n_components), optional
+        Warm start.
+    n_jobs : int, optional
+        Threads of the pool over row blocks (``None``: all cores).
     init_objective : bool, default=False
         Also return the objective of ``init`` (computed from its residual in
         the same pass, e.g. for dictionary learning's monotone update).
