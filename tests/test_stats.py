@@ -39,3 +39,73 @@ def test_from_array_many_blocks(monkeypatch):
     X = np.random.default_rng(2).standard_normal((95, 3))
     s = SufficientStats.from_array(X)
     np.testing.assert_allclose(s.covariance, np.cov(X.T, bias=True), rtol=1e-12)
+
+
+def _offset_data(n, d, offset, seed=0, outliers=0):
+    """Rows ``y + offset`` that are exact in float64, and the exact scatter of y.
+
+    ``y`` holds multiples of 2⁻¹⁰ below 2¹³ in magnitude, so ``y + 1e8`` is
+    exactly representable and ``X − offset`` re-centres exactly; the
+    reference is then the ordinary two-pass scatter of the small ``y``. The
+    first ``outliers`` rows are moved 2¹² (thousands of standard deviations)
+    away from the rest.
+    """
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((d, 2))
+    y = rng.standard_normal((n, 2)) @ W.T + rng.standard_normal((n, d))
+    y = np.round(y * 2**10) / 2**10
+    y[:outliers] += 2.0**12
+    X = y + offset
+    np.testing.assert_array_equal(X - offset, y)  # the data are exact
+    yc = y - y.mean(axis=0)
+    return X, y.mean(axis=0), yc.T @ yc
+
+
+@pytest.mark.parametrize("outliers", [0, 10], ids=["shuffled", "outlying 1st block"])
+def test_shifted_scatter_exact_under_large_offset(monkeypatch, outliers):
+    # data + 1e8: the uncentred formula XᵀX − n m mᵀ loses every digit, the
+    # shifted blocks with the rank-one correction keep about 14
+    import latentmodels._stats as st
+
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 4 * 10)  # 10 rows per block
+    calls, real = [], st._shifted_scatter
+    monkeypatch.setattr(
+        st, "_shifted_scatter", lambda *a: calls.append(a[1]) or real(*a)
+    )
+    X, mean, ref = _offset_data(20000, 4, 1e8, outliers=outliers)
+    s = SufficientStats.from_array(X)
+    np.testing.assert_allclose(s.mean - 1e8, mean, atol=2e-8)  # ulp(1e8) = 1.5e-8
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
+    # kept only with the second pass when the first block is an outlier: the
+    # shift 2¹² away from the mean alone would leave an error of about 3e-12
+    assert np.max(np.abs(s.scatter - ref) / scale) < 2e-13
+    assert len(calls) == (2 if outliers else 1)
+    # the same property fails for the formula the shift replaces
+    m = X.mean(axis=0)
+    naive = X.T @ X - X.shape[0] * np.outer(m, m)
+    assert np.max(np.abs(naive - ref) / scale) > 1e-5
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+def test_scatter_same_for_any_thread_count(monkeypatch, threads):
+    # rows split in `threads` contiguous ranges, partial sums added: the
+    # same statistics to rounding, and bit-identical between two runs
+    import latentmodels._stats as st
+
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 4 * 64)  # 64 rows per block
+    monkeypatch.setattr(st, "blas_thread_count", lambda: threads)
+    X, mean, ref = _offset_data(1000, 4, 1e3, seed=3)
+    s = SufficientStats.from_array(X)
+    np.testing.assert_allclose(s.mean, mean + 1e3, rtol=1e-15)
+    np.testing.assert_allclose(s.scatter, ref, rtol=1e-12)
+    np.testing.assert_array_equal(SufficientStats.from_array(X).scatter, s.scatter)
+
+
+def test_constant_columns_have_zero_scatter():
+    X = np.random.default_rng(4).standard_normal((500, 3))
+    X[:, 1] = 0.1  # not a multiple of a power of two: its mean is not exact
+    X[:, 2] = 0.0
+    s = SufficientStats.from_array(X)
+    assert np.all(np.abs(s.scatter[1]) <= 500 * (1e-16 * 0.1) ** 2 * 16)
+    np.testing.assert_array_equal(s.scatter[2], 0.0)
+    np.testing.assert_allclose(s.mean[1:], [0.1, 0.0], rtol=1e-15)
