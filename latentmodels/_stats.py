@@ -14,6 +14,8 @@ which is what a distributed pass (Dask) or a stream (``partial_fit``) uses.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -125,10 +127,15 @@ def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
     single-threaded ``dsyrk`` adds ``BᵀB``. The partial sums then add up.
     Shifting, summing and the rank-k updates all run in parallel, with no
     synchronisation inside BLAS for each block (which costs much on small
-    blocks and on a busy machine).
+    blocks and on a busy machine). Called outside the main thread (a Dask
+    chunk, a user's thread pool), it runs on the calling thread alone.
     """
     n, d = X.shape
     n_threads = min(blas_thread_count(), -(-n // rows))
+    if not _on_main_thread():
+        # inside someone else's worker (a Dask chunk, a thread pool): the BLAS
+        # limit below is process-wide, and nested pools would oversubscribe
+        n_threads = 1
     if n_threads <= 1:
         total, scatter = _scatter_rows(X, shift, rows, 0, n)
         return total / n, scatter
@@ -145,6 +152,10 @@ def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
         total += t
         scatter += s
     return total / n, scatter
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _scatter_rows(X, shift, rows, start, stop):
@@ -191,8 +202,9 @@ def top_eigenpairs(S: np.ndarray, k: int | None = None):
     on two; see benchmarks/README.md).
     """
     d = S.shape[0]
-    threads = 1 if d <= _EIGH_ONE_THREAD else blas_thread_count()
-    with blas_threads(threads):
+    # the BLAS limit is process-wide: only the main thread sets it
+    one_thread = d <= _EIGH_ONE_THREAD and _on_main_thread()
+    with blas_threads(1) if one_thread else contextlib.nullcontext():
         if k is not None and k < d:
             lam, U = linalg.eigh(S, subset_by_index=[d - k, d - 1])
         else:

@@ -109,3 +109,24 @@ def test_constant_columns_have_zero_scatter():
     assert np.all(np.abs(s.scatter[1]) <= 500 * (1e-16 * 0.1) ** 2 * 16)
     np.testing.assert_array_equal(s.scatter[2], 0.0)
     np.testing.assert_allclose(s.mean[1:], [0.1, 0.0], rtol=1e-15)
+
+
+def test_worker_threads_run_serially_and_keep_the_blas_limit(monkeypatch):
+    # from a worker thread (a Dask chunk) the pass stays on that thread, so
+    # the process-wide BLAS limit is never changed concurrently
+    from concurrent.futures import ThreadPoolExecutor
+
+    import latentmodels._stats as st
+    from latentmodels._threads import blas_thread_count
+
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 4 * 64)
+    limited = []
+    real = st.blas_threads
+    monkeypatch.setattr(st, "blas_threads", lambda n: limited.append(n) or real(n))
+    X, mean, ref = _offset_data(1000, 4, 1e3, seed=5)
+    before = blas_thread_count()
+    with ThreadPoolExecutor(4) as pool:
+        stats = list(pool.map(SufficientStats.from_array, [X] * 8))
+    assert limited == [] and blas_thread_count() == before
+    for s in stats:
+        np.testing.assert_allclose(s.scatter, ref, rtol=1e-12)
