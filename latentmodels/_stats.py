@@ -70,7 +70,8 @@ class SufficientStats:
         The scatter matrix is accumulated block by block with the symmetric
         rank-k update of BLAS (``syrk``), in float64 whatever the input dtype,
         on rows shifted by a provisional mean ``c`` (the mean of the first
-        block), with the exact rank-one correction
+        block, or 0 when the data are already centred to within a standard
+        deviation), with the exact rank-one correction
 
         .. math::
 
@@ -84,14 +85,15 @@ class SufficientStats:
         the uncentred ``XᵀX − n x̄ x̄ᵀ``, whose error grows with ``x̄_j²/var_j``.
         When the first block is not representative (sorted rows, a trend), the
         pass is repeated with ``c`` the mean found by the first pass. The
-        shifted copy of ``X`` exists one block at a time.
+        shifted copy of ``X`` exists one block per thread at a time (none at
+        all for ``c = 0`` on C-ordered float64 data).
         """
         X = np.asarray(X)
         n, d = X.shape
         if n == 0:
             return cls(0, np.zeros(d), np.zeros((d, d)))
         rows = min(n, max(1, _BLOCK_BYTES // (8 * max(d, 1))))
-        shift = X[:rows].mean(axis=0, dtype=np.float64)
+        shift = _provisional_mean(X[:rows])
         delta, scatter = _shifted_scatter(X, shift, rows)
         if not _shift_is_close(delta, scatter, n, shift):
             shift = shift + delta
@@ -158,16 +160,35 @@ def _on_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _provisional_mean(first: np.ndarray) -> np.ndarray:
+    """The shift ``c``: the first block's mean, or 0 if that is as good.
+
+    Where every column of the first block has ``mean² ≤ variance`` the data
+    are already centred to within a standard deviation, the condition under
+    which a shift is accurate (:func:`_shift_is_close`); ``c = 0`` then
+    spares the shifted copy of each block.
+    """
+    mean = first.mean(axis=0, dtype=np.float64)
+    if np.all(mean**2 <= first.var(axis=0, dtype=np.float64)):
+        return np.zeros_like(mean)
+    return mean
+
+
 def _scatter_rows(X, shift, rows, start, stop):
     """Row sum and upper-triangular ``Σ (x − c)(x − c)ᵀ`` of ``X[start:stop]``."""
     d = X.shape[1]
-    buf = np.empty((min(rows, stop - start), d))
+    # c = 0 on C-ordered float64 rows: BLAS reads the rows in place
+    in_place = X.dtype == np.float64 and X.flags.c_contiguous and not shift.any()
+    buf = None if in_place else np.empty((min(rows, stop - start), d))
     total = np.zeros(d)
     scatter = np.zeros((d, d), order="F")
     for i in range(start, stop, rows):
         block = X[i : min(i + rows, stop)]
-        B = buf[: block.shape[0]]
-        np.subtract(block, shift, out=B)
+        if in_place:
+            B = block
+        else:
+            B = buf[: block.shape[0]]
+            np.subtract(block, shift, out=B)
         total += B.sum(axis=0)
         # syrk with trans=0 computes a @ a.T; B.T is Fortran-ordered (no copy)
         scatter = blas.dsyrk(1.0, B.T, beta=1.0, c=scatter, lower=0, overwrite_c=1)

@@ -130,3 +130,29 @@ def test_worker_threads_run_serially_and_keep_the_blas_limit(monkeypatch):
     assert limited == [] and blas_thread_count() == before
     for s in stats:
         np.testing.assert_allclose(s.scatter, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["centred", "centred 1st block", "read-only"])
+def test_zero_shift_when_already_centred(monkeypatch, case):
+    # c = 0 when the first block is centred to within a standard deviation;
+    # checked on the whole pass, and redone about the mean when the rest is not
+    import latentmodels._stats as st
+
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 4 * 50)  # 50 rows per block
+    calls, real = [], st._shifted_scatter
+    monkeypatch.setattr(
+        st, "_shifted_scatter", lambda *a: calls.append(a[1].copy()) or real(*a)
+    )
+    X, mean, ref = _offset_data(2000, 4, 0.0, seed=6)
+    if case == "centred 1st block":
+        X[50:] += 2.0**8  # exact: a multiple of 2⁻¹⁰ below 2¹³
+        Xc = X - X.mean(axis=0)
+        mean, ref = X.mean(axis=0), Xc.T @ Xc
+    if case == "read-only":
+        X.setflags(write=False)
+    s = SufficientStats.from_array(X)
+    np.testing.assert_array_equal(calls[0], 0.0)
+    assert len(calls) == (2 if case == "centred 1st block" else 1)
+    np.testing.assert_allclose(s.mean, mean, rtol=1e-14, atol=1e-15)
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
+    assert np.max(np.abs(s.scatter - ref) / scale) < 1e-14
