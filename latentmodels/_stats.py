@@ -125,8 +125,9 @@ def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
 
     ``δ = Σ (x − c) / n``. The rows are split in contiguous ranges, one per
     BLAS thread; each range is read block by block into its own float64
-    buffer, whose row sum is taken while it is in cache before one
-    single-threaded ``dsyrk`` adds ``BᵀB``. The partial sums then add up.
+    buffer (or in place, for ``c = 0``), whose row sum is taken while it is in
+    cache before one single-threaded ``dsyrk`` adds ``BᵀB``. The partial sums
+    then add up.
     Shifting, summing and the rank-k updates all run in parallel, with no
     synchronisation inside BLAS for each block (which costs much on small
     blocks and on a busy machine). Called outside the main thread (a Dask
