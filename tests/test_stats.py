@@ -156,3 +156,14 @@ def test_zero_shift_when_already_centred(monkeypatch, case):
     np.testing.assert_allclose(s.mean, mean, rtol=1e-14, atol=1e-15)
     scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
     assert np.max(np.abs(s.scatter - ref) / scale) < 1e-14
+
+
+def test_wide_scatter_is_filled_symmetric_across_panels():
+    # d = 600 > 256: the lower triangle is copied panel by panel
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((700, 600)) + 10.0
+    s = SufficientStats.from_array(X)
+    Xc = X - X.mean(axis=0)
+    np.testing.assert_allclose(s.scatter, Xc.T @ Xc, rtol=1e-11, atol=1e-9)
+    np.testing.assert_array_equal(s.scatter, s.scatter.T)
+    assert s.scatter.flags.c_contiguous
