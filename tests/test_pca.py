@@ -167,3 +167,17 @@ def test_nan_error_names_rows_and_input_untouched():
     with pytest.raises(ValueError, match=r"NaN in 2 rows \(first: row 3\)"):
         PCA(2).fit(X)
     np.testing.assert_array_equal(X, before)
+
+
+def test_large_offset_gives_the_spectrum_of_the_recentred_data():
+    # Y + 1e8 is exact for Y on a 2⁻¹⁰ grid, so (Y + 1e8) − 1e8 re-centres
+    # exactly: PCA must not see the offset (the uncentred XᵀX − n x̄x̄ᵀ of
+    # scikit-learn's covariance route loses every digit here)
+    Y = np.round(_data((3000, 8)) * 2**10) / 2**10
+    ours = PCA(3).fit(Y + 1e8)
+    ref = SkPCA(3, svd_solver="full").fit(Y)
+    np.testing.assert_allclose(
+        ours.explained_variance_, ref.explained_variance_, rtol=1e-12
+    )
+    _abs_rows_close(ours.components_, ref.components_, atol=1e-10)
+    np.testing.assert_allclose(ours.mean_ - 1e8, ref.mean_, atol=2e-8)
