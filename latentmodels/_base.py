@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -84,9 +85,13 @@ class GaussianLatentModel(
 
         Called once per ``fit``/``partial_fit`` (scikit-learn's constraint
         tables, ``sklearn.utils._param_validation``), for the estimators that
-        declare their parameters that way.
+        declare their parameters that way; skipped where scikit-learn says so
+        (inside a subclass's ``@_fit_context`` that has checked them already,
+        or with ``skip_parameter_validation`` set).
         """
-        if hasattr(type(self), "_parameter_constraints"):
+        if hasattr(type(self), "_parameter_constraints") and not get_config()[
+            "skip_parameter_validation"
+        ]:
             self._validate_params()
 
     def _validate(self, X, *, reset: bool) -> np.ndarray:

@@ -115,12 +115,23 @@ def test_sample_reproducible_and_from_model():
     np.testing.assert_allclose(np.cov(a.T), m.get_covariance(), rtol=0.05, atol=0.3)
 
 
-def test_parameters_declared_once_and_stop_reason():
+def test_parameters_declared_once_and_stop_reason(monkeypatch):
     # every constructor argument has its constraint, and only those
     assert set(ProbabilisticPCA._parameter_constraints) == set(
         ProbabilisticPCA().get_params()
     )
     X = _data()
+    calls = []
+    real = ProbabilisticPCA._validate_params
+    monkeypatch.setattr(
+        ProbabilisticPCA,
+        "_validate_params",
+        lambda self: calls.append(1) or real(self),
+    )
+    ProbabilisticPCA(3).fit(X)
+    ProbabilisticPCA(3, method="em").partial_fit(X)
+    ProbabilisticPCA(3, missing_values="em").fit(X)
+    assert len(calls) == 3  # once per fit / partial_fit
     assert ProbabilisticPCA(3).fit(X).stop_reason_ == "closed_form"
     em = ProbabilisticPCA(3, method="em", random_state=0)
     for chunk in np.array_split(X, 3):  # partial_fit refits from the statistics
