@@ -406,8 +406,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     start_loglikes_ : ndarray of shape (n_init,)
         Final mean log-likelihood per sample from each start, in the order of
         the starts. When the best value is reached by one start only and the
-        others stop lower by more than ``max(10 tol, 1e-8)``, a warning says
-        that the likelihood has several maxima.
+        other converged starts stop lower by more than ``max(10 tol, 1e-8)``,
+        a warning says that the likelihood has several maxima.
     solver_ : str
         The solver used (``'profile'`` or ``'em'``).
     n_iter_ : int
@@ -563,7 +563,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             fits.append(res)
         finals = np.array([r.loglike[-1] for r in fits])
         best = fits[int(np.argmax(finals))]
-        self._report_starts(finals, solver)
+        if best.converged:
+            self._report_starts(finals[[r.converged for r in fits]])
         if not best.converged:
             ll = best.loglike
             change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""
@@ -593,8 +594,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             rng=rng,
         )
 
-    def _report_starts(self, finals: np.ndarray, solver: str) -> None:
-        """Warn when the best maximum was reached by one start only."""
+    def _report_starts(self, finals: np.ndarray) -> None:
+        """Warn when the best maximum was reached by one converged start only."""
         if finals.size < 2:
             return
         spread_tol = max(10.0 * self.tol, 1e-8)
