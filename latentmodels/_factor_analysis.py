@@ -36,6 +36,7 @@ feature and is as well conditioned on raw data whose variances differ by
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -50,6 +51,7 @@ from ._base import GaussianLatentModel, IncrementalStatsMixin
 from ._gaussian import LinearGaussian
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
 from ._stats import SufficientStats
+from ._threads import blas_threads
 from ._warnings import warn
 from .rotations import METHODS as ROTATIONS
 
@@ -313,6 +315,9 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # likelihood: its Newton step needs all eigenpairs and the Hessian (O(d³ k)),
 # an EM step only O(d² k).
 _PROFILE_MAX_FEATURES = 400
+# Up to this many features, BLAS runs on one thread during the fit: threads
+# only add overhead on such small matrices (and contend on a loaded machine).
+_SMALL = 256
 
 
 class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
@@ -533,6 +538,17 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
         )
 
+    def _fit_one(self, R, k, psi0, floor, solver) -> ProfileResult:
+        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
+        if solver == "profile":
+            return fit_profile(
+                R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter
+            )
+        prof = ProfileLikelihood(R, k)
+        x0 = np.log(psi0)
+        _, lam, U = prof.evaluate(x0)
+        return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
+
     def _fit_complete(self, stats: SufficientStats) -> None:
         rng = check_random_state(self.random_state)
         d = stats.n_features
@@ -550,17 +566,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             R, k, floor, n_init=self.n_init, init=self.init, rng=rng
         )
         fits = []
-        for _, psi0 in starts:
-            if solver == "profile":
-                res = fit_profile(
-                    R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter
-                )
-            else:
-                prof = ProfileLikelihood(R, k)
-                x0 = np.log(psi0)
-                _, lam, U = prof.evaluate(x0)
-                res = self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
-            fits.append(res)
+        with blas_threads(1) if d <= _SMALL else contextlib.nullcontext():
+            fits = [self._fit_one(R, k, psi0, floor, solver) for _, psi0 in starts]
         finals = np.array([r.loglike[-1] for r in fits])
         best = fits[int(np.argmax(finals))]
         if best.converged:

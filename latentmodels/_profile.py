@@ -129,18 +129,24 @@ class ProfileLikelihood:
         ``c^{(i)}_p = (λ_i + λ_p)/(λ_i − λ_p)`` for ``p ≠ i``. ``O(d³ k)``.
         """
         H = np.diag(self.R_diag * np.exp(-x))
-        for i in range(self.k):
-            if lam[i] <= 1.0:
-                break
-            gap = lam[i] - lam
-            gap[i] = 1.0
-            gap = np.where(np.abs(gap) < 1e-10, np.copysign(1e-10, gap), gap)
-            c = (lam[i] + lam) / gap
-            c[i] = 0.0
-            ui = U[:, i]
-            u2 = ui * ui
-            H -= lam[i] * np.outer(u2, u2)
-            H -= (lam[i] - 1.0) * np.outer(ui, ui) * ((U * c) @ U.T)
+        m = int(np.sum(lam[: self.k] > 1.0))
+        if m == 0:
+            return 0.5 * H
+        lm, Um = lam[:m], U[:, :m]
+        u2 = Um * Um
+        H -= (u2 * lm) @ u2.T
+        gap = lm[:, None] - lam[None, :]  # (m, d)
+        gap[np.arange(m), np.arange(m)] = 1.0
+        gap = np.where(np.abs(gap) < 1e-10, np.copysign(1e-10, gap), gap)
+        B = (lm - 1.0)[:, None] * (lm[:, None] + lam[None, :]) / gap
+        B[np.arange(m), np.arange(m)] = 0.0
+        # Σ_i Σ_p B_ip (u_i ∘ u_p)(u_i ∘ u_p)ᵀ as one product, in row blocks of i
+        d = self.d
+        step = max(1, 4_000_000 // (d * d))
+        for lo in range(0, m, step):
+            hi = min(m, lo + step)
+            V = (Um[:, lo:hi, None] * U[:, None, :]).reshape(d, -1)
+            H -= (V * B[lo:hi].ravel()) @ V.T
         return 0.5 * H
 
     def loadings(self, x, lam, U):

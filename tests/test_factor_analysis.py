@@ -505,3 +505,132 @@ def test_constant_feature_is_not_a_heywood_case():
         fa = FactorAnalysis(2).fit(X)
     assert fa.heywood_features_.size == 0
     assert np.all(np.isfinite(fa.score_samples(X)))
+
+
+# --- the profile likelihood: derivatives, optimum, starts ------------------------------
+
+
+def _central_differences(f, x, h=1e-6):
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(x.size)])
+
+
+def test_profile_gradient_and_hessian_match_finite_differences():
+    from latentmodels._profile import ProfileLikelihood
+
+    X, _ = _data(n=300, d=7, k=2, seed=3)
+    R = np.corrcoef(X.T)
+    prof = ProfileLikelihood(R, 2)
+    x = np.log(np.random.RandomState(0).uniform(0.2, 0.8, 7))
+    ll, lam, U = prof.evaluate(x)
+    # the profile value is the full likelihood at W(ψ): scored independently
+    W = prof.loadings(x, lam, U)
+    C = W @ W.T + np.diag(np.exp(x))
+    assert ll == pytest.approx(_dense_loglike(C, R, 7), rel=1e-12)
+
+    def grad(z):
+        _, la, u = prof.evaluate(z)
+        return prof.gradient(z, la, u)
+
+    g_fd = _central_differences(lambda z: -prof.evaluate(z)[0], x)
+    np.testing.assert_allclose(grad(x), g_fd, atol=1e-8)
+    H_fd = _central_differences(grad, x)
+    np.testing.assert_allclose(prof.hessian(x, lam, U), H_fd, atol=1e-7)
+    # at an exactly factor-structured matrix the Hessian is the Fisher information
+    W0 = np.random.RandomState(1).standard_normal((7, 2))
+    psi0 = np.linspace(0.3, 1.0, 7)
+    exact = ProfileLikelihood(W0 @ W0.T + np.diag(psi0), 2)
+    _, lam, U = exact.evaluate(np.log(psi0))
+    np.testing.assert_allclose(
+        exact.fisher(U), exact.hessian(np.log(psi0), lam, U), atol=1e-10
+    )
+
+
+def _brute_force_maximum(S, k, floor, n_starts, seed=0):
+    """Best of scipy L-BFGS-B runs over log ψ (W profiled out) from many starts."""
+    rng = np.random.RandomState(seed)
+    starts = [np.log(0.5 * np.diag(S))] + [
+        np.log(np.diag(S) * rng.uniform(0.02, 1.0, S.shape[0]))
+        for _ in range(n_starts - 1)
+    ]
+    d = S.shape[0]
+
+    def f(log_psi):
+        psi = np.exp(log_psi)
+        isd = 1.0 / np.sqrt(psi)
+        lam, U = np.linalg.eigh(S * np.outer(isd, isd))
+        lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+        W = (U * np.sqrt(np.maximum(lam - 1.0, 0.0))) * np.sqrt(psi)[:, None]
+        return -_dense_loglike(W @ W.T + np.diag(psi), S, d)
+
+    bounds = [(np.log(floor * S[j, j]), None) for j in range(d)]
+    return -min(
+        optimize.minimize(
+            f, x0, method="L-BFGS-B", bounds=bounds,
+            options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 3000},
+        ).fun
+        for x0 in starts
+    )
+
+
+@pytest.mark.parametrize("d, k, seed", [(6, 2, 0), (8, 3, 1), (9, 4, 2), (5, 2, 3)])
+def test_brute_force_finds_no_better_maximum(d, k, seed):
+    # small samples from a model with fewer factors than fitted: awkward,
+    # often multimodal likelihoods
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((40, 1)) @ rng.standard_normal((1, d))
+    X += rng.standard_normal((40, d)) * rng.uniform(0.3, 1.5, d)
+    S = np.cov(X.T, bias=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        fa = FactorAnalysis(k, random_state=0).fit(X)
+    assert fa.converged_
+    ref = _brute_force_maximum(S, k, fa.noise_floor, n_starts=25)
+    assert fa.score(X) >= ref - 1e-9 * abs(ref)
+    # (a Heywood case puts R_jj/ψ_j ≈ 1e6 into the sums: rounding ~1e-10)
+    assert fa.loglike_[-1] == pytest.approx(fa.score(X), rel=1e-10)
+
+
+def test_starts_are_deterministic_and_reported():
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer().data
+    X = (X - X.mean(0)) / X.std(0)
+    kw = dict(n_components=10, n_init=6, random_state=0)
+    with pytest.warns(UserWarning, match="several maxima") as rec:
+        a = FactorAnalysis(**kw).fit(X)
+    assert rec[0].filename == __file__
+    b = FactorAnalysis(**kw).fit(X)
+    np.testing.assert_array_equal(a.start_loglikes_, b.start_loglikes_)
+    np.testing.assert_array_equal(a.noise_variance_, b.noise_variance_)
+    assert a.start_loglikes_.shape == (6,)
+    assert a.loglike_[-1] == pytest.approx(a.start_loglikes_.max(), rel=1e-14)
+    assert a.score(X) == pytest.approx(a.start_loglikes_.max(), rel=1e-10)
+    # the starts really disagree: breast cancer k = 10 is multimodal
+    assert np.ptp(a.start_loglikes_) > 1e-3
+    one = FactorAnalysis(10, n_init=1, init="smc").fit(X)
+    assert one.start_loglikes_[0] == pytest.approx(a.start_loglikes_[0], rel=1e-12)
+
+
+def test_solver_auto_and_em_reach_the_same_maximum():
+    X, _ = _data(n=500, d=10, k=3, seed=6)
+    auto = FactorAnalysis(3, random_state=0).fit(X)
+    em = FactorAnalysis(3, solver="em", random_state=0).fit(X)
+    assert auto.solver_ == "profile" and em.solver_ == "em"
+    assert auto.converged_ and auto.stop_reason_ == "converged"
+    assert auto.score(X) >= em.score(X) - 1e-10 * abs(em.score(X))
+    np.testing.assert_allclose(
+        auto.get_covariance(), em.get_covariance(), rtol=1e-4, atol=1e-6
+    )
+    assert auto.n_iter_ < em.n_iter_
+
+
+def test_memory_layout_does_not_change_the_fit():
+    X, _ = _data(n=60, d=8, k=2, seed=7)
+    fits = [
+        FactorAnalysis(2, random_state=0).fit(A)
+        for A in (X, np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2])
+    ]
+    for other in fits[1:]:
+        np.testing.assert_allclose(
+            other.transform(X), fits[0].transform(X), rtol=1e-9, atol=1e-12
+        )
