@@ -48,8 +48,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import linalg
 
 _LOG_2PI = np.log(2.0 * np.pi)
+_MAX_STEP = 6.0
 
 
 @dataclass
@@ -78,17 +80,23 @@ class ProfileLikelihood:
         self.R_diag = np.diag(R).copy()
         self.n_eval = 0
 
-    def _eig(self, psi):
+    def _eig(self, psi, vectors):
         s = 1.0 / np.sqrt(psi)
-        lam, U = np.linalg.eigh(self.R * s[:, None] * s[None, :])
+        Rs = self.R * s[:, None] * s[None, :]
+        if not vectors:
+            return np.linalg.eigvalsh(Rs)[::-1], None
+        lam, U = np.linalg.eigh(Rs)
         return lam[::-1], U[:, ::-1]  # all d, decreasing
 
-    def evaluate(self, x):
-        """``(ℓ, λ_k, U_k)`` at ``ψ = exp(x)``; ``ℓ = −inf`` when not finite."""
+    def evaluate(self, x, vectors=True):
+        """``(ℓ, λ, U)`` at ``ψ = exp(x)``, all ``d`` eigenpairs of
+        ``Ψ^{-1/2} R Ψ^{-1/2}`` in decreasing order (``U`` None unless
+        ``vectors``); ``ℓ = −inf`` when not finite."""
         self.n_eval += 1
         psi = np.exp(x)
         try:
-            lam_all, U_all = self._eig(psi)
+            with np.errstate(over="ignore", invalid="ignore"):
+                lam_all, U_all = self._eig(psi, vectors)
         except (np.linalg.LinAlgError, ValueError):
             return -np.inf, None, None
         lam = lam_all[: self.k]
@@ -157,7 +165,13 @@ class ProfileLikelihood:
 
 
 def _newton_direction(H, g):
-    """``−H⁻¹ g`` with ``H``'s eigenvalues made positive (``|μ|``, floored)."""
+    """``−H⁻¹ g``, with ``H``'s eigenvalues made positive when it is not."""
+    try:
+        c = linalg.cho_factor(H, check_finite=False)
+        p = -linalg.cho_solve(c, g, check_finite=False)
+        return p, -0.5 * float(g @ p)
+    except linalg.LinAlgError:
+        pass
     mu, V = np.linalg.eigh(H)
     top = max(np.max(np.abs(mu)), 1e-300)
     mu = np.maximum(np.abs(mu), 1e-8 * top)
@@ -209,11 +223,14 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
         p = np.zeros_like(x)
         p[free], gain = _newton_direction(H[np.ix_(free, free)], g[free])
         p[active] = -g[active]  # projected gradient step on the held ones
+        longest = np.max(np.abs(p))
+        if longest > _MAX_STEP:  # ψ moves by at most a factor e^{_MAX_STEP}
+            p *= _MAX_STEP / longest
         t, accepted = 1.0, False
         rounding = 8 * np.finfo(float).eps * (abs(ll) + prof.d)
         for _ in range(30):
             x_new = np.maximum(x + t * p, lb)
-            ll_new, lam_new, U_new = prof.evaluate(x_new)
+            ll_new = prof.evaluate(x_new, vectors=False)[0]
             dx = x_new - x
             pred = -float(g[free] @ dx[free]) - float(g[active] @ dx[active])
             if ll_new - ll >= 1e-4 * pred and ll_new >= ll:
@@ -237,7 +254,8 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
             reason = "converged" if polished[5] else "no_progress"
             break
         step = float(np.max(np.abs(dx)))
-        x, ll, lam, U = x_new, ll_new, lam_new, U_new
+        x, ll = x_new, ll_new
+        _, lam, U = prof.evaluate(x)
         trace.append(ll)
         if gain <= tol and step <= xtol:
             reason = "converged"
