@@ -4,12 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import assert_monotone
 from scipy import optimize
 from sklearn.datasets import load_wine
 from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 
-from _helpers import assert_monotone
 from latentmodels import FactorAnalysis
 from latentmodels._factor_analysis import fa_em_step, fa_n_parameters
 from latentmodels._gaussian import LinearGaussian
@@ -507,7 +507,7 @@ def test_constant_feature_is_not_a_heywood_case():
     assert np.all(np.isfinite(fa.score_samples(X)))
 
 
-# --- the profile likelihood: derivatives, optimum, starts ------------------------------
+# --- the profile likelihood: derivatives, optimum, starts --------------------------
 
 
 def _central_differences(f, x, h=1e-6):
