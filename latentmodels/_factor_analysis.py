@@ -538,11 +538,12 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
         )
 
-    def _fit_one(self, R, k, psi0, floor, solver) -> ProfileResult:
+    def _fit_one(self, R, k, psi0, floor, solver, known) -> ProfileResult:
         """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
         if solver == "profile":
             return fit_profile(
-                R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter
+                R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter,
+                known=known,
             )
         prof = ProfileLikelihood(R, k)
         x0 = np.log(psi0)
@@ -565,13 +566,24 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         starts = starting_points(
             R, k, floor, n_init=self.n_init, init=self.init, rng=rng
         )
-        fits = []
+        fits, known = [], []
         with blas_threads(1) if d <= _SMALL else contextlib.nullcontext():
-            fits = [self._fit_one(R, k, psi0, floor, solver) for _, psi0 in starts]
-        finals = np.array([r.loglike[-1] for r in fits])
+            for _, psi0 in starts:
+                res = self._fit_one(R, k, psi0, floor, solver, known)
+                fits.append(res)
+                if res.converged:
+                    known.append((np.log(res.psi), res.loglike[-1]))
+        # a screened start that joined a known maximum is credited with it
+        finals = np.array([
+            known[r.joined][1] if r.joined is not None else r.loglike[-1]
+            for r in fits
+        ])
         best = fits[int(np.argmax(finals))]
         if best.converged:
-            self._report_starts(finals[[r.converged for r in fits]])
+            self._report_starts(
+                finals[[r.converged or r.stop_reason in ("joined", "below")
+                        for r in fits]]
+            )
         if not best.converged:
             ll = best.loglike
             change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""

@@ -52,6 +52,8 @@ from scipy import linalg
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_STEP = 6.0
+# Screening of later starts against the maxima already found (fit_profile).
+_LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-3, 1e-2, 1e-6
 
 
 @dataclass
@@ -60,8 +62,10 @@ class ProfileResult:
 
     ``loglike`` holds the mean log-likelihood per sample at each accepted
     iterate (it never decreases); ``stop_reason`` is ``'converged'``,
-    ``'max_iter'`` or ``'no_progress'`` (the line search found no increase:
-    the point is a maximum to rounding).
+    ``'max_iter'``, ``'no_progress'`` (neither Newton nor L-BFGS-B found an
+    increase), or, for a screened start (:func:`fit_profile`'s ``known``),
+    ``'joined'`` (heading for the known maximum number ``joined``) or
+    ``'below'`` (heading for a lower maximum).
     """
 
     W: np.ndarray
@@ -70,6 +74,7 @@ class ProfileResult:
     n_iter: int = 0
     converged: bool = False
     stop_reason: str = "max_iter"
+    joined: int | None = None
 
 
 class ProfileLikelihood:
@@ -122,7 +127,7 @@ class ProfileLikelihood:
         P[np.diag_indices_from(P)] += 1.0
         return 0.5 * P * P
 
-    def hessian(self, x, lam, U):
+    def hessian(self, x, lam, U, rows=None):
         r"""Hessian of ``−ℓ`` in ``x = log ψ`` (all ``d`` eigenpairs needed).
 
         With ``∂λ_i/∂x_m = −λ_i u_{mi}²`` and first-order perturbation of the
@@ -134,13 +139,19 @@ class ProfileLikelihood:
               − \sum_{i: λ_i > 1} \bigl[λ_i\, (u_i ∘ u_i)(u_i ∘ u_i)ᵀ
               + (λ_i − 1)\, (u_i u_iᵀ) ∘ (U \operatorname{diag}(c^{(i)}) Uᵀ)\bigr],
 
-        ``c^{(i)}_p = (λ_i + λ_p)/(λ_i − λ_p)`` for ``p ≠ i``. ``O(d³ k)``.
+        ``c^{(i)}_p = (λ_i + λ_p)/(λ_i − λ_p)`` for ``p ≠ i``. ``O(d³ k)``;
+        ``rows`` (a boolean mask) restricts it to those rows and columns.
         """
-        H = np.diag(self.R_diag * np.exp(-x))
+        if rows is not None:
+            x, U_rows = x[rows], U[rows]
+        else:
+            U_rows = U
+        R_diag = self.R_diag if rows is None else self.R_diag[rows]
+        H = np.diag(R_diag * np.exp(-x))
         m = int(np.sum(lam[: self.k] > 1.0))
         if m == 0:
             return 0.5 * H
-        lm, Um = lam[:m], U[:, :m]
+        lm, Um = lam[:m], U_rows[:, :m]
         u2 = Um * Um
         H -= (u2 * lm) @ u2.T
         gap = lm[:, None] - lam[None, :]  # (m, d)
@@ -149,11 +160,11 @@ class ProfileLikelihood:
         B = (lm - 1.0)[:, None] * (lm[:, None] + lam[None, :]) / gap
         B[np.arange(m), np.arange(m)] = 0.0
         # Σ_i Σ_p B_ip (u_i ∘ u_p)(u_i ∘ u_p)ᵀ as one product, in row blocks of i
-        d = self.d
-        step = max(1, 4_000_000 // (d * d))
+        f, d = U_rows.shape
+        step = max(1, 4_000_000 // (f * d))
         for lo in range(0, m, step):
             hi = min(m, lo + step)
-            V = (Um[:, lo:hi, None] * U[:, None, :]).reshape(d, -1)
+            V = (Um[:, lo:hi, None] * U_rows[:, None, :]).reshape(f, -1)
             H -= (V * B[lo:hi].ravel()) @ V.T
         return 0.5 * H
 
@@ -169,17 +180,19 @@ def _newton_direction(H, g):
     try:
         c = linalg.cho_factor(H, check_finite=False)
         p = -linalg.cho_solve(c, g, check_finite=False)
-        return p, -0.5 * float(g @ p)
+        return p, -0.5 * float(g @ p), True
     except linalg.LinAlgError:
         pass
     mu, V = np.linalg.eigh(H)
     top = max(np.max(np.abs(mu)), 1e-300)
     mu = np.maximum(np.abs(mu), 1e-8 * top)
     z = (V.T @ g) / mu
-    return -(V @ z), 0.5 * float(np.dot(V.T @ g, z))
+    return -(V @ z), 0.5 * float(np.dot(V.T @ g, z)), False
 
 
-def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult:
+def fit_profile(
+    R, psi0, k, *, floor, tol, max_iter, xtol=1e-8, known=()
+) -> ProfileResult:
     """Maximise the profile likelihood of ψ by a projected Newton method.
 
     Parameters
@@ -197,6 +210,13 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
         per sample) and the step moved no ``log ψ_j`` by more than ``xtol``.
     max_iter : int
         Maximum number of Newton steps.
+    known : sequence of (ndarray, float)
+        ``(log ψ, ℓ)`` of maxima found from earlier starts. Once the run is in
+        Newton's local regime (positive definite Hessian, full steps, predicted
+        gain below ``1e-3``), it stops as ``'joined'`` when every ``log ψ_j``
+        is within ``0.01`` of a known maximum (it would converge there), and
+        as ``'below'`` when the quadratic model's maximum, padded to
+        ``ℓ + 2 × gain``, is below the best known one by more than ``1e-6``.
 
     Returns
     -------
@@ -209,6 +229,7 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
     if not np.isfinite(ll):
         raise np.linalg.LinAlgError("the profile likelihood is not finite at the start")
     trace, n_iter, reason = [ll], 0, "max_iter"
+    full_step, joined = False, None
     while n_iter < max_iter:
         n_iter += 1
         g = prof.gradient(x, lam, U)
@@ -219,9 +240,19 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
         if not free.any():
             reason = "converged"
             break
-        H = prof.hessian(x, lam, U)
+        H = prof.hessian(x, lam, U, rows=None if free.all() else free)
         p = np.zeros_like(x)
-        p[free], gain = _newton_direction(H[np.ix_(free, free)], g[free])
+        p[free], gain, convex = _newton_direction(H, g[free])
+        if convex and full_step and gain < _LOCAL_GAIN and known:
+            # Newton's local regime: the quadratic model predicts the maximum
+            near = [j for j, (xk, _) in enumerate(known)
+                    if np.max(np.abs(x - xk)) < _SAME_X]
+            if near:
+                reason, joined = "joined", near[0]
+                break
+            if ll + 2.0 * gain < max(v for _, v in known) - _BELOW_MARGIN:
+                reason = "below"
+                break
         p[active] = -g[active]  # projected gradient step on the held ones
         longest = np.max(np.abs(p))
         if longest > _MAX_STEP:  # ψ moves by at most a factor e^{_MAX_STEP}
@@ -253,6 +284,7 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
                 trace.append(ll)
             reason = "converged" if polished[5] else "no_progress"
             break
+        full_step = t == 1.0
         step = float(np.max(np.abs(dx)))
         x, ll = x_new, ll_new
         _, lam, U = prof.evaluate(x)
@@ -261,7 +293,9 @@ def fit_profile(R, psi0, k, *, floor, tol, max_iter, xtol=1e-8) -> ProfileResult
             reason = "converged"
             break
     W = prof.loadings(x, lam, U)
-    return ProfileResult(W, np.exp(x), trace, n_iter, reason == "converged", reason)
+    return ProfileResult(
+        W, np.exp(x), trace, n_iter, reason == "converged", reason, joined
+    )
 
 
 def _lbfgs_polish(prof, x, lb, *, tol, max_iter):
