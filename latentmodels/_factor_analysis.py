@@ -359,15 +359,17 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     max_iter : int, default=10000
         Maximum number of iterations per start (Newton steps, or applications
         of the EM map).
-    n_init : int, default=4
+    n_init : int, default=3
         Number of starts; the fit with the highest likelihood is kept. The
-        starts are given by ``init``.
-    init : {'auto', 'smc', 'pca', 'random'}, default='auto'
-        The first start(s): ``'auto'`` uses the SMC start
-        ``ψ_j = (1 − k/2d)/(R⁻¹)_jj`` (``factanal``'s), then the PCA start
-        ``ψ = diag(R − W Wᵀ)`` at the PPCA loadings; the remaining starts draw
-        ``ψ_j = R_jj · U(0.1, 0.9)`` from ``random_state``. ``'smc'``,
-        ``'pca'`` or ``'random'`` put that start first.
+        first start is given by ``init``, the others draw
+        ``ψ_j = R_jj · U(0.1, 0.9)`` from ``random_state``. With the
+        ``'profile'`` solver a later start stops early once Newton's local
+        model shows it heading for a maximum already found or a lower one.
+    init : {'smc', 'pca', 'random'}, default='smc'
+        The first start: ``'smc'`` is ``factanal``'s,
+        ``ψ_j = (1 − k/2d)/(R⁻¹)_jj`` (from the squared multiple
+        correlations), ``'pca'`` is ``ψ = diag(R − W Wᵀ)`` at the PPCA
+        loadings of ``R``, ``'random'`` a random start.
     noise_floor : float, default=1e-6
         Each noise variance is held at or above ``noise_floor · S_jj``, a
         fraction of the feature's sample variance (Heywood cases). Features
@@ -467,7 +469,7 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init": [StrOptions({"auto", "smc", "pca", "random"})],
+        "init": [StrOptions({"smc", "pca", "random"})],
         "noise_floor": [Interval(Real, 0, 1, closed="neither")],
         "acceleration": [StrOptions({"squarem"}), None],
         "rotation": [StrOptions(set(ROTATIONS)), None],
@@ -483,8 +485,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         solver="auto",
         tol=1e-10,
         max_iter=10000,
-        n_init=4,
-        init="auto",
+        n_init=3,
+        init="smc",
         noise_floor=1e-6,
         acceleration="squarem",
         rotation=None,

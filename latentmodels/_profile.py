@@ -261,7 +261,8 @@ def fit_profile(
         rounding = 8 * np.finfo(float).eps * (abs(ll) + prof.d)
         for _ in range(30):
             x_new = np.maximum(x + t * p, lb)
-            ll_new = prof.evaluate(x_new, vectors=False)[0]
+            # the full step is usually taken: its eigenvectors serve next
+            ll_new, lam_new, U_new = prof.evaluate(x_new, vectors=t == 1.0)
             dx = x_new - x
             pred = -float(g[free] @ dx[free]) - float(g[active] @ dx[active])
             if ll_new - ll >= 1e-4 * pred and ll_new >= ll:
@@ -287,7 +288,10 @@ def fit_profile(
         full_step = t == 1.0
         step = float(np.max(np.abs(dx)))
         x, ll = x_new, ll_new
-        _, lam, U = prof.evaluate(x)
+        if U_new is None:
+            _, lam, U = prof.evaluate(x)
+        else:
+            lam, U = lam_new, U_new
         trace.append(ll)
         if gain <= tol and step <= xtol:
             reason = "converged"
@@ -356,16 +360,14 @@ def start_random(R, floor, rng):
 
 
 def starting_points(R, k, floor, *, n_init, init, rng):
-    """The ``n_init`` starts: ``init`` first, then SMC/PCA, then random ones.
+    """The ``n_init`` starts: ``init`` first, then random ones.
 
-    ``init='auto'`` gives the SMC start, the PCA start, then random starts;
-    ``'smc'``, ``'pca'`` or ``'random'`` put that start first and fill up with
-    random starts. Returns a list of ``(name, ψ₀)``.
+    ``init`` is ``'smc'``, ``'pca'`` or ``'random'``. Returns a list of
+    ``(name, ψ₀)``.
     """
-    first = {"auto": ["smc", "pca"], "smc": ["smc"], "pca": ["pca"]}.get(init, [])
-    names = (first + ["random"] * n_init)[:n_init]
     out = []
-    for name in names:
+    for i in range(n_init):
+        name = init if i == 0 else "random"
         if name == "smc":
             psi = start_smc(R, k, floor)
         elif name == "pca":
