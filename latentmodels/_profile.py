@@ -258,7 +258,10 @@ def fit_profile(
         if longest > _MAX_STEP:  # ψ moves by at most a factor e^{_MAX_STEP}
             p *= _MAX_STEP / longest
         t, accepted = 1.0, False
-        rounding = 8 * np.finfo(float).eps * (abs(ll) + prof.d)
+        # rounding error of ℓ: its terms are as large as Σ R_jj/ψ_j
+        rounding = 64 * np.finfo(float).eps * (
+            abs(ll) + prof.d + float(np.sum(prof.R_diag * np.exp(-x)))
+        )
         for _ in range(30):
             x_new = np.maximum(x + t * p, lb)
             # the full step is usually taken: its eigenvectors serve next
@@ -268,12 +271,12 @@ def fit_profile(
             if ll_new - ll >= 1e-4 * pred and ll_new >= ll:
                 accepted = True
                 break
-            if gain <= tol and ll_new >= ll - rounding:
+            if gain <= max(tol, rounding) and ll_new >= ll - rounding:
                 accepted = True  # at the top: the change is below rounding
                 break
             t *= 0.5
         if not accepted:
-            if gain <= tol:
+            if gain <= max(tol, rounding):  # at the top to rounding
                 reason = "converged"
                 break
             polished = _lbfgs_polish(
@@ -293,7 +296,7 @@ def fit_profile(
         else:
             lam, U = lam_new, U_new
         trace.append(ll)
-        if gain <= tol and step <= xtol:
+        if gain <= max(tol, rounding) and step <= xtol:
             reason = "converged"
             break
     W = prof.loadings(x, lam, U)
