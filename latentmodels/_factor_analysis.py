@@ -464,7 +464,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        # the range is checked against n_features at fit (_resolve_n_components)
+        "n_components": [Integral, None],
         "solver": [StrOptions({"auto", "profile", "em"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
