@@ -314,7 +314,7 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # The largest number of features for which solver='auto' picks the profile
 # likelihood: its Newton step needs all eigenpairs and the Hessian (O(d³ k)),
 # an EM step only O(d² k).
-_PROFILE_MAX_FEATURES = 400
+_PROFILE_MAX_FEATURES = 150
 # Up to this many features, BLAS runs on one thread during the fit: threads
 # only add overhead on such small matrices (and contend on a loaded machine).
 _SMALL = 256

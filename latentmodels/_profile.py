@@ -53,7 +53,15 @@ from scipy import linalg
 _LOG_2PI = np.log(2.0 * np.pi)
 _MAX_STEP = 6.0
 # Screening of later starts against the maxima already found (fit_profile).
-_LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-3, 1e-2, 1e-6
+_LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-2, 1e-2, 1e-6
+# Fisher scoring (O(d² k) per step, k leading eigenpairs) is kept while each
+# full step shrinks the predicted gain by at least this factor; after a
+# backtrack, a stall, or once the gain is below tol, exact Newton (O(d³ k),
+# all eigenpairs) takes over.
+_SCORING_RATE = 1.0
+# Heywood jumps are tried for uniqueness within e^10 of the floor.
+_HEYWOOD_SPAN = 10.0
+_ROUNDING = 1e-13
 
 
 @dataclass
@@ -85,23 +93,33 @@ class ProfileLikelihood:
         self.R_diag = np.diag(R).copy()
         self.n_eval = 0
 
-    def _eig(self, psi, vectors):
+    def _eig(self, psi, vectors, full):
         s = 1.0 / np.sqrt(psi)
         Rs = self.R * s[:, None] * s[None, :]
+        if not full:  # the k leading pairs only (LAPACK syevr)
+            d, k = self.d, self.k
+            out = linalg.eigh(
+                Rs, subset_by_index=[d - k, d - 1], eigvals_only=not vectors,
+                driver="evr", overwrite_a=True, check_finite=False,
+            )
+            if not vectors:
+                return out[::-1], None
+            return out[0][::-1], out[1][:, ::-1]
         if not vectors:
             return np.linalg.eigvalsh(Rs)[::-1], None
         lam, U = np.linalg.eigh(Rs)
         return lam[::-1], U[:, ::-1]  # all d, decreasing
 
-    def evaluate(self, x, vectors=True):
-        """``(ℓ, λ, U)`` at ``ψ = exp(x)``, all ``d`` eigenpairs of
-        ``Ψ^{-1/2} R Ψ^{-1/2}`` in decreasing order (``U`` None unless
-        ``vectors``); ``ℓ = −inf`` when not finite."""
+    def evaluate(self, x, vectors=True, full=True):
+        """``(ℓ, λ, U)`` at ``ψ = exp(x)``: the eigenpairs of
+        ``Ψ^{-1/2} R Ψ^{-1/2}`` in decreasing order, all ``d`` of them or
+        (``full=False``) the ``k`` leading ones; ``U`` is None unless
+        ``vectors``; ``ℓ = −inf`` when not finite."""
         self.n_eval += 1
         psi = np.exp(x)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                lam_all, U_all = self._eig(psi, vectors)
+                lam_all, U_all = self._eig(psi, vectors, full)
         except (np.linalg.LinAlgError, ValueError):
             return -np.inf, None, None
         lam = lam_all[: self.k]
@@ -213,7 +231,7 @@ def fit_profile(
     known : sequence of (ndarray, float)
         ``(log ψ, ℓ)`` of maxima found from earlier starts. Once the run is in
         Newton's local regime (positive definite Hessian, full steps, predicted
-        gain below ``1e-3``), it stops as ``'joined'`` when every ``log ψ_j``
+        gain below ``1e-2``), it stops as ``'joined'`` when every ``log ψ_j``
         is within ``0.01`` of a known maximum (it would converge there), and
         as ``'below'`` when the quadratic model's maximum, padded to
         ``ℓ + 2 × gain``, is below the best known one by more than ``1e-6``.
@@ -230,6 +248,8 @@ def fit_profile(
         raise np.linalg.LinAlgError("the profile likelihood is not finite at the start")
     trace, n_iter, reason = [ll], 0, "max_iter"
     full_step, joined = False, None
+    scoring, prev_gain = True, np.inf
+    subset = 4 * k <= prof.d  # Fisher scoring needs only the k leading pairs
     while n_iter < max_iter:
         n_iter += 1
         g = prof.gradient(x, lam, U)
@@ -240,7 +260,10 @@ def fit_profile(
         if not free.any():
             reason = "converged"
             break
-        H = prof.hessian(x, lam, U, rows=None if free.all() else free)
+        if scoring:
+            H = prof.fisher(U)[np.ix_(free, free)]
+        else:
+            H = prof.hessian(x, lam, U, rows=None if free.all() else free)
         p = np.zeros_like(x)
         p[free], gain, convex = _newton_direction(H, g[free])
         if convex and full_step and gain < _LOCAL_GAIN and known:
@@ -258,19 +281,30 @@ def fit_profile(
         if longest > _MAX_STEP:  # ψ moves by at most a factor e^{_MAX_STEP}
             p *= _MAX_STEP / longest
         t, accepted = 1.0, False
-        # rounding error of ℓ: its terms are as large as Σ R_jj/ψ_j
-        rounding = 64 * np.finfo(float).eps * (
-            abs(ll) + prof.d + float(np.sum(prof.R_diag * np.exp(-x)))
-        )
-        for _ in range(30):
+        # rounding error of ℓ (measured: ~2e-12 at ℓ ≈ −66, d = 61, with six
+        # uniquenesses at the floor 1e-6)
+        rounding = _ROUNDING * (abs(ll) + prof.d)
+        # Heywood jump: a small uniqueness that Newton keeps pushing down
+        # (in log ψ the likelihood flattens like ψ_j → 0, so steps shrink to
+        # about −1 each) is tried at the floor at once
+        falling = free & (p < -0.5) & (x < lb + _HEYWOOD_SPAN)
+        for trial in range(31):
             x_new = np.maximum(x + t * p, lb)
+            if trial == 0:
+                if not falling.any():
+                    continue
+                x_new[falling] = lb[falling]
             # the full step is usually taken: its eigenvectors serve next
-            ll_new, lam_new, U_new = prof.evaluate(x_new, vectors=t == 1.0)
+            ll_new, lam_new, U_new = prof.evaluate(
+                x_new, vectors=t == 1.0, full=not (scoring and subset)
+            )
             dx = x_new - x
             pred = -float(g[free] @ dx[free]) - float(g[active] @ dx[active])
             if ll_new - ll >= 1e-4 * pred and ll_new >= ll:
                 accepted = True
                 break
+            if trial == 0:
+                continue
             if gain <= max(tol, rounding) and ll_new >= ll - rounding:
                 accepted = True  # at the top: the change is below rounding
                 break
@@ -290,13 +324,21 @@ def fit_profile(
             break
         full_step = t == 1.0
         step = float(np.max(np.abs(dx)))
+        if scoring and (
+            not full_step or gain <= tol or gain > _SCORING_RATE * prev_gain
+        ):
+            scoring = False  # slow, or nearly there: exact Newton from now on
+            step = np.inf  # (the last step does not count for stopping)
+        prev_gain = gain
         x, ll = x_new, ll_new
-        if U_new is None:
-            _, lam, U = prof.evaluate(x)
+        if U_new is None or (not scoring and U_new.shape[1] < prof.d):
+            _, lam, U = prof.evaluate(x, full=not scoring or not subset)
         else:
             lam, U = lam_new, U_new
         trace.append(ll)
-        if gain <= max(tol, rounding) and step <= xtol:
+        # converged: nothing left to gain to rounding (in a flat direction the
+        # parameters are determined no better), or little and a tiny step
+        if gain <= rounding or (gain <= tol and step <= xtol):
             reason = "converged"
             break
     W = prof.loadings(x, lam, U)
