@@ -1,7 +1,8 @@
 r"""Factor analysis by maximum likelihood: EM on the covariance, SQUAREM, rotations.
 
 The model is ``x = μ + W h + ε`` with ``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)``,
-``Ψ = diag(ψ)``, so ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ`` (THEORY.md §3). The
+``Ψ = diag(ψ)``, so ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ`` (user guide:
+factor_analysis.rst). The
 likelihood depends on the data only through ``n``, the mean and the maximum
 likelihood covariance ``S``; after one pass over the rows, every EM iteration
 costs ``O(d² k)`` whatever ``n`` is.
