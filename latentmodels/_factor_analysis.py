@@ -1,8 +1,10 @@
-r"""Factor analysis by maximum likelihood: EM on the covariance, SQUAREM, rotations.
+r"""Factor analysis by maximum likelihood, and its EM map on the covariance.
 
-The model is ``x = μ + W h + ε`` with ``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)``,
-``Ψ = diag(ψ)``, so ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ`` (user guide:
-factor_analysis.rst). The
+The estimator fits by the profile likelihood of the uniquenesses
+(:mod:`latentmodels._profile`) or by the EM algorithm below, from several
+starts, then rotates. The model is ``x = μ + W h + ε`` with
+``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)``, ``Ψ = diag(ψ)``, so ``x ~ N(μ, C)``
+with ``C = W Wᵀ + Ψ`` (user guide: factor_analysis.rst). The
 likelihood depends on the data only through ``n``, the mean and the maximum
 likelihood covariance ``S``; after one pass over the rows, every EM iteration
 costs ``O(d² k)`` whatever ``n`` is.

@@ -679,3 +679,14 @@ def test_real_data_not_below_sklearn_and_converged(name, k):
             for kw in ({}, {"tol": 1e-9, "max_iter": 2000})
         )
     assert fa.score(X) >= best - 1e-6
+
+
+def test_solver_auto_switches_to_em_for_many_features():
+    from latentmodels._factor_analysis import _PROFILE_MAX_FEATURES as D_MAX
+
+    rng = np.random.RandomState(0)
+    for d, expected in ((D_MAX, "profile"), (D_MAX + 1, "em")):
+        X = rng.standard_normal((300, 1)) @ rng.standard_normal((1, d))
+        X += rng.standard_normal((300, d))
+        fa = FactorAnalysis(1, n_init=1, tol=1e-8).fit(X)
+        assert fa.solver_ == expected and fa.converged_
