@@ -56,9 +56,11 @@ _MAX_STEP = 6.0
 _LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-2, 1e-2, 1e-6
 # Fisher scoring (O(d² k) per step, k leading eigenpairs) is kept while each
 # full step shrinks the predicted gain by at least this factor; after a
-# backtrack, a stall, or once the gain is below tol, exact Newton (O(d³ k),
-# all eigenpairs) takes over.
-_SCORING_RATE = 1.0
+# backtrack, slower progress, or once the gain is below tol, exact Newton
+# (O(d³ k), all eigenpairs) takes over. Measured on the real-data panel: 1.0
+# (scoring as long as the gain falls) reached a maximum 0.25 nats per sample
+# below scikit-learn's on breast cancer k = 6; 0.5, 0.3, 0.05 and 0 none.
+_SCORING_RATE = 0.3
 # Heywood jumps are tried for uniqueness within e^10 of the floor.
 _HEYWOOD_SPAN = 10.0
 _ROUNDING = 1e-13
