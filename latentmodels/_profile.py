@@ -286,16 +286,21 @@ def fit_profile(
         # rounding error of ℓ (measured: ~2e-12 at ℓ ≈ −66, d = 61, with six
         # uniquenesses at the floor 1e-6)
         rounding = _ROUNDING * (abs(ll) + prof.d)
-        # Heywood jump: a small uniqueness that Newton keeps pushing down
-        # (in log ψ the likelihood flattens like ψ_j → 0, so steps shrink to
-        # about −1 each) is tried at the floor at once
+        # Heywood jump: a small uniqueness that Newton pushes down (in log ψ
+        # the likelihood flattens like ψ_j → 0, so steps shrink to about −1
+        # each) is also tried at the floor at once; the better point is kept
         falling = free & (p < -0.5) & (x < lb + _HEYWOOD_SPAN)
-        for trial in range(31):
+        jump = None
+        if falling.any():
+            x_j = np.maximum(x + p, lb)
+            x_j[falling] = lb[falling]
+            ll_j, lam_j, U_j = prof.evaluate(x_j, full=not (scoring and subset))
+            dx_j = x_j - x
+            pred_j = -float(g[free] @ dx_j[free]) - float(g[active] @ dx_j[active])
+            if ll_j - ll >= 1e-4 * pred_j and ll_j >= ll:
+                jump = (x_j, ll_j, lam_j, U_j)
+        for _ in range(30):
             x_new = np.maximum(x + t * p, lb)
-            if trial == 0:
-                if not falling.any():
-                    continue
-                x_new[falling] = lb[falling]
             # the full step is usually taken: its eigenvectors serve next
             ll_new, lam_new, U_new = prof.evaluate(
                 x_new, vectors=t == 1.0, full=not (scoring and subset)
@@ -305,12 +310,15 @@ def fit_profile(
             if ll_new - ll >= 1e-4 * pred and ll_new >= ll:
                 accepted = True
                 break
-            if trial == 0:
-                continue
             if gain <= max(tol, rounding) and ll_new >= ll - rounding:
                 accepted = True  # at the top: the change is below rounding
                 break
+            if jump is not None:
+                break  # the jump is an increase: no need to backtrack further
             t *= 0.5
+        if jump is not None and (not accepted or jump[1] > ll_new):
+            x_new, ll_new, lam_new, U_new = jump
+            dx, t, accepted = x_new - x, 1.0, True
         if not accepted:
             if gain <= max(tol, rounding):  # at the top to rounding
                 reason = "converged"
