@@ -50,9 +50,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._assessment import FactorAssessmentMixin
 from ._base import GaussianLatentModel, IncrementalStatsMixin
+from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
+from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._warnings import warn
@@ -323,7 +326,7 @@ _PROFILE_MAX_FEATURES = 150
 _SMALL = 256
 
 
-class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
+class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by ML.
 
     The likelihood depends on the data through ``(n, μ, S)`` only. It is
@@ -400,6 +403,16 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         pass over the rows per iteration.
     random_state : int, RandomState instance or None, default=None
         Seeds the random starts and random starts of the rotation.
+    extraction : {'ml', 'minres', 'principal_axis'}, default='ml'
+        Maximum likelihood, or a least-squares extraction of the correlation
+        matrix: minres/ULS (``psych::fa(fm="minres")``) or iterated principal
+        axis from the squared multiple correlations (statsmodels' ``Factor``
+        default), see :mod:`latentmodels._extraction`. ``goodness_of_fit`` and
+        ``standard_errors`` need ``'ml'``.
+    scores : {'regression', 'bartlett', 'anderson_rubin', 'ten_berge'}, \
+            default='regression'
+        What ``transform`` returns (:meth:`factor_scores`); any method works
+        in a Pipeline. See the user guide page "Assessing a factor model".
 
     Attributes
     ----------
@@ -419,7 +432,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         other converged starts stop lower by more than ``max(10 tol, 1e-8)``,
         a warning says that the likelihood has several maxima.
     solver_ : str
-        The solver used (``'profile'`` or ``'em'``).
+        The solver used (``'profile'`` or ``'em'``; the extraction's name for
+        a least-squares ``extraction``, which runs once from its own start).
     n_iter_ : int
         Iterations of the best start (Newton steps or EM map applications).
     converged_ : bool
@@ -480,6 +494,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         "rotation_kwargs": [dict, None],
         "missing_values": [StrOptions({"raise", "em"})],
         "random_state": ["random_state"],
+        "extraction": [StrOptions(set(EXTRACTIONS))],
+        "scores": [StrOptions(set(SCORE_METHODS))],
     }
 
     def __init__(
@@ -497,6 +513,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         rotation_kwargs=None,
         missing_values="raise",
         random_state=None,
+        extraction="ml",
+        scores="regression",
     ):
         self.n_components = n_components
         self.solver = solver
@@ -510,13 +528,23 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         self.rotation_kwargs = rotation_kwargs
         self.missing_values = missing_values
         self.random_state = random_state
+        self.extraction = extraction
+        self.scores = scores
 
     def _n_parameters(self) -> int:
         return fa_n_parameters(self.n_features_in_, self.n_components_)
 
     # --- fitting ----------------------------------------------------------------
+    def _check_combination(self) -> None:
+        if self.extraction != "ml" and self.missing_values == "em":
+            raise ValueError(
+                "missing_values='em' fits by maximum likelihood; use "
+                "extraction='ml', or impute the missing entries."
+            )
+
     def _fit_array(self, X: np.ndarray) -> None:
         self._validate_params()
+        self._check_combination()
         if self.missing_values == "em" and np.isnan(X).any():
             if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
                 del self._sufficient_stats
@@ -528,6 +556,7 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
     def _fit_stats(self, stats: SufficientStats) -> None:
         """Fit from statistics (``partial_fit``, Dask)."""
         self._validate_params()
+        self._check_combination()
         self._fit_complete(stats)
 
     def _resolve_solver(self, d: int) -> str:
@@ -556,6 +585,23 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         _, lam, U = prof.evaluate(x0)
         return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
 
+    def _fit_starts(self, R, k, floor, solver, rng) -> list:
+        """Fit from each start; later profile starts are screened (``known``)."""
+        starts = starting_points(
+            R, k, floor, n_init=self.n_init, init=self.init, rng=rng
+        )
+        fits, known, index = [], [], []
+        with blas_threads(1) if R.shape[0] <= _SMALL else contextlib.nullcontext():
+            for _, psi0 in starts:
+                res = self._fit_one(R, k, psi0, floor, solver, known)
+                if res.joined is not None:  # index into fits, not into known
+                    res.joined = index[res.joined]
+                fits.append(res)
+                if res.converged:
+                    known.append((np.log(res.psi), res.loglike[-1]))
+                    index.append(len(fits) - 1)
+        return fits
+
     def _fit_complete(self, stats: SufficientStats) -> None:
         rng = check_random_state(self.random_state)
         d = stats.n_features
@@ -568,20 +614,21 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         R = S / D[:, None] / D[None, :]
         R = 0.5 * (R + R.T)
         floor = self.noise_floor * np.where(var > 0, np.diag(R), 1.0)
-        solver = self._resolve_solver(d)
-        starts = starting_points(
-            R, k, floor, n_init=self.n_init, init=self.init, rng=rng
-        )
-        fits, known = [], []
-        with blas_threads(1) if d <= _SMALL else contextlib.nullcontext():
-            for _, psi0 in starts:
-                res = self._fit_one(R, k, psi0, floor, solver, known)
-                fits.append(res)
-                if res.converged:
-                    known.append((np.log(res.psi), res.loglike[-1]))
+        if self.extraction != "ml":  # least squares (_extraction.py), one start
+            solver = self.extraction
+            res = least_squares_fit(
+                self.extraction, R, np.zeros((d, k)), floor=floor, tol=self.tol,
+                max_iter=self.max_iter,
+            )
+            reason = "converged" if res.converged else "max_iter"
+            fits = [ProfileResult(res.W, res.psi, list(res.loglike), res.n_iter,
+                                  res.converged, reason)]
+        else:
+            solver = self._resolve_solver(d)
+            fits = self._fit_starts(R, k, floor, solver, rng)
         # a screened start that joined a known maximum is credited with it
         finals = np.array([
-            known[r.joined][1] if r.joined is not None else r.loglike[-1]
+            fits[r.joined].loglike[-1] if r.joined is not None else r.loglike[-1]
             for r in fits
         ])
         best = fits[int(np.argmax(finals))]

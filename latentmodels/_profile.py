@@ -64,6 +64,8 @@ _SCORING_RATE = 0.3
 # Heywood jumps are tried for uniqueness within e^10 of the floor.
 _HEYWOOD_SPAN = 10.0
 _ROUNDING = 1e-13
+_POLISH_GTOL = 1e-6
+_FAIL_TOL = 100.0
 
 
 @dataclass
@@ -320,7 +322,9 @@ def fit_profile(
             x_new, ll_new, lam_new, U_new = jump
             dx, t, accepted = x_new - x, 1.0, True
         if not accepted:
-            if gain <= max(tol, rounding):  # at the top to rounding
+            # no increase along a step predicted to gain this little: the top
+            # to rounding (a bound or a kink can spoil the last Newton model)
+            if gain <= max(_FAIL_TOL * tol, rounding):
                 reason = "converged"
                 break
             polished = _lbfgs_polish(
@@ -377,7 +381,13 @@ def _lbfgs_polish(prof, x, lb, *, tol, max_iter):
         options={"ftol": tol, "gtol": 1e-9, "maxiter": max_iter, "maxcor": 20},
     )
     ll, lam, U = prof.evaluate(res.x)
-    return res.x, ll, lam, U, int(res.nit), bool(res.success)
+    # L-BFGS-B often ends on a failed line search at the top (rounding): the
+    # point is a maximum when the projected gradient vanishes
+    g = prof.gradient(res.x, lam, U)
+    projected = res.x - np.maximum(res.x - g, lb)
+    ok = bool(res.success) or float(np.max(np.abs(projected))) <= _POLISH_GTOL
+
+    return res.x, ll, lam, U, int(res.nit), ok
 
 
 # --------------------------------------------------------------------------
@@ -388,13 +398,14 @@ def start_smc(R, k, floor):
     """``ψ_j = (1 − k/(2d)) / (R⁻¹)_jj``: R ``factanal``'s default start.
 
     ``1 − 1/(R⁻¹)_jj`` is the squared multiple correlation of feature ``j``
-    on the others; a singular ``R`` is inverted on its numerical range.
+    on the others (:func:`latentmodels._extraction.smc_from_correlation`).
     """
+    from ._extraction import smc_from_correlation
+
     d = R.shape[0]
-    lam, U = np.linalg.eigh(R)
-    lam = np.maximum(lam, 1e-10 * max(lam[-1], 1e-300))
-    inv_diag = (U * U) @ (1.0 / lam)
-    psi = (1.0 - 0.5 * k / d) / inv_diag
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psi = (1.0 - 0.5 * k / d) * (1.0 - smc_from_correlation(R))
+    psi = np.where(np.isfinite(psi), psi, 0.0)  # a constant feature: the floor
     return np.clip(psi, floor, np.maximum(np.diag(R), floor))
 
 
