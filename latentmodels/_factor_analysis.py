@@ -384,8 +384,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         For ``solver='em'``: SQUAREM extrapolation with fall-back to the plain
         EM step whenever the extrapolated point has a lower likelihood, or
         plain EM.
-    rotation : {None, 'varimax', 'quartimax', 'equamax', 'geomin_t', \
-'promax', 'oblimin', 'geomin_q'}, default=None
+    rotation : str or None, default=None
+        Any method of :func:`latentmodels.rotations.rotate` (``'varimax'``,
+        ``'quartimax'``, ``'equamax'``, ``'geomin_t'``, ``'promax'``,
+        ``'oblimin'``, ``'geomin_q'``, ... — ``rotations.METHODS``).
         Rotation of the fitted loadings (:func:`latentmodels.rotations.rotate`),
         computed on the standardised loadings ``D⁻¹ W`` (``D² = diag(S)``, the
         loadings of the correlation matrix) so that it does not depend on the
