@@ -45,6 +45,7 @@ step moved no ``log ψ_j`` by more than ``xtol``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -403,7 +404,10 @@ def start_smc(R, k, floor):
     from ._extraction import smc_from_correlation
 
     d = R.shape[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # an ill-conditioned R (few samples, collinear features) only gives a
+    # poorer start: nothing to warn about
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
         psi = (1.0 - 0.5 * k / d) * (1.0 - smc_from_correlation(R))
     psi = np.where(np.isfinite(psi), psi, 0.0)  # a constant feature: the floor
     return np.clip(psi, floor, np.maximum(np.diag(R), floor))
