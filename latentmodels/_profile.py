@@ -230,7 +230,10 @@ def fit_profile(
         Lower bounds on ψ (Heywood cases sit there).
     tol : float
         Stop when the predicted gain of a Newton step is below ``tol`` (nats
-        per sample) and the step moved no ``log ψ_j`` by more than ``xtol``.
+        per sample) and the step moved no ``log ψ_j`` by more than ``xtol``;
+        or when the gain is below the rounding error of ``ℓ``; or when the
+        line search finds no increase where at most ``100 tol`` is predicted
+        (a bound or a kink spoils the last quadratic model).
     max_iter : int
         Maximum number of Newton steps.
     known : sequence of (ndarray, float)
