@@ -642,11 +642,16 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         if not best.converged:
             ll = best.loglike
             change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""
+            why = (
+                f"did not converge in max_iter={self.max_iter} iterations"
+                if best.stop_reason == "max_iter"
+                else "stopped where no step increased the likelihood, before "
+                "the stopping rule held"
+            )
             warn(
-                f"FactorAnalysis ({solver!r} solver) did not converge in "
-                f"max_iter={self.max_iter} iterations ({best.stop_reason}): the "
-                f"mean log-likelihood was still rising{change} per step "
-                f"(tol={self.tol:g}). Increase max_iter or loosen tol.",
+                f"FactorAnalysis ({solver!r} solver) {why}: the mean "
+                f"log-likelihood last rose{change} per step (tol={self.tol:g}). "
+                "Increase max_iter or loosen tol.",
                 ConvergenceWarning,
             )
         W = canonical_orientation(best.W, best.psi)
