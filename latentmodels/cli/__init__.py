@@ -15,7 +15,7 @@ Commands
     ``DIR/results.json`` with every figure and, when matplotlib is installed,
     images of the learned components and plots of the training traces.
 ``identifiability``
-    Prints :func:`latentmodels.identifiability.identifiability_demo`: rotated
+    Prints :func:`identifiability_demo`: rotated
     Gaussian factor models keep their likelihood, Laplace factors do not.
 
 Bad input gives one line on stderr and exit status 2, never a traceback.
@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_data import DataError, Dataset, load_data, nan_rows
-from ._cli_models import (
+from ._data import DataError, Dataset, load_data, nan_rows
+from ._identifiability_demo import format_demo, identifiability_demo
+from ._models import (
     CLASS_NAMES,
     METRICS,
     MODELS,
@@ -47,7 +48,7 @@ from ._cli_models import (
     run_model,
     split_data,
 )
-from ._cli_report import format_table, json_safe, write_figures
+from ._report import format_table, json_safe, write_figures
 
 
 class UsageError(Exception):
@@ -402,19 +403,13 @@ def compare(args, out=None) -> int:
 def identifiability(args, out=None) -> int:
     """Run ``identifiability``: print the demo's result; return 0."""
     out = sys.stdout if out is None else out
-    from . import identifiability as ident
-
     kwargs = {"random_state": args.seed, "quick": args.quick}
     for name in ("n_samples", "n_features", "n_components"):
         if getattr(args, name) is not None:
             kwargs[name] = getattr(args, name)
     t0 = time.perf_counter()
-    result = ident.identifiability_demo(**kwargs)
-    formatter = getattr(ident, "format_demo", None)
-    if formatter is not None:
-        print(formatter(result), file=out)
-    else:
-        print(json.dumps(result, indent=2, default=str), file=out)
+    result = identifiability_demo(**kwargs)
+    print(format_demo(result), file=out)
     print(f"total {time.perf_counter() - t0:.1f} s", file=out)
     return 0
 

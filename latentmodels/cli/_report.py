@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_models import CLASS_NAMES
+from ._models import CLASS_NAMES
 
 
 def _fmt(value, spec: str, width: int) -> str:

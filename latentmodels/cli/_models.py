@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._cli_data import Dataset
+from ._data import Dataset
 
 MODELS = ("pca", "ppca", "fa", "sparse", "autoencoder")
 GAUSSIAN = ("pca", "ppca", "fa")
