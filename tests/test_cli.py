@@ -42,6 +42,12 @@ def _factor_data(n=60, d=5, k=2, seed=0):
     return X, y
 
 
+def _digits():
+    """The digits as the command models them: its 3 constant pixels dropped."""
+    X, y = load_digits(return_X_y=True)
+    return X[:, X.max(axis=0) > X.min(axis=0)], y
+
+
 def _all_json_numbers_finite(obj):
     if isinstance(obj, dict):
         return all(_all_json_numbers_finite(v) for v in obj.values())
@@ -78,13 +84,15 @@ def test_default_run_fits_every_model(digits_run):
         assert f"[{i}/{len(MODELS)}] {name}" in stdout
         assert any(line.startswith(name + " ") for line in stdout.splitlines())
     assert report["data"]["n_samples"] == 1797
-    assert report["data"]["n_features"] == 64
+    assert report["data"]["n_features"] == 61  # 64 pixels, 3 of them constant
+    assert report["data"]["dropped_constant_columns"] == ["0", "32", "39"]
+    assert "dropped 3 constant column(s)" in stdout
     assert _all_json_numbers_finite(report)
 
 
 def test_default_run_matches_sklearn_pca(digits_run):
     _, _, _, report, _ = digits_run
-    X, y = load_digits(return_X_y=True)
+    X, y = _digits()
     X_train, X_test = _split(X)
     ref = SkPCA(n_components=4).fit(X_train)
     pca = report["models"]["pca"]
@@ -120,7 +128,7 @@ def test_default_run_gaussian_models_agree_with_pca(digits_run):
     from latentmodels import FactorAnalysis
     from latentmodels.cli._models import EM_TOL
 
-    X = load_digits().data
+    X = _digits()[0]
     X_train, X_test = _split(X)
     # digits' constant pixels sit at the noise floor without a Heywood warning
     fa = FactorAnalysis(n_components=4, tol=EM_TOL, random_state=0).fit(X_train)
@@ -179,8 +187,8 @@ def test_csv_with_header_and_string_labels(tmp_path, capsys):
         ref.score(X_test), rel=1e-10
     )
     assert report["models"]["pca"]["cv_accuracy"] is not None
-    # 5 features is not a square image: only the trace figure
-    assert report["figures"] == ["traces.png"]
+    # not image data: the metrics and the traces, no component images
+    assert report["figures"] == ["metrics.png", "traces.png"]
 
 
 def test_csv_without_header_target_by_index(tmp_path, capsys):
@@ -228,21 +236,7 @@ def test_no_output_writes_no_files(tmp_path, capsys, monkeypatch):
     )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npy"]
-    assert "accuracy is skipped" in out
-
-
-def test_continuous_target_skips_accuracy(tmp_path, capsys):
-    X, _ = _factor_data(seed=5)
-    np.save(tmp_path / "d.npy", X)
-    code, out, err = _run(
-        capsys, "compare", "--data", str(tmp_path / "d.npy"), "--target", "4",
-        "--n-components", "2", "--models", "pca", "--output", str(tmp_path / "o"),
-    )  # fmt: skip
-    assert code == 0, err
-    assert "continuous" in out
-    report = json.loads((tmp_path / "o" / "results.json").read_text())
-    assert report["models"]["pca"]["cv_accuracy"] is None
-    assert report["data"]["n_features"] == 4
+    assert "score is skipped" in out
 
 
 def test_missing_em_fits_gaussian_models(tmp_path, capsys):

@@ -5,18 +5,22 @@ Commands
 ``compare``
     Fits PCA, probabilistic PCA, factor analysis, sparse coding and a linear
     autoencoder on the same training rows (scikit-learn's bundled digits by
-    default, or ``--data FILE``) and reports, per model: the fit time; the
-    held-out mean log-likelihood per sample (Gaussian models); the held-out
-    relative reconstruction error ``‖X − X̂‖²_F / ‖X − x̄‖²_F``; the fraction of
-    exact zeros in the held-out codes; the cross-validated accuracy of a
-    logistic regression on the model's features (a scikit-learn Pipeline, the
-    model refitted in every fold) when labels exist; and the largest principal
-    angle between the model's subspace and PCA's. ``--output DIR`` writes
-    ``DIR/results.json`` with every figure and, when matplotlib is installed,
-    images of the learned components and plots of the training traces.
+    default, or a FILE) and reports, per model: the fit time; the held-out
+    mean log-likelihood per sample (Gaussian models; PCA in scikit-learn's
+    noise-variance convention, marked ``*``); the held-out relative
+    reconstruction error ``‖X − X̂‖²_F / ‖X − x̄‖²_F``; the fraction of exact
+    zeros in the held-out codes; a cross-validated score of the model's
+    features when a target exists (accuracy of a logistic regression for
+    classes, R² of a ridge regression for a continuous target; the model
+    refitted in every fold); and the largest principal angle between the
+    model's subspace and PCA's. A model that did not converge is marked
+    ``!``. ``--output DIR`` writes ``DIR/results.json`` with every figure and
+    the full text of every warning and, when matplotlib is installed, a
+    figure of the metrics, the training traces and, for image data, the
+    learned components.
 ``identifiability``
-    Prints :func:`identifiability_demo`: rotated
-    Gaussian factor models keep their likelihood, Laplace factors do not.
+    Prints :func:`identifiability_demo`: rotated Gaussian factor models keep
+    their likelihood, Laplace factors do not.
 
 Bad input gives one line on stderr and exit status 2, never a traceback.
 ``main(argv)`` returns the exit status.
@@ -43,12 +47,25 @@ from ._models import (
     NAN_CAPABLE,
     Split,
     auto_alpha,
-    classifier_folds,
+    cv_plan,
     make_estimator,
     run_model,
     split_data,
+    split_rows,
+    summary,
 )
-from ._report import format_table, json_safe, write_figures
+from ._prepare import (
+    check_rows,
+    default_components,
+    drop_constant_columns,
+    rescale,
+    scale_columns,
+)
+from ._report import format_table, json_safe, table_notes, write_figures
+
+OUTPUT_FILES = ("results.json", "metrics.png", "traces.png") + tuple(
+    f"components_{name}.png" for name in MODELS
+)
 
 
 class UsageError(Exception):
@@ -83,8 +100,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _nonneg_int(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
+def _folds(text: str) -> int:
+    """``--cv``: 0 (skip) or at least 2 folds."""
+    if text.strip() == "0":
+        return 0
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"cross-validation needs at least 2 folds, got {value}; pass 0 to skip it"
+        )
+    return value
 
 
 def _alpha(text: str):
@@ -124,27 +149,55 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit the models on the same training rows and compare fit "
         "time, held-out log-likelihood, reconstruction error, code sparsity, "
         "downstream accuracy and the angle to PCA's subspace.",
-        epilog="example: python -m latentmodels compare --data table.csv "
+        epilog="example: python -m latentmodels compare table.csv "
         "--target label --n-components 5 --output results/",
     )
     p.add_argument(
-        "--data",
-        metavar="PATH",
-        help=".csv/.tsv (header optional), .npy or .npz file; default: "
-        "scikit-learn's bundled digits",
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="the data: .csv/.tsv/.txt (optionally .gz; delimiter, decimal comma "
+        "and header sniffed), .npy or .npz; default: scikit-learn's bundled digits",
     )
+    p.add_argument("--data", metavar="PATH", help="the data file (same as FILE)")
     p.add_argument(
         "--target",
         metavar="COLUMN",
-        help="label column for the classifier: a column name or index (.csv), a "
-        "column index (.npy) or an array name (.npz; 'y' by default)",
+        help="target column: a column name or index (text), a column index (.npy) "
+        "or an array name (.npz; 'y' by default)",
+    )
+    p.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="what the cross-validated score predicts: classes (accuracy of a "
+        "logistic regression) or a continuous target (R² of a ridge regression); "
+        "'auto' (default): regression for a numeric target with many distinct "
+        "values",
+    )
+    p.add_argument(
+        "--index-col",
+        default="auto",
+        metavar="COLUMN",
+        help="text files: a row-index column to drop (name or index); 'auto' "
+        "(default) drops a leading unnamed column holding 0..n-1, as pandas' "
+        "to_csv writes it; 'none' keeps every column",
+    )
+    p.add_argument(
+        "--scale",
+        choices=("none", "standard"),
+        default="none",
+        help="'none' (default): model the data in their own units; 'standard': "
+        "give every column unit variance on the training rows first (a note "
+        "suggests it when column variances differ by more than 1e4)",
     )
     p.add_argument(
         "--n-components",
         type=_positive_int,
-        default=16,
+        default=None,
         metavar="K",
-        help="number of components of every model (default 16)",
+        help="number of components of every model (default: half the features, "
+        "at most 16)",
     )
     p.add_argument(
         "--models",
@@ -170,15 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha",
         type=_alpha,
         default="auto",
-        help="sparse coding penalty; 'auto' = 0.1 x median norm of the centred "
-        "training rows",
+        help="sparse coding penalty, in the data's units; 'auto' = 0.1 x median "
+        "norm of the centred training rows",
     )
     p.add_argument(
         "--cv",
-        type=_nonneg_int,
+        type=_folds,
         default=3,
         metavar="FOLDS",
-        help="cross-validation folds for the classifier (0: skip; default 3)",
+        help="cross-validation folds for the score of the features (0: skip; at "
+        "least 2; default 3)",
     )
     p.add_argument(
         "--test-size",
@@ -256,6 +310,42 @@ def _check_sizes(args, data: Dataset, split: Split) -> None:
         )
 
 
+def _prepare_output(path: str) -> Path:
+    """Create ``--output`` and check that the files it will hold can be written."""
+    outdir = Path(path)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the output directory {path!r}: {exc.strerror or exc}."
+        ) from exc
+    for name in OUTPUT_FILES:
+        target = outdir / name
+        if target.exists() and not target.is_file():
+            raise DataError(
+                f"cannot write {str(target)!r}: a directory (or other non-file) has "
+                "that name; remove it or choose another --output."
+            )
+    return outdir
+
+
+def _write_report(outdir: Path, report: dict, fitted, results, data) -> list:
+    try:
+        figures = write_figures(
+            outdir, fitted, results, data.image_shape, data.kept_columns
+        )
+        if figures is None:
+            figures = []
+            report["notes"].append("no figures: install the 'plot' extra (matplotlib).")
+        report["figures"] = figures
+        with open(outdir / "results.json", "w") as handle:
+            json.dump(json_safe(report), handle, indent=2)
+    except OSError as exc:
+        where = exc.filename or outdir
+        raise DataError(f"cannot write {str(where)!r}: {exc.strerror or exc}.") from exc
+    return figures
+
+
 def compare(args, out=None) -> int:
     """Run ``compare`` with parsed arguments; print the table; return 0.
 
@@ -265,42 +355,57 @@ def compare(args, out=None) -> int:
     import latentmodels
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    data = load_data(args.data, args.target)
+    if args.file is not None and args.data is not None:
+        raise DataError(
+            f"the data file is given twice ({args.file!r} and --data {args.data!r}); "
+            "pass one."
+        )
+    path = args.file if args.file is not None else args.data
+    data = load_data(path, args.target, args.index_col)
+    notes = list(data.notes)
+    check_rows(data)
+    data.X, dropped, more = drop_constant_columns(data)
+    notes += more
     has_nan = bool(np.isnan(data.X).any())
-    models, notes = _resolve_models(args, data, has_nan)
-    split = split_data(data, args.test_size, args.seed)
+    models, more = _resolve_models(args, data, has_nan)
+    notes += more
+    rows = split_rows(data.n_samples, args.test_size, args.seed)
+    X, more = scale_columns(data.X, rows[0], args.scale)
+    notes += more
+    X, log_scale = rescale(X)
+    if log_scale:
+        notes.append(
+            f"the data were divided by 2^{round(log_scale / np.log(2))} inside (their "
+            "spread is extreme); every figure is in the data's own units."
+        )
+    split = split_data(X, data.y, rows)
+    if args.n_components is None:
+        args.n_components, why = default_components(
+            split.X_train.shape[0], data.n_features
+        )
+        notes.append(why)
     _check_sizes(args, data, split)
-    if not split.heldout:
-        notes.append("too few rows to hold any out: figures are on the training rows.")
-    n_folds, why = classifier_folds(data.y, args.cv)
+    task, n_folds, why = cv_plan(data.y, args.cv, args.task)
     if why and args.cv:
-        notes.append(f"{why}: the classifier's accuracy is skipped.")
-    elif n_folds and n_folds < args.cv:
+        notes.append(f"{why}: the cross-validated score is skipped.")
+    elif task == "classification" and n_folds < args.cv:
         notes.append(f"the smallest class has {n_folds} rows: {n_folds}-fold CV.")
-    alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha
+    elif task == "regression":
+        notes.append(
+            "the target is continuous: the CV column is the cross-validated R² of "
+            "a ridge regression (alpha=1) on each model's standardised features."
+        )
+    scale = float(np.exp(log_scale))
+    alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha / scale
     k = args.n_components
-    held = (
-        f"{split.X_train.shape[0]} train / {split.X_test.shape[0]} held out"
-        if split.heldout
-        else "none held out"
-    )
+    held = f"{split.X_train.shape[0]} train / {split.X_test.shape[0]} held out"
     print(
         f"data: {data.source}, {data.n_samples} rows x {data.n_features} features "
         f"({held}); {k} component{'s' if k > 1 else ''}",
         file=out,
         flush=True,
     )
-
-    outdir = None
-    if args.output:
-        outdir = Path(args.output)
-        try:
-            outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DataError(
-                f"cannot create the output directory {args.output!r}: "
-                f"{exc.strerror or exc}."
-            ) from exc
+    outdir = _prepare_output(args.output) if args.output else None
 
     reference = None
     if not has_nan:
@@ -309,12 +414,7 @@ def compare(args, out=None) -> int:
     results, fitted, skipped, failed = {}, {}, {}, {}
     for i, name in enumerate(models, 1):
         prefix = f"[{i}/{len(models)}] {name:<12}"
-        try:
-            cls = getattr(latentmodels, CLASS_NAMES[name])
-        except (ImportError, AttributeError) as exc:
-            skipped[name] = f"not available ({type(exc).__name__}: {exc})"
-            print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
-            continue
+        cls = getattr(latentmodels, CLASS_NAMES[name])
         if has_nan and "missing_values" not in cls._get_param_names():
             skipped[name] = "cannot fit missing values in this version"
             print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
@@ -323,14 +423,16 @@ def compare(args, out=None) -> int:
         print(f"{prefix} fitting ...", end="", file=out, flush=True)
         try:
             estimator = make_estimator(name, cls, k, args, alpha, has_nan)
-            result, core = run_model(name, estimator, split, reference, args)
+            result, core = run_model(name, estimator, split, reference, args, log_scale)
         except Exception as exc:  # report and go on with the other models
-            message = str(exc).splitlines()[0] if str(exc) else ""
-            failed[name] = f"{type(exc).__name__}: {message}"
+            message = " ".join(str(exc).split())
+            failed[name] = f"{type(exc).__name__}: {summary(message, 300)}"
             print(f" failed: {failed[name]}", file=out, flush=True)
             continue
         results[name], fitted[name] = result, core
         extra = f"; {len(result['warnings'])} warning(s)" if result["warnings"] else ""
+        if not result["converged"]:
+            extra += "; NOT CONVERGED"
         print(
             f" done in {time.perf_counter() - t0:.1f} s "
             f"(fit {result['fit_time_s']:.2f} s){extra}",
@@ -341,18 +443,16 @@ def compare(args, out=None) -> int:
     print("", file=out)
     if results:
         print(format_table(results), file=out)
+    notes += table_notes(results)
+    where = "results.json" if outdir is not None else "--output DIR keeps it"
     for name, r in results.items():
         for w in r["warnings"]:
-            notes.append(f"{name}: {w if len(w) < 160 else w[:157] + '...'}")
+            notes.append(f"{name}: {summary(w)} (full text: {where})")
     for note in notes:
         print(f"note: {note}", file=out)
 
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if outdir is not None:
-        figures = write_figures(outdir, fitted, results, data.n_features)
-        if figures is None:
-            figures = []
-            notes.append("no figures: install the 'plot' extra (matplotlib).")
         report = {
             "command": "compare",
             "version": latentmodels.__version__,
@@ -365,27 +465,31 @@ def compare(args, out=None) -> int:
                 "heldout": split.heldout,
                 "target": data.target,
                 "n_missing_entries": int(np.isnan(data.X).sum()),
+                "dropped_constant_columns": dropped,
+                "internal_scale": scale,
             },
             "settings": {
                 "n_components": k,
                 "models": list(args.models),
                 "missing": args.missing,
                 "seed": args.seed,
-                "alpha": alpha,
+                "alpha": alpha * scale,
                 "cv_folds": args.cv,
+                "cv_task": task,
                 "test_size": args.test_size,
+                "scale": args.scale,
+                "index_col": args.index_col,
             },
             "metrics": METRICS,
             "models": results,
             "skipped": skipped,
             "failed": failed,
             "notes": notes,
-            "figures": figures,
+            "figures": [],
             "total_time_s": total,
             "total_cpu_s": cpu,
         }
-        with open(outdir / "results.json", "w") as handle:
-            json.dump(json_safe(report), handle, indent=2)
+        figures = _write_report(outdir, report, fitted, results, data)
         print(f"wrote {outdir / 'results.json'} and {len(figures)} figure(s)", file=out)
     print(f"total {total:.1f} s (CPU {cpu:.1f} s)", file=out)
     if not results and not failed:

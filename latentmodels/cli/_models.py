@@ -3,23 +3,32 @@
 Each model is fitted on the training rows; on the held-out rows the command
 measures the mean log-likelihood per row (Gaussian models), the relative
 reconstruction error ``‖X − X̂‖²_F / ‖X − x̄‖²_F`` over the observed entries,
-the fraction of exact zeros in the codes, and, on all rows with labels, the
-cross-validated accuracy of ``Pipeline(model, StandardScaler(),
-LogisticRegression())`` (the model refitted in every fold). The largest
-principal angle between ``components_`` and PCA's components on the training
-rows says how far the model's subspace is from the principal one.
+the fraction of exact zeros in the codes, and, on all rows with a target,
+a cross-validated score of the model's features (the model refitted in every
+fold): for class labels the accuracy of ``Pipeline(model, StandardScaler(),
+LogisticRegression())``, for a continuous target the R² of ``Pipeline(model,
+StandardScaler(), Ridge())``. The largest principal angle between
+``components_`` and PCA's components on the training rows says how far the
+model's subspace is from the principal one.
+
+Log-likelihood conventions: PPCA and FA report their maximum-likelihood
+Gaussian. PCA reports scikit-learn's convention, the probabilistic PCA whose
+noise variance is the mean of the ``min(n, d) − k`` smallest eigenvalues of
+the covariance (divisor ``n − 1``): PPCA's maximum-likelihood σ² up to that
+divisor when ``n > d``, but larger when ``n ≤ d`` (the ``d − n`` zero
+eigenvalues are left out of the mean), so on wide data PCA's held-out
+log-likelihood differs from PPCA's.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-
-from ._data import Dataset
 
 MODELS = ("pca", "ppca", "fa", "sparse", "autoencoder")
 GAUSSIAN = ("pca", "ppca", "fa")
@@ -40,24 +49,36 @@ TRACES = {
 }
 # Settings that keep the default job (digits, all models) well under a minute.
 # Tolerances are in the models' own units: nats per sample (EM of PPCA with
-# missing values and of FA), relative
-# decrease of the objective per epoch (sparse coding), scaled gradient norm
-# (autoencoder's L-BFGS).
+# missing values and of FA), relative decrease of the objective per epoch
+# (sparse coding). The autoencoder keeps its own default (a scaled gradient
+# of 1e-10), which it meets on raw scales too.
 EM_TOL = 1e-6
 SPARSE_EPOCHS = 10
 SPARSE_TOL = 1e-3
-AUTOENCODER_TOL = 1e-6
+# Log-likelihood convention of each Gaussian model (see the module docstring).
+LOGLIK_CONVENTION = {
+    "pca": "scikit-learn's PCA: noise variance = mean of the min(n, d) - k "
+    "smallest covariance eigenvalues",
+    "ppca": "maximum likelihood",
+    "fa": "maximum likelihood",
+}
 METRICS = {
-    "fit_time_s": "seconds to fit the model on the training rows",
-    "heldout_loglik": "mean log-likelihood per held-out row (Gaussian models)",
+    "fit_time_s": "seconds to fit the model on the training rows (sparse "
+    "coding: after a small warm-up fit, so numba's one-off compilation is "
+    "not counted)",
+    "heldout_loglik": "mean log-likelihood per held-out row, in the data's "
+    "units (Gaussian models; convention in loglik_convention)",
     "reconstruction_error": "held-out ||X - Xhat||^2 / ||X - mean||^2 "
     "(observed entries)",
     "sparsity": "fraction of exact zeros in the held-out codes",
-    "cv_accuracy": "mean cross-validated accuracy of LogisticRegression on the "
-    "model's features (model refitted in each fold)",
-    "cv_accuracy_std": "standard deviation of the fold accuracies",
+    "cv_accuracy": "class labels: mean cross-validated accuracy of "
+    "LogisticRegression on the model's features (model refitted in each fold)",
+    "cv_r2": "continuous target: mean cross-validated R^2 of Ridge(alpha=1) on "
+    "the model's standardised features (model refitted in each fold)",
     "max_angle_to_pca_deg": "largest principal angle (degrees) between the span "
     "of components_ and PCA's on the training rows",
+    "converged": "False when the fit on the training rows stopped before its "
+    "tolerance (a ConvergenceWarning; marked ! in the table)",
 }
 
 
@@ -72,16 +93,19 @@ class Split:
     heldout: bool
 
 
-def split_data(data: Dataset, test_size: float, seed: int) -> Split:
-    """Hold out ``round(test_size · n)`` rows (at least one) at random."""
+def split_rows(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out row indices: ``round(test_size · n)`` (at least
+    one) held out at random."""
     from sklearn.model_selection import train_test_split
 
-    n = data.n_samples
-    if n < 3:  # nothing to hold out: evaluate on the training rows
-        return Split(data.X, data.y, data.X, data.X, heldout=False)
     n_test = max(1, int(round(test_size * n)))
-    X_train, X_test = train_test_split(data.X, test_size=n_test, random_state=seed)
-    return Split(data.X, data.y, X_train, X_test, heldout=True)
+    return train_test_split(np.arange(n), test_size=n_test, random_state=seed)
+
+
+def split_data(X, y, rows: tuple[np.ndarray, np.ndarray]) -> Split:
+    """The split of ``X`` by :func:`split_rows`'s indices."""
+    train, test = rows
+    return Split(X, y, X[train], X[test], heldout=True)
 
 
 def make_estimator(name: str, cls, k: int, args, alpha: float, missing: bool):
@@ -106,7 +130,7 @@ def make_estimator(name: str, cls, k: int, args, alpha: float, missing: bool):
         )
         # The dictionary codes centred rows (sparse coding has no mean).
         return make_pipeline(StandardScaler(with_std=False), model)
-    return cls(n_components=k, tol=AUTOENCODER_TOL, random_state=args.seed)
+    return cls(n_components=k, random_state=args.seed)
 
 
 def _core(estimator):
@@ -135,94 +159,159 @@ def _max_angle_deg(components: np.ndarray, reference: np.ndarray | None):
     return float(np.degrees(np.max(subspace_angles(components.T, reference.T))))
 
 
-def classifier_folds(y, folds: int) -> tuple[int, str | None]:
-    """Folds for the classifier's cross-validation, or (0, why it is skipped).
+def cv_plan(y, folds: int, task: str = "auto") -> tuple[str | None, int, str | None]:
+    """``(task, n_splits, None)`` for the cross-validated score, or
+    ``(None, 0, why it is skipped)``.
 
-    The labels must be classes (binary or multiclass, not continuous values),
-    with at least two rows in every class; the number of folds is lowered to
-    the size of the smallest class.
+    ``task='auto'``: class labels (text, or few distinct integers) are
+    classified; a numeric target with more than 20 distinct values that are
+    not all integers, or more than 20 and more than a tenth of the rows, is
+    a regression target. For classification every class needs two rows and
+    the number of folds is lowered to the size of the smallest class.
     """
     from sklearn.utils.multiclass import type_of_target
 
     if y is None:
-        return 0, "no labels (--target)"
+        return None, 0, "no labels (--target)"
     if folds < 2:
-        return 0, "--cv 0"
+        return None, 0, "--cv 0"
+    if task == "auto":
+        task = "classification"
+        if y.dtype.kind in "fiu":
+            distinct = np.unique(y).size
+            kind = type_of_target(y)
+            if (kind == "continuous" and distinct > 20) or (
+                distinct > 20 and distinct > 0.1 * y.size
+            ):
+                task = "regression"
+    if task == "regression":
+        if y.dtype.kind not in "fiu":
+            raise ValueError(
+                "--task regression needs a numeric target; this one holds text."
+            )
+        return "regression", int(min(folds, y.size)), None
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
-        return 0, f"the labels are {kind}, not classes"
+        return None, 0, (
+            f"the labels are {kind}, not classes; pass --task regression for a "
+            "ridge regression's R²"
+        )
     _, counts = np.unique(y, return_counts=True)
     n_splits = int(min(folds, counts.min()))
     if n_splits < 2:
-        return 0, "every class needs at least two rows"
-    return n_splits, None
+        return None, 0, "every class needs at least two rows (or --task regression)"
+    return "classification", n_splits, None
 
 
-def _cv_accuracy(estimator, split: Split, folds: int, seed: int):
-    """Mean and std of the fold accuracies, or (None, None, reason)."""
+def _cv_score(estimator, split: Split, folds: int, seed: int, task: str):
+    """Mean and std of the fold scores, the task, or None and why not."""
     from sklearn.base import clone
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    n_splits, why = classifier_folds(split.y, folds)
+    task, n_splits, why = cv_plan(split.y, folds, task)
     if why:
-        return None, None, why
-    y = split.y
-    pipe = make_pipeline(
-        clone(estimator), StandardScaler(), LogisticRegression(max_iter=1000)
-    )
-    cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    scores = cross_val_score(pipe, split.X, y, cv=cv, error_score="raise")
-    return float(np.mean(scores)), float(np.std(scores)), None
+        return None, None, None, why
+    if task == "regression":
+        head, cv = Ridge(alpha=1.0), KFold(n_splits, shuffle=True, random_state=seed)
+    else:
+        head = LogisticRegression(max_iter=1000)
+        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    pipe = make_pipeline(clone(estimator), StandardScaler(), head)
+    scores = cross_val_score(pipe, split.X, split.y, cv=cv, error_score="raise")
+    return float(np.mean(scores)), float(np.std(scores)), task, None
 
 
-def run_model(name, estimator, split, reference, args) -> tuple[dict, object]:
+def _warm_up(name: str, estimator, X: np.ndarray) -> None:
+    """Fit a copy on a few rows, so numba compiles before the timed fit."""
+    if name != "sparse":
+        return
+    from sklearn.base import clone
+
+    small = clone(estimator)
+    small[-1].set_params(n_components=min(2, X.shape[1]), max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small.fit(X[: min(8, X.shape[0])])
+
+
+def run_model(name, estimator, split, reference, args, log_scale=0.0):
     """Fit ``estimator`` and measure it; returns (figures, the fitted model).
 
-    Warnings raised meanwhile are recorded (first line of each, once) rather
-    than printed.
+    Warnings raised meanwhile are recorded in full (once per kind) rather
+    than printed; a ConvergenceWarning of the fit on the training rows sets
+    ``converged`` to False. ``log_scale`` is ``log c`` of the internal
+    rescaling ``X_data = c X`` (see :mod:`._prepare`).
     """
+    from sklearn.exceptions import ConvergenceWarning
+
     result: dict = {"class": CLASS_NAMES[name]}
+    _warm_up(name, estimator, split.X_train)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
         estimator.fit(split.X_train)
         result["fit_time_s"] = time.perf_counter() - t0
+        fit_warnings = list(caught)
         codes = estimator.transform(split.X_test)
         X_hat = estimator.inverse_transform(codes)
         mean = np.nanmean(split.X_train, axis=0)
-        result["heldout_loglik"] = (
-            float(estimator.score(split.X_test)) if name in GAUSSIAN else None
-        )
+        loglik = None
+        if name in GAUSSIAN:
+            observed = np.mean(np.sum(~np.isnan(split.X_test), axis=1))
+            loglik = float(estimator.score(split.X_test)) - log_scale * observed
+            result["loglik_convention"] = LOGLIK_CONVENTION[name]
+        result["heldout_loglik"] = loglik
         result["reconstruction_error"] = _relative_error(split.X_test, X_hat, mean)
         result["sparsity"] = float(np.mean(codes == 0))
         core = _core(estimator)
         result["max_angle_to_pca_deg"] = _max_angle_deg(core.components_, reference)
-        acc, std, why = _cv_accuracy(estimator, split, args.cv, args.seed)
-        result["cv_accuracy"], result["cv_accuracy_std"] = acc, std
+        score, std, task, why = _cv_score(
+            estimator, split, args.cv, args.seed, getattr(args, "task", "auto")
+        )
+        key = "cv_r2" if task == "regression" else "cv_accuracy"
+        result["cv_task"] = task
+        result[key], result[key + "_std"] = score, std
         if why:
             result["cv_note"] = why
         if name in TRACES:
             attr, label = TRACES[name]
             trace = np.asarray(getattr(core, attr, []), dtype=float).ravel()
+            if attr == "loglike_":  # nats per row: −log c per observed entry
+                seen = np.mean(np.sum(~np.isnan(split.X_train), axis=1))
+                trace = trace - log_scale * seen
+            else:  # squared errors and penalties scale as c²
+                trace = trace * math.exp(2 * log_scale)
             result["trace"] = [float(v) for v in trace]
             result["trace_label"] = label
         result["n_iter"] = int(getattr(core, "n_iter_", 0)) or None
+    result["converged"] = not any(
+        issubclass(w.category, ConvergenceWarning) for w in fit_warnings
+    )
     result["warnings"] = _distinct_warnings(caught)
     return result, core
 
 
+# Advice in the estimators' messages that the command line cannot follow.
+_ADVICE = re.compile(
+    r"\s*(Increase|increase|raise|Raise)\s+(the\s+)?(max_iter|n_epochs)\b[^.]*\.?"
+)
+
+
 def _distinct_warnings(caught) -> list[str]:
-    """First line of each warning, once per kind (the main fit and each fold).
+    """Full text of each warning, once per kind (the main fit and each fold).
 
     Warnings that differ only in numbers or a bracketed list (e.g. which
     features hit a floor in each fold) count as one; the first is kept.
+    Advice to change ``max_iter`` (not an option of the command) is left out.
     """
     seen, messages = set(), []
     for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        body = " ".join(str(w.message).split())
+        body = _ADVICE.sub("", body).strip()
+        text = f"{w.category.__name__}: {body}"
         key = re.sub(r"\[[^\]]*\]", "[]", text)
         key = re.sub(r"\d+(\.\d*)?(e[-+]?\d+)?", "#", key)
         if key not in seen:
@@ -231,11 +320,23 @@ def _distinct_warnings(caught) -> list[str]:
     return messages
 
 
+def summary(message: str, limit: int = 150) -> str:
+    """A readable one-line summary: the first sentence, cut at a word."""
+    first = re.split(r"(?<=[.;:])\s", message, maxsplit=1)[0]
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0] + " ..."
+
+
 def auto_alpha(X_train: np.ndarray) -> float:
     """Sparse-coding penalty on the data's scale: 0.1 × median row norm.
 
-    Rows are centred by the training mean first, as the command codes them.
+    Rows are centred by the training mean first, as the command codes them;
+    when more than half the rows sit at the mean, the mean norm is used. No
+    floor: the penalty scales with the data (which the command keeps near
+    unit spread, see :mod:`._prepare`).
     """
     Xc = X_train - np.nanmean(X_train, axis=0)
     norms = np.sqrt(np.nansum(Xc**2, axis=1))
-    return max(0.1 * float(np.median(norms)), 1e-12)
+    alpha = float(np.median(norms))
+    return 0.1 * (alpha if alpha > 0 else float(np.mean(norms)))

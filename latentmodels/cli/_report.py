@@ -16,44 +16,79 @@ def _fmt(value, spec: str, width: int) -> str:
 
 
 def format_table(results: dict) -> str:
-    """The comparison table printed by ``compare``."""
+    """The comparison table printed by ``compare``.
+
+    A model whose fit stopped before its tolerance is marked ``!``; PCA's
+    log-likelihood (scikit-learn's noise-variance convention) is marked
+    ``*``: the notes under the table say what each mark means.
+    """
+    tasks = {r.get("cv_task") for r in results.values()} - {None}
+    cv_title = "CV R²" if tasks == {"regression"} else "CV accuracy"
     head = (
-        f"{'model':<12} {'fit s':>7} {'held-out loglik':>15} {'recon err':>9} "
-        f"{'zeros':>6} {'CV accuracy':>13} {'angle to PCA':>12}"
+        f"{'model':<13} {'fit s':>7} {'held-out loglik':>16} {'recon err':>9} "
+        f"{'zeros':>6} {cv_title:>13} {'angle to PCA':>12}"
     )
     lines = [head, "-" * len(head)]
     for name, r in results.items():
-        if r.get("cv_accuracy") is None:
+        key = "cv_r2" if r.get("cv_task") == "regression" else "cv_accuracy"
+        if r.get(key) is None:
             acc = f"{'-':>13}"
         else:
-            acc = f"{r['cv_accuracy']:>7.3f} ±{r['cv_accuracy_std']:.3f}"
+            acc = f"{r[key]:>7.3f} ±{r[key + '_std']:.3f}"
         angle = r.get("max_angle_to_pca_deg")
+        label = name + ("" if r.get("converged", True) else " !")
+        mark = "*" if name == "pca" and r.get("heldout_loglik") is not None else " "
         lines.append(
-            f"{name:<12} {_fmt(r['fit_time_s'], '.2f', 7)} "
-            f"{_fmt(r['heldout_loglik'], '.3f', 15)} "
-            f"{_fmt(r['reconstruction_error'], '.4f', 9)} "
+            f"{label:<13} {_fmt(r['fit_time_s'], '.2f', 7)} "
+            f"{_fmt(r['heldout_loglik'], '.4g', 15)}{mark} "
+            f"{_fmt(r['reconstruction_error'], '.4g', 9)} "
             f"{_fmt(r['sparsity'], '.2f', 6)} {acc} "
-            f"{_fmt(angle, '.1f', 11)}{'°' if angle is not None else ' '}"
+            f"{_fmt(angle, '.2g', 11)}{'°' if angle is not None else ' '}"
         )
     return "\n".join(lines)
 
 
+def table_notes(results: dict) -> list[str]:
+    """What the marks in the table mean (only those that appear)."""
+    notes = []
+    if results.get("pca", {}).get("heldout_loglik") is not None:
+        notes.append(
+            "* PCA's log-likelihood uses scikit-learn's convention: noise "
+            "variance = mean of the min(n, d) - k smallest covariance eigenvalues; "
+            "PPCA and FA are maximum likelihood (they differ when n <= d)."
+        )
+    unconverged = [n for n, r in results.items() if not r.get("converged", True)]
+    if unconverged:
+        notes.append(
+            f"! {', '.join(unconverged)}: the fit stopped before its tolerance; "
+            "its figures are those of an unconverged model."
+        )
+    return notes
+
+
 def write_figures(
-    outdir: Path, fitted: dict, results: dict, n_features: int
+    outdir: Path, fitted: dict, results: dict, image_shape, kept=None
 ) -> list | None:
-    """Component images (square images only) and training traces.
+    """The metrics of every model, component images (image data only) and
+    training traces.
 
     Returns the file names written, or None when matplotlib is missing.
+    Raises OSError when a file cannot be written.
     """
     try:
         from matplotlib.figure import Figure
     except ImportError:
         return None
     files = []
-    side = int(round(np.sqrt(n_features)))
-    if side * side == n_features:
+    if results:
+        files.append(_metrics_figure(Figure, outdir, results))
+    if image_shape is not None:
         for name, core in fitted.items():
             comps = np.asarray(core.components_)[:64]
+            if kept is not None and comps.shape[1] != kept.size:
+                full = np.zeros((comps.shape[0], kept.size))
+                full[:, kept] = comps  # dropped (constant) pixels shown as 0
+                comps = full
             k = comps.shape[0]
             ncols = min(8, k)
             nrows = -(-k // ncols)
@@ -62,7 +97,7 @@ def write_figures(
                 ax = fig.add_subplot(nrows, ncols, i + 1)
                 vmax = np.max(np.abs(comp)) or 1.0
                 ax.imshow(
-                    comp.reshape(side, side), cmap="RdBu_r", vmin=-vmax, vmax=vmax
+                    comp.reshape(image_shape), cmap="RdBu_r", vmin=-vmax, vmax=vmax
                 )
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -82,6 +117,43 @@ def write_figures(
         fig.savefig(outdir / "traces.png", dpi=80)
         files.append("traces.png")
     return files
+
+
+_PANELS = (
+    ("fit_time_s", "fit time (s)"),
+    ("heldout_loglik", "held-out log-likelihood"),
+    ("reconstruction_error", "held-out reconstruction error"),
+    ("sparsity", "fraction of zero codes"),
+    ("cv", "cross-validated score"),
+    ("max_angle_to_pca_deg", "largest angle to PCA (°)"),
+)
+
+
+def _metrics_figure(Figure, outdir: Path, results: dict) -> str:
+    """``metrics.png``: one bar chart per figure of the table."""
+    names = list(results)
+    fig = Figure(figsize=(12, 6), layout="constrained")
+    for i, (key, title) in enumerate(_PANELS):
+        ax = fig.add_subplot(2, 3, i + 1)
+        values = []
+        for r in results.values():
+            if key == "cv":
+                regression = r.get("cv_task") == "regression"
+                v = r.get("cv_r2" if regression else "cv_accuracy")
+                title = "CV R²" if regression else "CV accuracy"
+            else:
+                v = r.get(key)
+            values.append(np.nan if v is None else float(v))
+        colors = ["C0" if r.get("converged", True) else "C3" for r in results.values()]
+        ax.bar(names, np.nan_to_num(values, nan=0.0), color=colors)
+        for x, v in enumerate(values):
+            if not np.isfinite(v):
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.suptitle("python -m latentmodels compare (red: not converged)")
+    fig.savefig(outdir / "metrics.png", dpi=80)
+    return "metrics.png"
 
 
 def json_safe(obj):
