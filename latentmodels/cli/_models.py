@@ -282,8 +282,8 @@ def run_model(name, estimator, split, reference, args, log_scale=0.0):
             if attr == "loglike_":  # nats per row: −log c per observed entry
                 seen = np.mean(np.sum(~np.isnan(split.X_train), axis=1))
                 trace = trace - log_scale * seen
-            else:  # squared errors and penalties scale as c²
-                trace = trace * math.exp(2 * log_scale)
+            elif log_scale:  # squared errors scale as c², which may overflow
+                label += f" (data / 2^{round(log_scale / math.log(2))})"
             result["trace"] = [float(v) for v in trace]
             result["trace_label"] = label
         result["n_iter"] = int(getattr(core, "n_iter_", 0)) or None
@@ -310,7 +310,9 @@ def _distinct_warnings(caught) -> list[str]:
     seen, messages = set(), []
     for w in caught:
         body = " ".join(str(w.message).split())
-        body = _ADVICE.sub("", body).strip()
+        advised = _ADVICE.sub("", body).strip()
+        if advised != body:  # end the shortened message as a sentence
+            body = re.sub(r"[\s;,:]+$", "", advised).rstrip(".") + "."
         text = f"{w.category.__name__}: {body}"
         key = re.sub(r"\[[^\]]*\]", "[]", text)
         key = re.sub(r"\d+(\.\d*)?(e[-+]?\d+)?", "#", key)
@@ -320,12 +322,15 @@ def _distinct_warnings(caught) -> list[str]:
     return messages
 
 
-def summary(message: str, limit: int = 150) -> str:
-    """A readable one-line summary: the first sentence, cut at a word."""
-    first = re.split(r"(?<=[.;:])\s", message, maxsplit=1)[0]
-    if len(first) <= limit:
-        return first
-    return first[:limit].rsplit(" ", 1)[0] + " ..."
+def summary(message: str, limit: int = 160) -> str:
+    """A readable one-line summary: ``Category: first sentence``, cut at a word."""
+    head, sep, body = message.partition(": ")
+    if not sep or " " in head:  # no "Category: " prefix
+        head, sep, body = "", "", message
+    first = re.split(r"(?<=\.)\s", body, maxsplit=1)[0]
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + " ..."
+    return f"{head}{sep}{first}"
 
 
 def auto_alpha(X_train: np.ndarray) -> float:

@@ -34,7 +34,7 @@ VARIANCE_RATIO = 1e4
 DEFAULT_MAX_COMPONENTS = 16
 # Spread (root mean square of the centred entries) kept as it is; outside,
 # the data are rescaled by a power of two.
-_SAFE_SPREAD = (1e-50, 1e50)
+_SAFE_SPREAD = (-50, 50)  # log10
 
 
 @dataclass
@@ -125,10 +125,13 @@ def rescale(X: np.ndarray) -> tuple[np.ndarray, float]:
     e_big = math.frexp(big)[1]
     Y = np.ldexp(X, -e_big)  # exact: max |Y| in [0.5, 1)
     centred = Y - np.nanmean(Y, axis=0)
-    spread = float(np.sqrt(np.nanmean(centred**2))) * 2.0**e_big
-    if _SAFE_SPREAD[0] <= spread <= _SAFE_SPREAD[1]:
+    spread = float(np.sqrt(np.nanmean(centred**2)))  # of X: spread * 2^e_big
+    if not spread > 0:
         return X, 0.0
-    e = math.frexp(spread)[1]
+    e = math.frexp(spread)[1] + e_big
+    log10_spread = math.log10(spread) + e_big * math.log10(2.0)
+    if _SAFE_SPREAD[0] <= log10_spread <= _SAFE_SPREAD[1]:
+        return X, 0.0
     return np.ldexp(X, -e), e * math.log(2.0)
 
 
