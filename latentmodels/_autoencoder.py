@@ -315,6 +315,31 @@ class LinearAutoencoder(
                 "rows in memory; use noise_mode='expected' (the exact expected "
                 "loss, from the scatter matrix alone) with a Dask array."
             )
+        # On small problems BLAS threads only add synchronisation cost (to
+        # L-BFGS's tiny vector operations, measured ~10x slower on a loaded
+        # 2-core machine, and to the small decompositions), so run
+        # single-threaded there.
+        per_iter = d * d * k if sampled else min(n, d) * k
+        once = min(n, d) ** 2 * d
+        threads = nullcontext()
+        if per_iter < _THREADED_WORK and once < 50 * _THREADED_WORK:
+            threads = blas_threads(1)
+        with threads:
+            self._fit_in_basis(X, stats, n, d, p, rng, sampled, wide)
+        if not self.converged_:
+            warn(
+                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations: "
+                f"the largest entry of the scaled gradient is {self._grad:.3g} > "
+                f"tol={p['tol']:g}. Increase max_iter, or loosen tol.",
+                ConvergenceWarning,
+            )
+        del self._grad
+        return self
+
+    def _fit_in_basis(self, X, stats, n, d, p, rng, sampled, wide) -> None:
+        """Statistics in the scatter's eigenbasis (row space when wide), L-BFGS,
+        and the weights mapped back to the features."""
+        k = p["k"]
         if sampled:  # the noisy statistics are not diagonal in any fixed basis
             basis, m, mean = None, d, stats.mean
             expected = Statistics.expected(stats.scatter, n, p["noise"])
@@ -354,31 +379,16 @@ class LinearAutoencoder(
         A0 = rng.standard_normal((k, m)) * (_INIT_SCALE / np.sqrt(m))
         B0 = rng.standard_normal((m, k)) * (init_scale / np.sqrt(m))
         params = objective.pack(A0, B0)
-
-        # On small problems BLAS threads only add synchronisation cost to
-        # L-BFGS's tiny vector operations (measured: ~10x slower on a loaded
-        # 2-core machine), so run single-threaded there.
-        threads = nullcontext()
-        if m * (1 if basis is not None else m) * k < _THREADED_WORK:
-            threads = blas_threads(1)
-        with threads:
-            if sampled:
-                Xc = np.asarray(X, dtype=np.float64) - self.mean_
-                params, curve, n_iter, converged, objective = self._fit_sampled(
-                    make_objective, params, Xc, p, rng
-                )
-            else:
-                params, curve, n_iter, converged = _run_lbfgs(
-                    objective, params, p["max_iter"], p["tol"]
-                )
-        if not converged:
-            grad = float(np.max(np.abs(objective(params)[1])))
-            warn(
-                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations: "
-                f"the largest entry of the scaled gradient is {grad:.3g} > "
-                f"tol={p['tol']:g}. Increase max_iter, or loosen tol.",
-                ConvergenceWarning,
+        if sampled:
+            Xc = np.asarray(X, dtype=np.float64) - self.mean_
+            params, curve, n_iter, converged, objective = self._fit_sampled(
+                make_objective, params, Xc, p, rng
             )
+        else:
+            params, curve, n_iter, converged = _run_lbfgs(
+                objective, params, p["max_iter"], p["tol"]
+            )
+        self._grad = 0.0 if converged else float(np.max(np.abs(objective(params)[1])))
         A, B = objective.unpack(params)
         if basis is not None:  # back from the eigenbasis to the features
             A, B = A @ basis.T, basis @ B
@@ -390,7 +400,6 @@ class LinearAutoencoder(
         self.converged_ = bool(converged)
         self._set_directions()
         self._n_features_out = k
-        return self
 
     def _fit_sampled(self, make_objective, params, Xc, p, rng):
         """Sampled input noise: one fresh draw per epoch, statistics averaged.
