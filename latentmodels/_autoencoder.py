@@ -47,7 +47,7 @@ from ._autoencoder_loss import (
     unit_weights,
 )
 from ._base import sign_flip
-from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
+from ._dask import fit_statistics, is_dask_array, lazy_over_rows
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._validation import (
@@ -293,11 +293,7 @@ class LinearAutoencoder(
         self._validate_params()
         stats = None
         if is_dask_array(X):
-            stats = dask_sufficient_stats(X)  # one distributed pass
-            # the names of an earlier fit on a DataFrame no longer apply
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self.n_features_in_ = stats.n_features
+            stats = fit_statistics(self, X)  # one distributed pass
             X, (n, d) = None, (stats.n, stats.n_features)
         else:
             X = validate_X(self, X, reset=True)
