@@ -223,3 +223,14 @@ def test_regression_target_gets_ridge_r2(tmp_path, capsys):
     ref = cross_val_score(pipe, X, y, cv=KFold(3, shuffle=True, random_state=0))
     assert r["cv_r2"] == pytest.approx(ref.mean(), rel=1e-9)
     assert 0.2 < r["cv_r2"] < 0.6
+
+
+def test_numpy_savetxt_default_space_separated(tmp_path):
+    """np.savetxt's defaults: runs of spaces, no header, scientific notation."""
+    from latentmodels.cli._data import load_data
+
+    X = load_wine().data
+    np.savetxt(tmp_path / "wine.txt", X)
+    data = load_data(str(tmp_path / "wine.txt"))
+    np.testing.assert_array_equal(data.X, X)
+    assert data.feature_names is None

@@ -5,8 +5,8 @@ message is one line that says what was wrong and what to do; the command line
 prints it and exits with status 2. Supported files:
 
 * ``.csv``, ``.tsv`` or ``.txt`` text, optionally gzip-compressed (``.gz``),
-  with or without a header row. The delimiter (comma, semicolon, tab or
-  bar) and the decimal mark (point, or comma when the delimiter is not a
+  with or without a header row. The delimiter (comma, semicolon, tab, bar
+  or runs of spaces) and the decimal mark (point, or comma when the delimiter is not a
   comma) are sniffed from the first rows. The first row is a header when it
   names columns: a text cell above a numeric column, every cell text, or
   pandas' default names ``0, 1, …`` of an unnamed frame. Empty cells and
@@ -217,6 +217,8 @@ def _kind(cell: str, decimal: str) -> str:
 
 
 def _split(lines: list[str], delimiter: str) -> list[list[str]]:
+    if delimiter == " ":  # runs of spaces or tabs, as numpy.savetxt writes
+        return [line.split() for line in lines if line.strip()]
     return [row for row in csv.reader(lines, delimiter=delimiter) if row]
 
 
@@ -229,7 +231,7 @@ def _sniff(lines: list[str], suffix: str) -> tuple[str, str]:
     fields.
     """
     sample = [line for line in lines[:60] if line.strip()]
-    candidates = ["\t"] if suffix == ".tsv" else [",", ";", "\t", "|"]
+    candidates = ["\t"] if suffix == ".tsv" else [",", ";", "\t", "|", " "]
     best, best_score = (candidates[0], "."), None
     for delimiter in candidates:
         rows = _split(sample, delimiter)
@@ -310,7 +312,7 @@ def _read_text(
         raise DataError(f"{source} is empty; it needs at least two data rows.")
     notes = []
     if delimiter != "," or decimal != ".":
-        names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+        names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar", " ": "space"}
         notes.append(
             f"read {file.name} as {names[delimiter]}-separated with decimal "
             f"{'commas' if decimal == ',' else 'points'}."
