@@ -151,3 +151,37 @@ print("ok")
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+# ------------------------------------------------ 4. the wide table
+def test_wide_table_end_to_end(tmp_path, capsys):
+    """50 rows × 2000 columns, k = 16, written by pandas (issue 17, item 4).
+
+    Every model but factor analysis (whose EM on the 2000 × 2000 covariance
+    is the factor-analysis module's own cost), with the classifier's three
+    folds: seconds of CPU, and the autoencoder on PCA's subspace.
+    """
+    import time
+
+    rng = np.random.default_rng(0)
+    H = rng.standard_normal((50, 5))
+    X = H @ rng.standard_normal((5, 2000)) + rng.standard_normal((50, 2000))
+    frame = pd.DataFrame(X)
+    frame["y"] = (H[:, 0] > 0).astype(int)
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    t0 = time.process_time()
+    code, out, err = _run(
+        capsys, "compare", tmp_path / "wide.csv", "--target", "y",
+        "--n-components", "16", "--models", "pca,ppca,sparse,autoencoder",
+        "--output", tmp_path / "o",
+    )  # fmt: skip
+    cpu = time.process_time() - t0
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert report["data"]["n_features"] == 2000
+    ae = report["models"]["autoencoder"]
+    assert ae["converged"] and ae["max_angle_to_pca_deg"] < 1e-2
+    assert ae["reconstruction_error"] == pytest.approx(
+        report["models"]["pca"]["reconstruction_error"], rel=1e-6
+    )
+    assert cpu < 20.0, cpu
