@@ -53,7 +53,7 @@ TRACES = {
 # (sparse coding). The autoencoder keeps its own default (a scaled gradient
 # of 1e-10), which it meets on raw scales too.
 EM_TOL = 1e-6
-SPARSE_EPOCHS = 10
+SPARSE_EPOCHS = 30
 SPARSE_TOL = 1e-3
 # Log-likelihood convention of each Gaussian model (see the module docstring).
 LOGLIK_CONVENTION = {

@@ -106,6 +106,10 @@ def scale_columns(X: np.ndarray, train_rows: np.ndarray, scale: str) -> tuple:
         mean = np.nanmean(X[train_rows] / big, axis=0)
         std = np.sqrt(var)
         std[~(std > 0)] = 1.0
+        notes.append(
+            "--scale standard: every column divided by its standard deviation on "
+            "the training rows; log-likelihoods are in those units."
+        )
         return (X / big - mean) / std, notes
     if ratio > VARIANCE_RATIO:
         notes.append(
