@@ -33,6 +33,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -159,15 +160,23 @@ def _write_report(outdir: Path, report: dict, fitted, results, data) -> list:
     return figures
 
 
-def compare(args, out=None) -> int:
-    """Run ``compare`` with parsed arguments; print the table; return 0.
+@dataclass
+class _Run:
+    """The data as the models see them, and what the command says about them."""
 
-    Raises DataError for bad input (the caller prints it and returns 2).
-    """
-    out = sys.stdout if out is None else out
-    import latentmodels
+    data: Dataset
+    split: Split
+    notes: list
+    dropped: list
+    log_scale: float
+    has_nan: bool
+    models: list
+    task: str | None
+    alpha: float
 
-    start, cpu_start = time.perf_counter(), time.process_time()
+
+def _prepare(args) -> _Run:
+    """Load, clean, split, scale; choose k, the CV task and the penalty."""
     if args.file is not None and args.data is not None:
         raise DataError(
             f"the data file is given twice ({args.file!r} and --data {args.data!r}); "
@@ -210,33 +219,32 @@ def compare(args, out=None) -> int:
         )
     scale = float(np.exp(log_scale))
     alpha = auto_alpha(split.X_train) if args.alpha == "auto" else args.alpha / scale
-    k = args.n_components
-    held = f"{split.X_train.shape[0]} train / {split.X_test.shape[0]} held out"
-    print(
-        f"data: {data.source}, {data.n_samples} rows x {data.n_features} features "
-        f"({held}); {k} component{'s' if k > 1 else ''}",
-        file=out,
-        flush=True,
-    )
-    outdir = _prepare_output(args.output) if args.output else None
+    return _Run(data, split, notes, dropped, log_scale, has_nan, models, task, alpha)
 
+
+def _fit_models(args, run: _Run, out) -> tuple[dict, dict, dict, dict]:
+    """Fit and measure every model, one progress line each."""
+    import latentmodels
+
+    k, split = args.n_components, run.split
     reference = None
-    if not has_nan:
+    if not run.has_nan:
         reference = latentmodels.PCA(n_components=k).fit(split.X_train).components_
-
     results, fitted, skipped, failed = {}, {}, {}, {}
-    for i, name in enumerate(models, 1):
-        prefix = f"[{i}/{len(models)}] {name:<12}"
+    for i, name in enumerate(run.models, 1):
+        prefix = f"[{i}/{len(run.models)}] {name:<12}"
         cls = getattr(latentmodels, CLASS_NAMES[name])
-        if has_nan and "missing_values" not in cls._get_param_names():
+        if run.has_nan and "missing_values" not in cls._get_param_names():
             skipped[name] = "cannot fit missing values in this version"
             print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
             continue
         t0 = time.perf_counter()
         print(f"{prefix} fitting ...", end="", file=out, flush=True)
         try:
-            estimator = make_estimator(name, cls, k, args, alpha, has_nan)
-            result, core = run_model(name, estimator, split, reference, args, log_scale)
+            estimator = make_estimator(name, cls, k, args, run.alpha, run.has_nan)
+            result, core = run_model(
+                name, estimator, split, reference, args, run.log_scale
+            )
         except Exception as exc:  # report and go on with the other models
             message = " ".join(str(exc).split())
             failed[name] = f"{type(exc).__name__}: {summary(message, 300)}"
@@ -252,56 +260,85 @@ def compare(args, out=None) -> int:
             file=out,
             flush=True,
         )
+    return results, fitted, skipped, failed
+
+
+def _report(args, run: _Run, results, skipped, failed, total, cpu) -> dict:
+    """Everything ``results.json`` holds (figures are added when written)."""
+    import latentmodels
+
+    data, split, scale = run.data, run.split, float(np.exp(run.log_scale))
+    return {
+        "command": "compare",
+        "version": latentmodels.__version__,
+        "data": {
+            "source": data.source,
+            "n_samples": data.n_samples,
+            "n_features": data.n_features,
+            "n_train": int(split.X_train.shape[0]),
+            "n_test": int(split.X_test.shape[0]),
+            "heldout": split.heldout,
+            "target": data.target,
+            "n_missing_entries": int(np.isnan(data.X).sum()),
+            "dropped_constant_columns": run.dropped,
+            "internal_scale": scale,
+        },
+        "settings": {
+            "n_components": args.n_components,
+            "models": list(args.models),
+            "missing": args.missing,
+            "seed": args.seed,
+            "alpha": run.alpha * scale,
+            "cv_folds": args.cv,
+            "cv_task": run.task,
+            "test_size": args.test_size,
+            "scale": args.scale,
+            "index_col": args.index_col,
+        },
+        "metrics": METRICS,
+        "models": results,
+        "skipped": skipped,
+        "failed": failed,
+        "notes": run.notes,
+        "figures": [],
+        "total_time_s": total,
+        "total_cpu_s": cpu,
+    }
+
+
+def compare(args, out=None) -> int:
+    """Run ``compare`` with parsed arguments; print the table; return 0.
+
+    Raises DataError for bad input (the caller prints it and returns 2).
+    """
+    out = sys.stdout if out is None else out
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run = _prepare(args)
+    data, split, k = run.data, run.split, args.n_components
+    held = f"{split.X_train.shape[0]} train / {split.X_test.shape[0]} held out"
+    print(
+        f"data: {data.source}, {data.n_samples} rows x {data.n_features} features "
+        f"({held}); {k} component{'s' if k > 1 else ''}",
+        file=out,
+        flush=True,
+    )
+    outdir = _prepare_output(args.output) if args.output else None
+    results, fitted, skipped, failed = _fit_models(args, run, out)
 
     print("", file=out)
     if results:
         print(format_table(results), file=out)
-    notes += table_notes(results)
+    run.notes += table_notes(results)
     where = "results.json" if outdir is not None else "--output DIR keeps it"
     for name, r in results.items():
         for w in r["warnings"]:
-            notes.append(f"{name}: {summary(w)} (full text: {where})")
-    for note in notes:
+            run.notes.append(f"{name}: {summary(w)} (full text: {where})")
+    for note in run.notes:
         print(f"note: {note}", file=out)
 
     total, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if outdir is not None:
-        report = {
-            "command": "compare",
-            "version": latentmodels.__version__,
-            "data": {
-                "source": data.source,
-                "n_samples": data.n_samples,
-                "n_features": data.n_features,
-                "n_train": int(split.X_train.shape[0]),
-                "n_test": int(split.X_test.shape[0]),
-                "heldout": split.heldout,
-                "target": data.target,
-                "n_missing_entries": int(np.isnan(data.X).sum()),
-                "dropped_constant_columns": dropped,
-                "internal_scale": scale,
-            },
-            "settings": {
-                "n_components": k,
-                "models": list(args.models),
-                "missing": args.missing,
-                "seed": args.seed,
-                "alpha": alpha * scale,
-                "cv_folds": args.cv,
-                "cv_task": task,
-                "test_size": args.test_size,
-                "scale": args.scale,
-                "index_col": args.index_col,
-            },
-            "metrics": METRICS,
-            "models": results,
-            "skipped": skipped,
-            "failed": failed,
-            "notes": notes,
-            "figures": [],
-            "total_time_s": total,
-            "total_cpu_s": cpu,
-        }
+        report = _report(args, run, results, skipped, failed, total, cpu)
         figures = _write_report(outdir, report, fitted, results, data)
         print(f"wrote {outdir / 'results.json'} and {len(figures)} figure(s)", file=out)
     print(f"total {total:.1f} s (CPU {cpu:.1f} s)", file=out)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,16 +34,6 @@ DEFAULT_MAX_COMPONENTS = 16
 # Spread (root mean square of the centred entries) kept as it is; outside,
 # the data are rescaled by a power of two.
 _SAFE_SPREAD = (-50, 50)  # log10
-
-
-@dataclass
-class Prepared:
-    """The matrix for the models, its scale factor and what was done."""
-
-    X: np.ndarray
-    log_scale: float  # log c: X_user = c * X (after --scale)
-    notes: list[str]
-    dropped_columns: list[str]
 
 
 def _column_label(data: Dataset, j: int) -> str:
@@ -82,7 +71,7 @@ def drop_constant_columns(data: Dataset) -> tuple[np.ndarray, list[str], list[st
         shown = ", ".join(labels[:8]) + (" ..." if len(labels) > 8 else "")
         notes.append(
             f"dropped {len(labels)} constant column(s) ({shown}): a column with one "
-            "value has no variance to model."
+            "value (or none observed) has no variance to model."
         )
         if data.feature_names is not None:
             data.feature_names = [
