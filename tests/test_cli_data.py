@@ -100,6 +100,9 @@ def test_raw_scales_note_and_scale_standard(wine, tmp_path, capsys):
     assert code == 0, err
     assert "--scale standard" in out  # proline's variance ~1e5 x the median
     raw = _report(tmp_path / "raw")["models"]
+    # PCA's tiny held-out error on raw wine is printed, not rounded to 0.0000
+    row = next(line for line in out.splitlines() if line.startswith("pca "))
+    assert f"{raw['pca']['reconstruction_error']:.4g}" in row and "0.0000" not in row
     # the autoencoder is fitted to convergence on raw scales: PCA's subspace
     assert raw["autoencoder"]["converged"] is True
     assert raw["autoencoder"]["max_angle_to_pca_deg"] < 0.05
