@@ -243,7 +243,8 @@ def _fit_models(args, run: _Run, out) -> tuple[dict, dict, dict, dict]:
         try:
             estimator = make_estimator(name, cls, k, args, run.alpha, run.has_nan)
             result, core = run_model(
-                name, estimator, split, reference, args, run.log_scale
+                name, estimator, split, reference, args, run.log_scale,
+                progress=lambda text: print(text, end="", file=out, flush=True),
             )
         except Exception as exc:  # report and go on with the other models
             message = " ".join(str(exc).split())
@@ -255,10 +256,7 @@ def _fit_models(args, run: _Run, out) -> tuple[dict, dict, dict, dict]:
         if not result["converged"]:
             extra += "; NOT CONVERGED"
         print(
-            f" done in {time.perf_counter() - t0:.1f} s "
-            f"(fit {result['fit_time_s']:.2f} s){extra}",
-            file=out,
-            flush=True,
+            f" done in {time.perf_counter() - t0:.1f} s{extra}", file=out, flush=True
         )
     return results, fitted, skipped, failed
 

@@ -203,11 +203,15 @@ def cv_plan(y, folds: int, task: str = "auto") -> tuple[str | None, int, str | N
     return "classification", n_splits, None
 
 
-def _cv_score(estimator, split: Split, folds: int, seed: int, task: str):
-    """Mean and std of the fold scores, the task, or None and why not."""
+def _cv_score(estimator, split: Split, folds: int, seed: int, task: str, progress):
+    """Mean and std of the fold scores, the task, or None and why not.
+
+    The folds run one by one (as ``cross_val_score`` with the pipeline's own
+    ``score``: accuracy, or R²), each reported through ``progress``.
+    """
     from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
+    from sklearn.model_selection import KFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -220,7 +224,11 @@ def _cv_score(estimator, split: Split, folds: int, seed: int, task: str):
         head = LogisticRegression(max_iter=1000)
         cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     pipe = make_pipeline(clone(estimator), StandardScaler(), head)
-    scores = cross_val_score(pipe, split.X, split.y, cv=cv, error_score="raise")
+    scores = []
+    for i, (train, test) in enumerate(cv.split(split.X, split.y), 1):
+        fold = clone(pipe).fit(split.X[train], split.y[train])
+        scores.append(fold.score(split.X[test], split.y[test]))
+        progress(f" {i}/{n_splits}" if i > 1 else f" CV {i}/{n_splits}")
     return float(np.mean(scores)), float(np.std(scores)), task, None
 
 
@@ -237,14 +245,16 @@ def _warm_up(name: str, estimator, X: np.ndarray) -> None:
         small.fit(X[: min(8, X.shape[0])])
 
 
-def run_model(name, estimator, split, reference, args, log_scale=0.0):
+def run_model(name, estimator, split, reference, args, log_scale=0.0, progress=None):
     """Fit ``estimator`` and measure it; returns (figures, the fitted model).
 
     Warnings raised meanwhile are recorded in full (once per kind) rather
     than printed; a ConvergenceWarning of the fit on the training rows sets
     ``converged`` to False. ``log_scale`` is ``log c`` of the internal
-    rescaling ``X_data = c X`` (see :mod:`._prepare`).
+    rescaling ``X_data = c X`` (see :mod:`._prepare`). ``progress(text)``
+    is told when the fit and each cross-validation fold are done.
     """
+    progress = progress or (lambda text: None)
     from sklearn.exceptions import ConvergenceWarning
 
     result: dict = {"class": CLASS_NAMES[name]}
@@ -254,6 +264,7 @@ def run_model(name, estimator, split, reference, args, log_scale=0.0):
         t0 = time.perf_counter()
         estimator.fit(split.X_train)
         result["fit_time_s"] = time.perf_counter() - t0
+        progress(f" fitted in {result['fit_time_s']:.2f} s;")
         fit_warnings = list(caught)
         codes = estimator.transform(split.X_test)
         X_hat = estimator.inverse_transform(codes)
@@ -269,7 +280,8 @@ def run_model(name, estimator, split, reference, args, log_scale=0.0):
         core = _core(estimator)
         result["max_angle_to_pca_deg"] = _max_angle_deg(core.components_, reference)
         score, std, task, why = _cv_score(
-            estimator, split, args.cv, args.seed, getattr(args, "task", "auto")
+            estimator, split, args.cv, args.seed, getattr(args, "task", "auto"),
+            progress,
         )
         key = "cv_r2" if task == "regression" else "cv_accuracy"
         result["cv_task"] = task
