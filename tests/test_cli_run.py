@@ -185,3 +185,19 @@ def test_wide_table_end_to_end(tmp_path, capsys):
         report["models"]["pca"]["reconstruction_error"], rel=1e-6
     )
     assert cpu < 20.0, cpu
+
+
+def test_cv_task_is_chosen_from_the_target():
+    """Classes stay classes (26 integer codes); many distinct values regress."""
+    from latentmodels.cli._models import cv_plan
+
+    rng = np.random.default_rng(0)
+    letters = rng.integers(0, 26, 200).astype(float)
+    assert cv_plan(letters, 3)[0] == "classification"
+    assert cv_plan(rng.standard_normal(100), 3)[0] == "regression"
+    diabetes_like = rng.integers(25, 346, 442).astype(float)  # 214 of 442 distinct
+    assert cv_plan(diabetes_like, 3)[0] == "regression"
+    assert cv_plan(letters, 3, "regression")[0] == "regression"
+    assert cv_plan(np.array(["a", "b"] * 10, dtype=object), 3)[0] == "classification"
+    task, folds, why = cv_plan(rng.standard_normal(100), 3, "classification")
+    assert task is None and "--task regression" in why

@@ -165,9 +165,10 @@ def cv_plan(y, folds: int, task: str = "auto") -> tuple[str | None, int, str | N
 
     ``task='auto'``: class labels (text, or few distinct integers) are
     classified; a numeric target with more than 20 distinct values that are
-    not all integers, or more than 20 and more than a tenth of the rows, is
-    a regression target. For classification every class needs two rows and
-    the number of folds is lowered to the size of the smallest class.
+    not all integers, or more than 50 distinct integers that are also more
+    than a tenth of the rows (diabetes: 214 of 442), is a regression target.
+    For classification every class needs two rows and the number of folds is
+    lowered to the size of the smallest class.
     """
     from sklearn.utils.multiclass import type_of_target
 
@@ -181,7 +182,7 @@ def cv_plan(y, folds: int, task: str = "auto") -> tuple[str | None, int, str | N
             distinct = np.unique(y).size
             kind = type_of_target(y)
             if (kind == "continuous" and distinct > 20) or (
-                distinct > 20 and distinct > 0.1 * y.size
+                distinct > 50 and distinct > 0.1 * y.size
             ):
                 task = "regression"
     if task == "regression":
