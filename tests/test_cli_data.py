@@ -237,3 +237,19 @@ def test_numpy_savetxt_default_space_separated(tmp_path):
     data = load_data(str(tmp_path / "wine.txt"))
     np.testing.assert_array_equal(data.X, X)
     assert data.feature_names is None
+
+
+def test_row_names_column_suggests_index_col(tmp_path, capsys):
+    frame = load_iris(as_frame=True).frame
+    frame.index = [f"flower{i}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "iris.csv")  # the row names as an unnamed column
+    code, out, err = _run(
+        capsys, "compare", tmp_path / "iris.csv", "--target", "target"
+    )
+    assert code == 2 and "--index-col 0" in err and err.count("\n") == 1
+    code, out, err = _run(
+        capsys, "compare", tmp_path / "iris.csv", "--target", "target",
+        "--index-col", "0", "--models", "pca", "--cv", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "4 features" in out

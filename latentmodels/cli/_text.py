@@ -178,6 +178,8 @@ def read_text(
                 if target is None
                 else ""
             )
+            if j == 0 and (header is None or header[0] in ("", "Unnamed: 0")):
+                hint += "; pass --index-col 0 if it holds row names"
             raise DataError(
                 f"{source}: column {names[j]!r} is not numeric (data row {bad} "
                 f"holds {cells[bad].strip()!r}){hint}."
