@@ -28,6 +28,7 @@ Bad input gives one line on stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -234,7 +235,8 @@ def _fit_models(args, run: _Run, out) -> tuple[dict, dict, dict, dict]:
     for i, name in enumerate(run.models, 1):
         prefix = f"[{i}/{len(run.models)}] {name:<12}"
         cls = getattr(latentmodels, CLASS_NAMES[name])
-        if run.has_nan and "missing_values" not in cls._get_param_names():
+        params = inspect.signature(cls).parameters
+        if run.has_nan and "missing_values" not in params:
             skipped[name] = "cannot fit missing values in this version"
             print(f"{prefix} skipped: {skipped[name]}", file=out, flush=True)
             continue
