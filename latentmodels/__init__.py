@@ -21,7 +21,7 @@ _ESTIMATORS = {
     "SparseCoding": "._sparse_coding",
     "LinearAutoencoder": "._autoencoder",
 }
-_SUBMODULES = ("datasets", "identifiability", "rotations", "sparse")
+_SUBMODULES = ("datasets", "identifiability", "rotations", "selection", "sparse")
 
 __all__ = [*_ESTIMATORS, *_SUBMODULES, "__version__"]
 
