@@ -129,27 +129,39 @@ def test_constant_columns_dropped_identical_rows_refused(tmp_path, capsys):
 
 
 # ----------------------------------------------------- extreme scales
-def _figures(tmp_path, capsys, frame, name):
-    path = tmp_path / f"{name}.csv"
+def _figures(directory, frame, name):
+    """results.json of ``compare`` on ``frame`` written by pandas."""
+    import contextlib
+    import io
+
+    path = directory / f"{name}.csv"
     frame.to_csv(path, index=False)
-    out_dir = tmp_path / name
-    code, out, err = _run(
-        capsys, "compare", path, "--target", "target", "--n-components", "2",
-        "--cv", "2", "--output", out_dir,
-    )  # fmt: skip
-    assert code == 0, err
-    assert err == ""  # no RuntimeWarning on the way
+    out_dir = directory / name
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main([
+            "compare", str(path), "--target", "target", "--n-components", "2",
+            "--cv", "2", "--output", str(out_dir),
+        ])  # fmt: skip
+    assert code == 0, stderr.getvalue()
+    assert stderr.getvalue() == ""  # no RuntimeWarning on the way
     return json.loads((out_dir / "results.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def iris_reference(tmp_path_factory):
+    """Every model on iris as it is (one run shared by the scaled copies)."""
+    return _figures(tmp_path_factory.mktemp("ref"), load_iris(as_frame=True).frame, "r")
+
+
 @pytest.mark.parametrize("c", [1e160, 1e-300, 1e-13])
-def test_extreme_scales_give_consistent_figures(c, tmp_path, capsys):
+def test_extreme_scales_give_consistent_figures(c, iris_reference, tmp_path):
     iris = load_iris(as_frame=True).frame
     features = iris.columns[:-1]
     scaled = iris.copy()
     scaled[features] = iris[features] * c
-    ref = _figures(tmp_path, capsys, iris, "ref")
-    big = _figures(tmp_path, capsys, scaled, "scaled")
+    ref = iris_reference
+    big = _figures(tmp_path, scaled, "scaled")
     d = len(features)
     for name, r in ref["models"].items():
         s = big["models"][name]
