@@ -636,8 +636,9 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         best = fits[int(np.argmax(finals))]
         if best.converged:
             self._report_starts(
-                finals[[r.converged or r.stop_reason in ("joined", "below")
-                        for r in fits]]
+                finals,
+                np.array([r.converged or r.stop_reason in ("joined", "below")
+                          for r in fits]),
             )
         if not best.converged:
             ll = best.loglike
@@ -673,20 +674,30 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             rng=rng,
         )
 
-    def _report_starts(self, finals: np.ndarray) -> None:
-        """Warn when the best maximum was reached by one converged start only."""
-        if finals.size < 2:
+    def _report_starts(self, finals: np.ndarray, settled: np.ndarray) -> None:
+        """Warn when the first start alone would have missed the best maximum.
+
+        ``finals`` holds every start's final log-likelihood, ``settled`` which
+        of them converged (or were screened as joining a known maximum or
+        heading below one). The likelihood's several maxima are always listed
+        in ``start_loglikes_``; a warning is given only when the best one was
+        reached by a single start *other than the first* (the deterministic
+        SMC/PCA start), i.e. when the default start lands on a lower maximum
+        by more than the tolerance, so that more starts may still pay.
+        """
+        finals = finals[settled]
+        if finals.size < 2 or not settled[0]:
             return
         spread_tol = max(10.0 * self.tol, 1e-8)
         top = finals.max()
-        reached = int(np.sum(finals >= top - spread_tol))
-        if reached == 1:
-            gaps = ", ".join(f"{top - v:.3g}" for v in np.sort(finals)[::-1][1:])
+        reached = finals >= top - spread_tol
+        if np.sum(reached) == 1 and not reached[0]:
             warn(
-                f"FactorAnalysis: the likelihood has several maxima; of "
-                f"n_init={self.n_init} starts only one reached the best (the "
-                f"others stopped lower by {gaps} nats per sample). Increase "
-                "n_init to search further (start_loglikes_ lists them).",
+                f"FactorAnalysis: the likelihood has several maxima; the first "
+                f"({self.init!r}) start stopped {top - finals[0]:.3g} nats per "
+                f"sample below the best, which only one of n_init={self.n_init} "
+                "starts reached. The best is kept; increase n_init to search "
+                "further (start_loglikes_ lists every start's maximum).",
                 UserWarning,
             )
 
