@@ -584,7 +584,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
         prof = ProfileLikelihood(R, k)
         x0 = np.log(psi0)
-        _, lam, U = prof.evaluate(x0)
+        _, lam, U = prof.evaluate(x0, full=False)  # the k leading pairs only
         return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
 
     def _fit_starts(self, R, k, floor, solver, rng) -> list:
