@@ -12,10 +12,20 @@ from sklearn.exceptions import ConvergenceWarning
 import latentmodels._missing as missing
 from latentmodels import FactorAnalysis, ProbabilisticPCA
 from latentmodels._em import PARAM_TOL, run_em
-from latentmodels._factor_analysis import em_squarem, init_pca
+from latentmodels._factor_analysis import em_squarem
 from latentmodels._gaussian import LinearGaussian
 from latentmodels._ppca import ppca_em_step
 from latentmodels.datasets import make_factor_data
+
+
+def init_pca(R, k, floor):
+    """PPCA start on a correlation matrix: W = U_k (Λ_k − σ²)^½, ψ = diag(R − WWᵀ)."""
+    d = R.shape[0]
+    lam, U = np.linalg.eigh(R)
+    lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+    sigma2 = max((np.trace(R) - lam.sum()) / (d - k), 0.0) if k < d else 0.0
+    W = U * np.sqrt(np.maximum(lam - sigma2, 0.0))
+    return W, np.maximum(np.diag(R) - np.sum(W * W, axis=1), floor)
 
 
 def _flat(theta):
