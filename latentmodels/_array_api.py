@@ -126,6 +126,36 @@ def from_host(ns: Namespace, *arrays, dtype=None):
     return out[0] if len(out) == 1 else tuple(out)
 
 
+class _ScalarArguments:
+    """``xp`` whose two-argument element-wise functions accept Python scalars.
+
+    The array API standard allows a Python scalar for one argument of
+    ``maximum``/``minimum`` only since its 2024.12 revision; PyTorch's
+    ``torch.maximum`` still refuses one. Scalars are made 0-d arrays of the
+    other argument's dtype and device; everything else is ``xp``'s own.
+    """
+
+    _TWO_ARG = ("maximum", "minimum", "copysign", "hypot", "atan2")
+
+    def __init__(self, xp):
+        self._xp = xp
+
+    def __getattr__(self, name):
+        func = getattr(self._xp, name)
+        if name not in self._TWO_ARG:
+            return func
+        xp = self._xp
+
+        def two_arg(x1, x2, /):
+            if isinstance(x1, (int, float)):
+                x1 = xp.asarray(x1, dtype=x2.dtype, device=x2.device)
+            elif isinstance(x2, (int, float)):
+                x2 = xp.asarray(x2, dtype=x1.dtype, device=x1.device)
+            return func(x1, x2)
+
+        return two_arg
+
+
 _NAMESPACED: dict = {}
 
 
@@ -137,14 +167,16 @@ def in_namespace(func, xp):
     compiles): the returned function runs the same code with ``xp``'s
     functions, so a device solver and the CPU solvers share one definition.
     Only the element-wise functions of the array API standard may be used by
-    such formulas. numpy returns ``func`` itself.
+    such formulas (Python scalars are accepted as one argument of the
+    two-argument ones, whatever the namespace). numpy returns ``func``
+    itself.
     """
     if _is_numpy_namespace(xp) or xp is np:
         return func
     key = (func, xp)
     if key not in _NAMESPACED:
         glb = dict(func.__globals__)
-        glb["np"] = xp
+        glb["np"] = _ScalarArguments(xp)
         _NAMESPACED[key] = types.FunctionType(
             func.__code__, glb, func.__name__, func.__defaults__, func.__closure__
         )
