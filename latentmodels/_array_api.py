@@ -35,6 +35,7 @@ from sklearn.utils._array_api import (
 
 __all__ = [
     "Namespace",
+    "as_numpy",
     "from_host",
     "in_namespace",
     "namespace_of",
@@ -98,6 +99,17 @@ def to_host(*arrays, ns: Namespace | None = None):
         for a in arrays
     )
     return out[0] if len(out) == 1 else out
+
+
+def as_numpy(a) -> np.ndarray:
+    """Any array (array-API array on any device, or array-like) as numpy.
+
+    Whatever the dispatch setting: for results that leave the array world
+    (printing, JSON).
+    """
+    if hasattr(a, "__array_namespace__") and not isinstance(a, np.ndarray):
+        return np.asarray(move_to(a, xp=np, device="cpu"))
+    return np.asarray(a)
 
 
 def from_host(ns: Namespace, *arrays, dtype=None):

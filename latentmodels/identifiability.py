@@ -54,7 +54,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
-from ._array_api import from_host, namespace_of, to_host
+from ._array_api import as_numpy, from_host, namespace_of, to_host
 from ._validation import as_real_array, check_array_finite, check_positive_int
 
 __all__ = [
@@ -626,7 +626,7 @@ class RecoveryReport:
         out = {}
         for key, value in asdict(self).items():
             if hasattr(value, "__array_namespace__"):
-                value = np.asarray(to_host(value))
+                value = as_numpy(value)
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
         return out
 
