@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.externals.array_api_compat import is_array_api_obj
 from sklearn.utils._array_api import (
     _is_numpy_namespace,
     get_namespace_and_device,
@@ -82,6 +83,11 @@ def namespace_of(*arrays) -> Namespace:
     return Namespace(xp, device, dtype, True)
 
 
+def _is_device_array(a) -> bool:
+    """An array of an array-API library other than numpy (torch tensors too)."""
+    return is_array_api_obj(a) and not isinstance(a, np.ndarray)
+
+
 def to_host(*arrays, ns: Namespace | None = None):
     """``arrays`` as numpy arrays on the host (a tuple; one array if one given).
 
@@ -94,8 +100,7 @@ def to_host(*arrays, ns: Namespace | None = None):
     if not ns.is_array_api:
         return arrays[0] if len(arrays) == 1 else arrays
     out = tuple(
-        a if a is None or not hasattr(a, "__array_namespace__")
-        else move_to(a, xp=np, device="cpu")
+        move_to(a, xp=np, device="cpu") if _is_device_array(a) else a
         for a in arrays
     )
     return out[0] if len(out) == 1 else out
@@ -107,7 +112,7 @@ def as_numpy(a) -> np.ndarray:
     Whatever the dispatch setting: for results that leave the array world
     (printing, JSON).
     """
-    if hasattr(a, "__array_namespace__") and not isinstance(a, np.ndarray):
+    if _is_device_array(a):
         return np.asarray(move_to(a, xp=np, device="cpu"))
     return np.asarray(a)
 

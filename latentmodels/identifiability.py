@@ -625,7 +625,7 @@ class RecoveryReport:
         """Plain-Python version (floats and lists), e.g. for JSON or printing."""
         out = {}
         for key, value in asdict(self).items():
-            if hasattr(value, "__array_namespace__"):
+            if value is not None and not isinstance(value, (float, int)):
                 value = as_numpy(value)
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
         return out
