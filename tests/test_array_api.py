@@ -111,3 +111,12 @@ def test_measures_match_numpy(array_namespace):
     assert got.keys() == want.keys()
     for key in want:
         assert np.allclose(got[key], want[key], rtol=tol, atol=0), key
+
+
+def test_scipy_array_api_is_on_for_the_test_run():
+    """tests/conftest.py set SCIPY_ARRAY_API=1 before scipy was imported."""
+    from scipy._lib._array_api import _GLOBAL_CONFIG
+
+    assert _GLOBAL_CONFIG["SCIPY_ARRAY_API"]
+    with sklearn.config_context(array_api_dispatch=True):  # refused otherwise
+        assert sklearn.get_config()["array_api_dispatch"]
