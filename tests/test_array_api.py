@@ -115,8 +115,8 @@ def test_measures_match_numpy(array_namespace):
 
 def test_scipy_array_api_is_on_for_the_test_run():
     """tests/conftest.py set SCIPY_ARRAY_API=1 before scipy was imported."""
-    from scipy._lib._array_api import _GLOBAL_CONFIG
+    from scipy._lib import _array_api as scipy_array_api
 
-    assert _GLOBAL_CONFIG["SCIPY_ARRAY_API"]
+    assert scipy_array_api.SCIPY_ARRAY_API  # read by scipy at its import
     with sklearn.config_context(array_api_dispatch=True):  # refused otherwise
         assert sklearn.get_config()["array_api_dispatch"]
