@@ -108,3 +108,18 @@ def test_numpy_namespace():
     ref = sparse_encode(X, D, ALPHA, solver="feature_sign", tol=1e-12)
     assert isinstance(res.codes, np.ndarray) and res.certified.all()
     np.testing.assert_allclose(res.codes, ref, rtol=0, atol=1e-8)
+
+
+def test_polish_in_chunks_equals_one_chunk():
+    """Chunking the batched active-set solves does not change them."""
+    xps = pytest.importorskip("array_api_strict")
+    from latentmodels.sparse._device import _Lasso, _polish
+
+    X, D = _problem(4, n=50)
+    C, G, _ = _gram_args(X, D, xps, xps.Device("device1"), xps.float64)
+    lasso = _Lasso(xps, G, ALPHA, False, xps.float64)
+    H0 = lasso.soft(C, ALPHA, False)  # a rough start: many wrong supports
+    whole = to_np(_polish(lasso, H0, C, 32, 3))
+    chunked = to_np(_polish(lasso, H0, C, 32, 3, budget=7 * (4 * 32 * 32 + 8 * 64)))
+    np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
+    assert np.any(whole != to_np(H0))
