@@ -265,6 +265,7 @@ def rotation_criterion(
         For the target methods (see :func:`rotate`).
     """
     check_option(method, "method", tuple(m for m in ALL_METHODS if m != "promax"))
+    _reject_sparse(loadings)
     A = _check_loadings(loadings)
     B, Wt = _check_target(method, A, target, target_weights)
     crit = _make_criterion(
@@ -447,12 +448,16 @@ def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
 # Public API.
 
 
-def _check_loadings(loadings) -> np.ndarray:
+def _reject_sparse(loadings) -> None:
+    """Refuse a sparse matrix with the fix (before the generic array-like check)."""
     if scipy.sparse.issparse(loadings):
         raise TypeError(
             "loadings is a scipy sparse matrix, but a dense array is required; "
             "pass loadings.toarray()."
         )
+
+
+def _check_loadings(loadings) -> np.ndarray:
     A = np.asarray(loadings)
     if A.dtype.kind not in "biuf":
         raise TypeError(f"loadings must be a real numeric array, got dtype {A.dtype}.")
@@ -680,6 +685,7 @@ def rotate(
     True
     """
     params = dict(locals())
+    _reject_sparse(loadings)
     validate_parameter_constraints(_ROTATE_PARAMETERS, params, caller_name="rotate")
     # Array-API inputs (dispatch on): the d×k / k×k iterations run on the host
     # in float64 and the results go back to the input's namespace and device.
