@@ -123,3 +123,22 @@ def test_polish_in_chunks_equals_one_chunk():
     chunked = to_np(_polish(lasso, H0, C, 32, 3, budget=7 * (4 * 32 * 32 + 8 * 64)))
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
     assert np.any(whole != to_np(H0))
+
+
+def test_gap_formula_in_namespace_equals_numpy(array_namespace):
+    """The one gap formula, rebound to a namespace, gives numpy's values."""
+    from latentmodels._array_api import in_namespace
+    from latentmodels.sparse._formulas import gap_and_primal_np
+
+    xp, device, dtype = array_namespace
+    rng = np.random.default_rng(5)
+    r2, l1, hc = rng.random(7) - 0.01, rng.random(7), rng.random(7) - 0.5
+    cmax = rng.random(7) * 0.2
+    ref = gap_and_primal_np(r2, l1, hc, cmax, ALPHA)
+    args = [to_xp(a, xp, device, dtype) for a in (r2, l1, hc, cmax)]
+    got = in_namespace(gap_and_primal_np, xp)(*args, ALPHA)
+    for g, r in zip(got, ref):
+        assert_lives(g, xp, device, dtype)
+        np.testing.assert_allclose(to_np(g), r, rtol=1e-12 if dtype == xp.float64
+                                   else 1e-5, atol=1e-7)
+    assert in_namespace(gap_and_primal_np, np) is gap_and_primal_np
