@@ -120,7 +120,7 @@ def test_polish_in_chunks_equals_one_chunk():
     lasso = _Lasso(xps, G, ALPHA, False, xps.float64)
     H0 = lasso.soft(C, ALPHA, False)  # a rough start: many wrong supports
     whole = to_np(_polish(lasso, H0, C, 32, 3))
-    chunked = to_np(_polish(lasso, H0, C, 32, 3, budget=7 * (4 * 32 * 32 + 8 * 64)))
+    chunked = to_np(_polish(lasso, H0, C, 32, 3, budget=5000))
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
     assert np.any(whole != to_np(H0))
 

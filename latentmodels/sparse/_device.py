@@ -51,9 +51,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 from sklearn.externals import array_api_compat
 
-from .._array_api import in_namespace
+from .._array_api import as_numpy, in_namespace
 from ._formulas import gap_and_primal_np, soft_threshold_np
 
 #: Smallest relative gap certified in float32 (see the module docstring).
@@ -174,22 +175,38 @@ def _polish_chunk(lasso: _Lasso, H, B, rank, n_polish):
 
 
 def _polish(lasso, H, B, rank, n_polish, budget=2**25):
-    """:func:`_polish_chunk` on row chunks of about ``budget`` array entries.
+    """:func:`_polish_chunk` on chunks of rows with similar active-set sizes.
 
-    A row takes at most ``rank²`` entries in each of the few ``(rows, m, m)``
-    arrays of a round and ``k`` in the ``(rows, k)`` ones; large chunks keep
-    the number of kernel launches (and host synchronisations) small.
+    Each chunk's systems are padded to its largest active set, so the rows are
+    sorted by their active-set size first and cut into chunks of about
+    ``budget`` array entries (a row of a chunk padded to ``m`` takes ``m²``
+    entries in each of the few ``(rows, m, m)`` arrays of a round, ``k`` in
+    the ``(rows, k)`` ones, with room for the set to grow by 8 over the
+    rounds); large chunks keep the kernel launches and host synchronisations
+    few. The rows go back to their order at the end.
     """
-    xp = lasso.xp
+    xp, k = lasso.xp, lasso.k
     n = H.shape[0]
-    rows = max(1, budget // (4 * rank * rank + 8 * lasso.k))
-    if n <= rows:
-        return _polish_chunk(lasso, H, B, rank, n_polish)
-    bounds = [(i, min(i + rows, n)) for i in range(0, n, rows)]
+    if n == 0:
+        return H
+    active = (H != 0) | lasso.violators(lasso.correlations(H, B))
+    counts = xp.sum(xp.astype(active, xp.int64), axis=1)
+    order = xp.argsort(counts, stable=True)
+    m = np.minimum(as_numpy(xp.take(counts, order)) + 8, max(rank, 1))
+    cost = 4 * m * m + 8 * k  # per row, nondecreasing along the sorted rows
+    bounds, i = [], 0
+    while i < n:
+        rows_cost = np.arange(1, n - i + 1) * cost[i:]
+        j = i + max(1, int(np.searchsorted(rows_cost, budget, side="right")))
+        bounds.append((i, j))
+        i = j
+    Hs, Bs = xp.take(H, order, axis=0), xp.take(B, order, axis=0)
     parts = [
-        _polish_chunk(lasso, H[i:j, :], B[i:j, :], rank, n_polish) for i, j in bounds
+        _polish_chunk(lasso, Hs[i:j, :], Bs[i:j, :], rank, n_polish)
+        for i, j in bounds
     ]
-    return xp.concat(parts, axis=0)
+    Hs = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+    return xp.take(Hs, xp.argsort(order), axis=0)
 
 
 def solve_device(
