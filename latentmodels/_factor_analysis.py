@@ -43,6 +43,7 @@ import contextlib
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -153,10 +154,11 @@ class _EMMap:
     holds them at the floor.
     """
 
-    def __init__(self, S, floor, shape):
+    def __init__(self, S, floor, shape, S_root=None):
         self.S, self.floor, self.shape = S, floor, shape
         self.S_diag = np.diag(S).copy()
-        self.S_root = covariance_root(S)  # accurate log-likelihoods at the floor
+        # a square root of S (once per fit): accurate log-likelihoods at the floor
+        self.S_root = covariance_root(S) if S_root is None else S_root
         self._log_floor = np.log(floor)
         self.heywood_jump = HeywoodJump(self.S_diag, floor)
 
@@ -180,7 +182,8 @@ class _EMMap:
 
 
 def em_squarem(
-    S, W, psi, *, floor, tol, max_iter, param_tol=None, accelerate=True
+    S, W, psi, *, floor, tol, max_iter, param_tol=None, accelerate=True,
+    S_root=None,
 ) -> EMResult:
     r"""Factor analysis EM on ``S`` through the engine (:func:`~._em.run_em`).
 
@@ -192,8 +195,11 @@ def em_squarem(
     relative (the rule of :mod:`latentmodels._em`). ``max_iter`` bounds the
     applications of the EM
     map (extrapolated points and Heywood trials count as one each).
+    ``S_root`` (d × r, ``S_root S_rootᵀ = S``) is computed from ``S`` when not
+    given; a caller fitting several starts, or holding the centred rows of wide
+    data, passes it.
     """
-    F = _EMMap(S, floor, W.shape)
+    F = _EMMap(S, floor, W.shape, S_root)
     res = run_em(
         F,
         (W, psi),
@@ -208,7 +214,9 @@ def em_squarem(
     return EMResult(**vars(res))
 
 
-def em_plain(S, W, psi, *, floor, tol, max_iter, param_tol=None) -> EMResult:
+def em_plain(
+    S, W, psi, *, floor, tol, max_iter, param_tol=None, S_root=None
+) -> EMResult:
     """Plain EM (no extrapolation) with the stopping rule of :func:`em_squarem`."""
     return em_squarem(
         S,
@@ -219,6 +227,7 @@ def em_plain(S, W, psi, *, floor, tol, max_iter, param_tol=None) -> EMResult:
         max_iter=max_iter,
         param_tol=param_tol,
         accelerate=False,
+        S_root=S_root,
     )
 
 
@@ -461,7 +470,9 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             self._fit_missing(X)
         else:  # one pass for (n, mean, S), kept for partial_fit
             self._sufficient_stats = SufficientStats.from_array(X)
-            self._fit_complete(self._sufficient_stats)
+            # wide data: the centred rows are a cheap square root of S
+            rows = X if X.shape[0] < X.shape[1] else None
+            self._fit_complete(self._sufficient_stats, rows=rows)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
         """Fit from statistics (``partial_fit``, Dask)."""
@@ -474,36 +485,50 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             return self.solver
         return "profile" if d <= _PROFILE_MAX_FEATURES else "em"
 
-    def _run_em(self, R, W, psi, floor):
+    def _run_em(self, R, W, psi, floor, root):
         """The one call of the EM engine (complete data, correlation scale)."""
         em = em_squarem if self.acceleration == "squarem" else em_plain
-        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
+        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter,
+                 S_root=root)
         reason = "converged" if res.converged else "max_iter"
         return ProfileResult(
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
         )
 
-    def _fit_one(self, R, k, psi0, floor, solver, known) -> ProfileResult:
+    def _fit_one(self, R, k, psi0, floor, solver, known, root) -> ProfileResult:
         """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
         if solver == "profile":
             return fit_profile(
                 R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter,
                 known=known,
             )
-        prof = ProfileLikelihood(R, k)
-        x0 = np.log(psi0)
-        _, lam, U = prof.evaluate(x0, full=False)  # the k leading pairs only
-        return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
+        # W(ψ₀) from the k leading eigenpairs of Ψ^{-1/2} R Ψ^{-1/2}, through
+        # the SVD of Ψ^{-1/2} L (R = L Lᵀ, L is d × rank)
+        U, sv, _ = linalg.svd(root / np.sqrt(psi0)[:, None], full_matrices=False)
+        lam = np.zeros(k)
+        lam[: min(k, sv.size)] = sv[:k] ** 2
+        U = np.pad(U[:, :k], ((0, 0), (0, max(0, k - U.shape[1]))))
+        W0 = ProfileLikelihood(R, k).loadings(np.log(psi0), lam, U)
+        return self._run_em(R, W0, psi0, floor, root)
 
-    def _fit_starts(self, R, k, floor, solver, rng) -> list:
-        """Fit from each start; later profile starts are screened (``known``)."""
+    def _fit_starts(self, R, k, floor, solver, rng, root=None) -> list:
+        """Fit from each start; later profile starts are screened (``known``).
+
+        ``root`` (d × r, ``root rootᵀ = R``) serves every EM start; it is
+        computed once here when not given.
+        """
+        if solver == "em" and root is None:
+            root = covariance_root(R)
+        init = self.init
+        if init == "smc" and root is not None and root.shape[1] < R.shape[0]:
+            init = "pca"  # a singular R: every SMC is 1, no information
         starts = starting_points(
-            R, k, floor, n_init=self.n_init, init=self.init, rng=rng
+            R, k, floor, n_init=self.n_init, init=init, rng=rng, root=root
         )
         fits, known, index = [], [], []
         with blas_threads(1) if R.shape[0] <= _SMALL else contextlib.nullcontext():
             for _, psi0 in starts:
-                res = self._fit_one(R, k, psi0, floor, solver, known)
+                res = self._fit_one(R, k, psi0, floor, solver, known, root)
                 if res.joined is not None:  # index into fits, not into known
                     res.joined = index[res.joined]
                 fits.append(res)
@@ -512,7 +537,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                     index.append(len(fits) - 1)
         return fits
 
-    def _fit_complete(self, stats: SufficientStats) -> None:
+    def _fit_complete(self, stats: SufficientStats, rows=None) -> None:
         rng = check_random_state(self.random_state)
         d = stats.n_features
         k = self._resolve_n_components(stats.n, d)
@@ -535,7 +560,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                                   res.converged, reason)]
         else:
             solver = self._resolve_solver(d)
-            fits = self._fit_starts(R, k, floor, solver, rng)
+            root = None
+            if rows is not None and solver == "em":  # R = L Lᵀ, L = Xcᵀ/(√n D)
+                root = (rows - stats.mean).T / (np.sqrt(stats.n) * D[:, None])
+            fits = self._fit_starts(R, k, floor, solver, rng, root)
         # a screened start that joined a known maximum is credited with it
         finals = np.array([
             fits[r.joined].loglike[-1] if r.joined is not None else r.loglike[-1]

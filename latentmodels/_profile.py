@@ -416,11 +416,22 @@ def start_smc(R, k, floor):
     return np.clip(psi, floor, np.maximum(np.diag(R), floor))
 
 
-def start_pca(R, k, floor):
-    """``ψ = diag(R − W Wᵀ)`` at the PPCA loadings of ``R`` (Tipping & Bishop)."""
+def start_pca(R, k, floor, root=None):
+    """``ψ = diag(R − W Wᵀ)`` at the PPCA loadings of ``R`` (Tipping & Bishop).
+
+    With ``root`` (``R = L Lᵀ``, L d × r, e.g. the centred rows of wide data)
+    the leading eigenpairs come from the SVD of ``L`` (O(d r²), not O(d³)).
+    """
     d = R.shape[0]
-    lam, U = np.linalg.eigh(R)
-    lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+    if root is not None:
+        U, sv, _ = linalg.svd(root, full_matrices=False)
+        lam = np.zeros(k)
+        lam[: min(k, sv.size)] = sv[:k] ** 2
+        U = U[:, :k]
+    else:
+        lam, U = np.linalg.eigh(R)
+        lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+    U = np.pad(U, ((0, 0), (0, k - U.shape[1])))
     sigma2 = max((np.trace(R) - lam.sum()) / (d - k), 0.0) if k < d else 0.0
     W = U * np.sqrt(np.maximum(lam - sigma2, 0.0))
     return np.maximum(np.diag(R) - np.sum(W * W, axis=1), floor)
@@ -432,7 +443,7 @@ def start_random(R, floor, rng):
     return np.maximum(np.diag(R) * u, floor)
 
 
-def starting_points(R, k, floor, *, n_init, init, rng):
+def starting_points(R, k, floor, *, n_init, init, rng, root=None):
     """The ``n_init`` starts: ``init`` first, then random ones.
 
     ``init`` is ``'smc'``, ``'pca'`` or ``'random'``. Returns a list of
@@ -444,7 +455,7 @@ def starting_points(R, k, floor, *, n_init, init, rng):
         if name == "smc":
             psi = start_smc(R, k, floor)
         elif name == "pca":
-            psi = start_pca(R, k, floor)
+            psi = start_pca(R, k, floor, root)
         else:
             psi = start_random(R, floor, rng)
         out.append((name, psi))

@@ -707,3 +707,21 @@ def test_solver_auto_switches_to_em_for_many_features():
         X += rng.standard_normal((300, d))
         fa = FactorAnalysis(1, n_init=1, tol=1e-8).fit(X)
         assert fa.solver_ == expected and fa.converged_
+
+
+def test_wide_data_em_from_the_rows_equals_the_covariance_route():
+    """n < d: the centred rows serve as S's square root and give the PCA start
+    (SMC is 1 everywhere for a singular S); the fit equals the one from the
+    statistics alone (``partial_fit``), where the root comes from eigh(S)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 4)) @ rng.standard_normal((4, 300))
+    X += rng.standard_normal((40, 300))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        rows = FactorAnalysis(4, init="pca", random_state=0).fit(X)
+        stats = FactorAnalysis(4, init="pca", random_state=0).partial_fit(X)
+    assert rows.solver_ == "em"
+    assert rows.score(X) == pytest.approx(stats.score(X), rel=1e-9)
+    np.testing.assert_allclose(
+        rows.get_covariance(), stats.get_covariance(), rtol=1e-6, atol=1e-8
+    )
