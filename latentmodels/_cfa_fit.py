@@ -1,0 +1,281 @@
+r"""Maximum likelihood for covariance structures: Fisher scoring, complete or FIML.
+
+Complete data. The log-likelihood per observation of ``x ~ N(μ, C(θ))`` at
+``μ̂ = x̄`` is ``−½[d log 2π + log det C + tr(C⁻¹ S)]`` with ``S`` the
+maximum likelihood (1/n) covariance. Fisher scoring steps
+``θ ← θ + t 𝓘(θ)⁻¹ ∇ℓ(θ)`` (:mod:`latentmodels._covariance_structure`),
+with ``t`` halved until the likelihood rises (so the trace is monotone).
+Lower bounds (``ψ``, factor variances) are kept by projection with an active
+set: a parameter at its bound whose gradient points outside is held there.
+
+Full-information ML (FIML) with missing entries (Anderson 1957; Arbuckle
+1996). Rows are grouped by their pattern of observed entries ``o``; a pattern
+with ``n_p`` rows, observed mean ``m_p`` and ML covariance ``S_p`` contributes
+
+.. math::
+
+    ℓ_p = −\tfrac{n_p}{2}\bigl[d_o \log 2π + \log\det C_{oo}
+          + \operatorname{tr}\bigl(C_{oo}^{-1} (S_p + δ_p δ_pᵀ)\bigr)\bigr],
+    \qquad δ_p = m_p − μ_o,
+
+so ``∂ℓ_p/∂μ_o = n_p C_{oo}^{-1} δ_p`` and the covariance part is the
+complete-data formula on ``(S_p + δ_p δ_pᵀ, C_{oo})``; the expected
+information is block diagonal in ``(θ, μ)``. The unrestricted (saturated)
+model, needed for the χ² test, is the same problem with ``θ = vech C``.
+
+References
+----------
+Anderson, T. W. (1957). Maximum likelihood estimates for a multivariate normal
+distribution when some observations are missing. JASA 52:200–203.
+Arbuckle, J. L. (1996). Full information estimation in the presence of
+incomplete data. In Advanced Structural Equation Modeling, 243–277.
+Jennrich, R. I. & Sampson, P. F. (1976). Newton-Raphson and related
+algorithms for maximum likelihood variance component estimation.
+Technometrics 18:11–17.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg
+
+from ._covariance_structure import gaussian_gradient_information, whitening
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+@dataclass
+class ScoringResult:
+    """Where Fisher scoring stopped: ``theta``, the trace of ``ℓ`` per row, why."""
+
+    theta: np.ndarray
+    loglike: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    information: np.ndarray | None = None
+
+
+def _solve_psd(info, g):
+    """``𝓘⁺ g`` by an eigen-decomposition (a pseudo-inverse on flat directions)."""
+    w, V = linalg.eigh(info)
+    keep = w > 1e-12 * max(w[-1], 1e-300)
+    return V[:, keep] @ ((V[:, keep].T @ g) / w[keep])
+
+
+def fisher_scoring(objective, theta, lower, *, tol, max_iter) -> ScoringResult:
+    """Maximise ``objective`` by Fisher scoring with step halving and bounds.
+
+    ``objective(θ)`` returns ``(ℓ, ∇ℓ, 𝓘)`` or None where ``θ`` is outside the
+    model (``C`` or Φ not positive definite). It stops when the scoring
+    decrement ``∇ℓᵀ 𝓘⁻¹ ∇ℓ`` (about twice the gain still available) falls
+    below ``tol``, after taking that last step.
+    """
+    val = objective(theta)
+    if val is None:
+        raise ValueError("The starting point is outside the model.")
+    res = ScoringResult(theta, [val[0]])
+    for it in range(1, max_iter + 1):
+        ll, g, info = val
+        held = (theta <= lower) & (g <= 0)
+        step = np.zeros_like(theta)
+        free = ~held
+        step[free] = _solve_psd(info[np.ix_(free, free)], g[free])
+        decrement = float(g @ step)
+        t, accepted = 1.0, False
+        for _ in range(40):
+            cand = np.maximum(theta + t * step, lower)
+            new = objective(cand)
+            if new is not None and new[0] >= ll:
+                accepted = True
+                break
+            t *= 0.5
+        res.n_iter = it
+        if not accepted:  # no ascent left at rounding level
+            res.converged = decrement < max(tol, 1e-8)
+            break
+        theta, val = cand, new
+        res.loglike.append(val[0])
+        if decrement < tol:
+            res.converged = True
+            break
+    res.theta, res.information = theta, val[2]
+    return res
+
+
+# --- complete data ---------------------------------------------------------------
+def complete_objective(structure, S):
+    """``θ ↦ (ℓ, ∇ℓ, 𝓘)`` per observation for data with ML covariance ``S``."""
+    d = S.shape[0]
+
+    def objective(theta):
+        if not structure.feasible(theta):
+            return None
+        C = structure.implied(theta)
+        try:
+            g, info, logdet, trace = gaussian_gradient_information(
+                S, C, structure.derivatives(theta)
+            )
+        except np.linalg.LinAlgError:
+            return None
+        return -0.5 * (d * _LOG_2PI + logdet + trace), g, info
+
+    return objective
+
+
+def start_values(structure, S):
+    """Starting ``θ``: one-factor principal components per factor.
+
+    For each factor, the leading eigenpair ``(ε, v)`` of ``S`` on its
+    indicators gives loadings ``v √(ε − ε̄)`` (``ε̄`` the mean of the other
+    eigenvalues); the factor covariances are least-squares fits of the
+    cross-covariance blocks, held inside ``±0.9`` as correlations; the first
+    loading is then rescaled to its fixed value where there is one, and
+    ``ψ = max(diag(S − Λ Φ Λᵀ), 0.1 diag S)``.
+    """
+    d, k = structure.d, structure.k
+    active = structure.free | (structure.fixed != 0)
+    L = np.zeros((d, k))
+    for j in range(k):
+        idx = np.flatnonzero(active[:, j])
+        w, V = np.linalg.eigh(S[np.ix_(idx, idx)])
+        rest = w[:-1].mean() if idx.size > 1 else 0.5 * w[-1]
+        v = V[:, -1] * np.sqrt(max(w[-1] - rest, 0.1 * w[-1]))
+        if np.sum(v) < 0:
+            v = -v
+        L[idx, j] = v
+    # factor "correlations" on the scale where every factor has variance 1
+    Phi = np.eye(k)
+    for j in range(k):
+        for m in range(j + 1, k):
+            lj, lm = L[:, j], L[:, m]
+            r = lj @ S @ lm / max((lj @ lj) * (lm @ lm), 1e-300)
+            Phi[j, m] = Phi[m, j] = np.clip(r, -0.9, 0.9)
+    if structure.orthogonal:
+        Phi = np.eye(k)
+    if np.linalg.eigvalsh(Phi)[0] < 0.05:
+        Phi = 0.5 * Phi + 0.5 * np.eye(k)
+    if not structure.std_lv:  # rescale each factor to its first fixed loading
+        for j in range(k):
+            fixed_rows = np.flatnonzero(~structure.free[:, j]
+                                        & (structure.fixed[:, j] != 0))
+            if fixed_rows.size:
+                i = fixed_rows[0]
+                ratio = L[i, j] / structure.fixed[i, j]
+                if abs(ratio) > 1e-8:
+                    L[:, j] /= ratio
+                    Phi[j, :] *= ratio
+                    Phi[:, j] *= ratio
+    L = np.where(structure.free, L, structure.fixed)
+    psi = np.diag(S) - np.einsum("ij,jk,ik->i", L, Phi, L)
+    psi = np.maximum(psi, 0.1 * np.diag(S))
+    psi = np.where(psi > 0, psi, 1.0)
+    return structure.pack(L, Phi, psi)
+
+
+# --- missing entries ----------------------------------------------------------------
+@dataclass
+class PatternData:
+    """Rows grouped by observed pattern: per pattern ``o``, ``n_p``, ``m_p``, ``S_p``."""
+
+    observed: list
+    counts: np.ndarray
+    means: list
+    covs: list
+    n: int
+    d: int
+
+    @classmethod
+    def from_array(cls, X):
+        obs = ~np.isnan(X)
+        patterns, inverse, counts = np.unique(
+            obs, axis=0, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.reshape(-1)
+        observed, means, covs, kept = [], [], [], []
+        for p, pat in enumerate(patterns):
+            if not pat.any():
+                continue
+            Xp = X[np.ix_(inverse == p, pat)]
+            m = Xp.mean(axis=0)
+            R = Xp - m
+            observed.append(np.flatnonzero(pat))
+            means.append(m)
+            covs.append(R.T @ R / Xp.shape[0])
+            kept.append(counts[p])
+        return cls(observed, np.asarray(kept), means, covs, X.shape[0], X.shape[1])
+
+
+def fiml_objective(structure, data: PatternData):
+    """``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘)`` per row of the observed-data likelihood."""
+    q, d, n = structure.n_params, data.d, data.n
+
+    def objective(theta_full):
+        theta, mu = theta_full[:q], theta_full[q:]
+        if not structure.feasible(theta):
+            return None
+        C = structure.implied(theta)
+        dC = structure.derivatives(theta)
+        ll, grad, info = 0.0, np.zeros(q + d), np.zeros((q + d, q + d))
+        try:
+            for o, n_p, m, Sp in zip(data.observed, data.counts, data.means,
+                                     data.covs):
+                w = n_p / n
+                delta = m - mu[o]
+                T = Sp + np.outer(delta, delta)
+                g, inf, logdet, trace = gaussian_gradient_information(
+                    T, C[np.ix_(o, o)], dC[:, o][:, :, o], weight=w
+                )
+                ll -= 0.5 * w * (o.size * _LOG_2PI + logdet + trace)
+                grad[:q] += g
+                info[:q, :q] += inf
+                _, Rinv = whitening(C[np.ix_(o, o)])
+                K = Rinv.T @ Rinv
+                grad[q + o] += w * (K @ delta)
+                info[np.ix_(q + o, q + o)] += w * K
+        except np.linalg.LinAlgError:
+            return None
+        return ll, grad, info
+
+    return objective
+
+
+def fit_fiml(structure, data, theta0, mu0, lower, *, tol, max_iter):
+    """FIML estimates of ``(θ, μ)`` from a start; the result's ``theta`` holds both.
+
+    ``lower`` bounds ``θ``; the means are unbounded.
+    """
+    return fisher_scoring(
+        fiml_objective(structure, data),
+        np.concatenate([theta0, mu0]),
+        np.concatenate([lower, np.full(data.d, -np.inf)]),
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def pairwise_moments(X):
+    """Mean and a positive definite covariance from the observed entries.
+
+    The mean and variances use every observed entry; covariances are
+    zero (a diagonal start that is always positive definite).
+    """
+    mu = np.nanmean(X, axis=0)
+    var = np.nanvar(X, axis=0)
+    var = np.where(var > 0, var, 1.0)
+    return mu, np.diag(var)
+
+
+def independence_loglike(X):
+    """Log-likelihood of the independence model (diagonal C, free μ), FIML.
+
+    It factorises over the features, so its maximum uses each column's
+    observed entries alone.
+    """
+    ll = 0.0
+    for col in X.T:
+        x = col[~np.isnan(col)]
+        v = x.var()
+        ll += -0.5 * x.size * (_LOG_2PI + np.log(v) + 1.0)
+    return float(ll)
