@@ -368,7 +368,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         """The parameter table in lavaan's layout (``parameterEstimates``).
 
         Loadings (``=~``, fixed ones with ``se = 0``), residual variances and
-        factor (co)variances (``~~``), and with FIML the intercepts (``~1``).
+        factor (co)variances (``~~``), and with FIML the intercepts (``~1``)
+        and the factor means (fixed at 0).
 
         Returns
         -------
@@ -407,6 +408,9 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             rows += [(x, "~1", "") for x in names]
             e += list(self.mean_)
             s += list(se[st.n_params:])
+            rows += [(f, "~1", "") for f in factors]  # factor means, fixed at 0
+            e += [0.0] * st.k
+            s += [0.0] * st.k
         del L_rows
         return self._table(rows, np.asarray(e, float), np.asarray(s, float))
 
