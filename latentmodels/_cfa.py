@@ -49,6 +49,7 @@ from ._cfa_syntax import parse_model
 from ._covariance_structure import CovarianceStructure, SaturatedStructure
 from ._identification import structure_identification
 from ._stats import SufficientStats
+from ._threads import blas_threads
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -204,7 +205,9 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         -------
         self
         """
-        return super().fit(X)
+        # the matrices are small (d × d, q × q): BLAS threads only add overhead
+        with blas_threads(1):
+            return super().fit(X)
 
     def _make_structure(self, d):
         names = getattr(self, "feature_names_in_", None)
@@ -457,7 +460,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         Identification
         """
         check_is_fitted(self, "loadings_")
-        return structure_identification(
-            self._structure, self._theta, n_random=n_random,
-            random_state=random_state,
-        )
+        with blas_threads(1):
+            return structure_identification(
+                self._structure, self._theta, n_random=n_random,
+                random_state=random_state,
+            )

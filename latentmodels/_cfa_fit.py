@@ -210,6 +210,10 @@ class PatternData:
 def fiml_objective(structure, data: PatternData):
     """``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘)`` per row of the observed-data likelihood."""
     q, d, n = structure.n_params, data.d, data.n
+    blocks = [
+        (o, np.ix_(o, o), np.ix_(q + o, q + o), n_p / n, m, Sp)
+        for o, n_p, m, Sp in zip(data.observed, data.counts, data.means, data.covs)
+    ]
 
     def objective(theta_full):
         theta, mu = theta_full[:q], theta_full[q:]
@@ -219,21 +223,20 @@ def fiml_objective(structure, data: PatternData):
         dC = structure.derivatives(theta)
         ll, grad, info = 0.0, np.zeros(q + d), np.zeros((q + d, q + d))
         try:
-            for o, n_p, m, Sp in zip(data.observed, data.counts, data.means,
-                                     data.covs):
-                w = n_p / n
+            for o, oo, qo, w, m, Sp in blocks:
                 delta = m - mu[o]
                 T = Sp + np.outer(delta, delta)
+                C_oo = C[oo]
+                Rinv = whitening(C_oo)[1]
                 g, inf, logdet, trace = gaussian_gradient_information(
-                    T, C[np.ix_(o, o)], dC[:, o][:, :, o], weight=w
+                    T, C_oo, dC[:, oo[0], oo[1]], weight=w, Rinv=Rinv
                 )
                 ll -= 0.5 * w * (o.size * _LOG_2PI + logdet + trace)
                 grad[:q] += g
                 info[:q, :q] += inf
-                _, Rinv = whitening(C[np.ix_(o, o)])
                 K = Rinv.T @ Rinv
                 grad[q + o] += w * (K @ delta)
-                info[np.ix_(q + o, q + o)] += w * K
+                info[qo] += w * K
         except np.linalg.LinAlgError:
             return None
         return ll, grad, info

@@ -165,7 +165,7 @@ def whitening(C):
     return R, Rinv
 
 
-def gaussian_gradient_information(S, C, dC, weight=1.0):
+def gaussian_gradient_information(S, C, dC, weight=1.0, Rinv=None):
     """Gradient and Fisher information of ``weight·(−½)[log det C + tr(C⁻¹S)]``.
 
     Parameters
@@ -175,6 +175,9 @@ def gaussian_gradient_information(S, C, dC, weight=1.0):
         covariance (positive definite).
     dC : ndarray of shape (q, d, d)
         ``∂C/∂θ_a``.
+    weight : float, default=1.0
+    Rinv : ndarray of shape (d, d), optional
+        ``R⁻¹`` from :func:`whitening` of ``C``, if the caller has it.
 
     Returns
     -------
@@ -184,14 +187,15 @@ def gaussian_gradient_information(S, C, dC, weight=1.0):
     trace : float
         ``tr(C⁻¹ S)``.
     """
-    R, Rinv = whitening(C)
+    if Rinv is None:
+        Rinv = whitening(C)[1]
     E = Rinv @ S @ Rinv.T
     B = Rinv @ dC @ Rinv.T  # (q, d, d)
     Bf = B.reshape(B.shape[0], -1)
     E[np.diag_indices_from(E)] -= 1.0
     grad = 0.5 * weight * (Bf @ E.ravel())
     info = 0.5 * weight * (Bf @ Bf.T)
-    logdet = 2.0 * np.sum(np.log(np.diag(R)))
+    logdet = -2.0 * np.sum(np.log(np.diag(Rinv)))
     trace = float(np.trace(E)) + C.shape[0]
     return grad, info, logdet, trace
 

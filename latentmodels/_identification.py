@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._covariance_structure import CovarianceStructure
+from ._threads import blas_threads
 
 # A singular value below RANK_RTOL times the largest counts as zero.
 RANK_RTOL = 1e-8
@@ -132,9 +133,10 @@ def structure_identification(structure, theta, *, n_random=3, random_state=None)
     """:func:`identification` of a :class:`CovarianceStructure` at ``theta``."""
     rng = check_random_state(random_state)
     points = [structure.random_point(rng) for _ in range(n_random)]
-    return identification(
-        structure.jacobian_vech, theta, points, structure.parameter_names()
-    )
+    with blas_threads(1):  # small SVDs: threads only add overhead
+        return identification(
+            structure.jacobian_vech, theta, points, structure.parameter_names()
+        )
 
 
 def fa_identification(
