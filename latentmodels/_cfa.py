@@ -452,8 +452,7 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         """Local identification: rank of ``∂ vech C / ∂θ`` at the estimate.
 
         Also computed at ``n_random`` random points of the model (the rank
-        almost everywhere); see :class:`latentmodels._identification.
-        Identification` and the user guide *cfa*.
+        almost everywhere); see the user guide *cfa*.
 
         Returns
         -------
