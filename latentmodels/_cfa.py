@@ -25,6 +25,7 @@ lavaan's defaults (Rosseel 2012).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,6 +43,7 @@ from ._cfa_fit import (
     fiml_objective,
     fisher_scoring,
     independence_loglike,
+    observed_information,
     pairwise_moments,
     start_values,
 )
@@ -298,6 +300,7 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             "loglike_baseline": independence_loglike(X),
             "mean_h1": mu1,
             "information_full": res.information,
+            "data": data,
         }
 
     def _finish(self, structure, res, mean, n, lower):
@@ -326,13 +329,20 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         self.n_iter_ = res.n_iter
 
     # --- inference ------------------------------------------------------------------
-    def standard_errors(self):
+    def standard_errors(self, information=None):
         """Standard errors, z-values and p-values of the free parameters.
 
-        From the expected (Fisher) information ``𝓘`` per observation:
-        ``Cov(θ̂) ≈ 𝓘(θ̂)⁻¹ / n``, lavaan's default for complete data (with
-        FIML, the expected information of the observed-data likelihood,
-        means included). Parameters held at a bound get NaN.
+        ``Cov(θ̂) ≈ 𝓘(θ̂)⁻¹ / n`` with ``𝓘`` the information per observation:
+        the expected (Fisher) information, or the observed one (minus the
+        Hessian of the mean log-likelihood, by central differences of the
+        analytic gradient). lavaan's defaults: expected for complete data,
+        observed with FIML (where it also covers the means). Parameters held
+        at a bound get NaN.
+
+        Parameters
+        ----------
+        information : {'expected', 'observed'} or None, default=None
+            None follows lavaan's default for the fit.
 
         Returns
         -------
@@ -341,12 +351,37 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             ``lhs, op, rhs, est, se, z, pvalue``.
         """
         check_is_fitted(self, "loadings_")
-        est, se = self._estimates_and_se()
-        return self._table(self._structure.parameter_table(), est, se)
+        est, se = self._estimates_and_se(information)
+        rows = self._structure.parameter_table()
+        if self._fiml is not None:
+            rows += [(x, "~1", "") for x in self._structure.feature_names]
+        return self._table(rows, est, se)
 
-    def _estimates_and_se(self):
+    def _information_matrix(self, information):
+        if information is None:
+            information = "expected" if self._fiml is None else "observed"
+        if information not in ("expected", "observed"):
+            raise ValueError(
+                f"information must be 'expected', 'observed' or None, got "
+                f"{information!r}."
+            )
         st = self._structure
-        info = (self._fiml or {}).get("information_full", self._information)
+        if information == "expected":
+            if self._fiml is None:
+                return self._information
+            return self._fiml["information_full"]
+        if self._fiml is None:
+            objective = complete_objective(st, self._S)
+            theta = self._theta
+        else:
+            objective = fiml_objective(st, self._fiml["data"])
+            theta = np.concatenate([self._theta, self.mean_])
+        with blas_threads(1):
+            return observed_information(objective, theta)
+
+    def _estimates_and_se(self, information=None):
+        st = self._structure
+        info = self._information_matrix(information)
         keep = np.concatenate([~self._at_bound,
                                np.ones(info.shape[0] - st.n_params, dtype=bool)])
         cov = np.full(info.shape, np.nan)
@@ -367,12 +402,17 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         df["pvalue"] = 2.0 * sps.norm.sf(np.abs(z))
         return df
 
-    def summary(self):
+    def summary(self, information=None):
         """The parameter table in lavaan's layout (``parameterEstimates``).
 
         Loadings (``=~``, fixed ones with ``se = 0``), residual variances and
         factor (co)variances (``~~``), and with FIML the intercepts (``~1``)
         and the factor means (fixed at 0).
+
+        Parameters
+        ----------
+        information : {'expected', 'observed'} or None, default=None
+            Of the standard errors (see :meth:`standard_errors`).
 
         Returns
         -------
@@ -381,7 +421,7 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         """
         check_is_fitted(self, "loadings_")
         st = self._structure
-        est, se = self._estimates_and_se()
+        est, se = self._estimates_and_se(information)
         names, factors = st.feature_names, st.factor_names
         rows, e, s = [], [], []
         free = iter(range(st.n_load))
@@ -424,7 +464,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         ``T = 2(ℓ_sat − ℓ)`` against the saturated model fitted by FIML),
         CFI and TLI against the independence model, RMSEA with its 90%
         interval, SRMR, AIC and BIC (lavaan counts the means only when they
-        are modelled, i.e. with FIML).
+        are modelled, i.e. with FIML; there the SRMR also averages the
+        standardised mean residuals, as lavaan's).
 
         Returns
         -------
@@ -441,12 +482,20 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
                                    n_free_params=q, n_mean_params=0)
         n, f = self.n_samples_, self._fiml
         ll = n * self.loglike_[-1]
-        return goodness_of_fit(
+        gof = goodness_of_fit(
             self._S, C, n_samples=n, n_free_params=q,
             statistic=max(2.0 * (f["loglike_h1"] - ll), 0.0),
             baseline_statistic=2.0 * (f["loglike_h1"] - f["loglike_baseline"]),
             loglike=ll,
         )
+        # lavaan's SRMR with a mean structure also averages the d standardised
+        # mean residuals (saturated FIML means against the model's)
+        sd = np.sqrt(np.diag(self._S))
+        resid_cov = ((self._S - C) / np.outer(sd, sd))[np.tril_indices(C.shape[0])]
+        resid_mean = (f["mean_h1"] - self.mean_) / sd
+        srmr = np.sqrt((np.sum(resid_cov**2) + np.sum(resid_mean**2))
+                       / (resid_cov.size + resid_mean.size))
+        return replace(gof, srmr=float(srmr))
 
     def identification(self, *, n_random=3, random_state=None):
         """Local identification: rank of ``∂ vech C / ∂θ`` at the estimate.

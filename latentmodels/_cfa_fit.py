@@ -104,6 +104,26 @@ def fisher_scoring(objective, theta, lower, *, tol, max_iter) -> ScoringResult:
     return res
 
 
+def observed_information(objective, theta, step=1e-5):
+    """``−∇²ℓ`` by central differences of the analytic gradient, symmetrised.
+
+    The step is relative, ``step · max(|θ_a|, 1)``; the result is accurate to
+    about ``step²`` relative, far below what standard errors need.
+    """
+    q = theta.size
+    H = np.zeros((q, q))
+    for a in range(q):
+        h = step * max(abs(theta[a]), 1.0)
+        e = np.zeros(q)
+        e[a] = h
+        up, down = objective(theta + e), objective(theta - e)
+        if up is None or down is None:
+            raise ValueError("The estimate is too close to the boundary of the "
+                             "model for the observed information.")
+        H[a] = (up[1] - down[1]) / (2.0 * h)
+    return -0.5 * (H + H.T)
+
+
 # --- complete data ---------------------------------------------------------------
 def complete_objective(structure, S):
     """``θ ↦ (ℓ, ∇ℓ, 𝓘)`` per observation for data with ML covariance ``S``."""

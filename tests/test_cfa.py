@@ -333,3 +333,27 @@ def test_fa_identification_of_a_fitted_factor_analysis():
     direction = np.concatenate([(W @ A).T.ravel(), np.zeros(6)])
     v = ident.null_directions[:, 0]
     assert abs(abs(v @ direction) / np.linalg.norm(direction) - 1) < 1e-8
+
+
+def test_observed_equals_expected_information_when_the_model_fits_exactly():
+    # one factor, three indicators: saturated, C = S at the estimate, where the
+    # observed information equals the expected one
+    cfa = ConfirmatoryFactorAnalysis().fit(_two_factor_data()[:, :3])
+    expected = cfa.standard_errors(information="expected")["se"].to_numpy()
+    observed = cfa.standard_errors(information="observed")["se"].to_numpy()
+    np.testing.assert_allclose(observed, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="'expected', 'observed'"):
+        cfa.standard_errors(information="sandwich")
+
+
+def test_fiml_standard_errors_cover_the_means():
+    X = _two_factor_data(n=200, missing=0.1)
+    cfa = ConfirmatoryFactorAnalysis(TWO_FACTORS, missing_values="fiml").fit(X)
+    table = cfa.standard_errors()
+    means = table[table["op"] == "~1"]
+    assert len(table) == 13 + 6 and len(means) == 6
+    np.testing.assert_allclose(means["est"], cfa.mean_)
+    # a mean's standard error is close to sd / sqrt(n observed)
+    n_obs = (~np.isnan(X)).sum(axis=0)
+    ref = np.sqrt(np.diag(cfa.get_covariance()) / n_obs)
+    np.testing.assert_allclose(means["se"], ref, rtol=0.1)

@@ -105,6 +105,7 @@ fits <- list(
   default = cfa(model, full),
   std_lv = cfa(model, full, std.lv = TRUE),
   orthogonal = cfa(model, full, orthogonal = TRUE),
+  observed = cfa(model, full, information = "observed"),
   fiml = cfa(model, masked, missing = "fiml"),
   fiml_expected = cfa(model, masked, missing = "fiml", information = "expected")
 )
@@ -182,14 +183,26 @@ def test_equals_lavaan(lavaan, hs, name, kwargs):
     assert gof.srmr == pytest.approx(fm["srmr"], rel=1e-4)
 
 
+def test_observed_information_equals_lavaan(lavaan, hs):
+    par, _ = lavaan("observed")
+    cfa = ConfirmatoryFactorAnalysis(HS_MODEL).fit(hs)
+    _compare_tables(cfa.summary(information="observed"), par, rtol_est=1e-4,
+                    rtol_se=1e-3)
+
+
 def test_fiml_equals_lavaan(lavaan, hs_masked):
     par, fm = lavaan("fiml")
     cfa = ConfirmatoryFactorAnalysis(HS_MODEL, missing_values="fiml").fit(hs_masked)
-    _compare_tables(cfa.summary(), par, rtol_est=1e-4, rtol_se=None)
-    _compare_fit(cfa.goodness_of_fit(), fm, rtol=1e-4)
-    # our standard errors use the expected information, as lavaan's option
+    # estimates, and standard errors from the observed information (lavaan's
+    # default with missing = "fiml")
+    _compare_tables(cfa.summary(), par, rtol_est=1e-4, rtol_se=1e-3)
+    gof = cfa.goodness_of_fit()
+    _compare_fit(gof, fm, rtol=1e-4)
+    assert gof.srmr == pytest.approx(fm["srmr"], rel=1e-4)
+    # and from the expected information, as lavaan's option
     par_expected, _ = lavaan("fiml_expected")
-    _compare_tables(cfa.summary(), par_expected, rtol_est=1e-4, rtol_se=1e-3)
+    _compare_tables(cfa.summary(information="expected"), par_expected,
+                    rtol_est=1e-4, rtol_se=1e-3)
 
 
 # --- semopy -----------------------------------------------------------------------
