@@ -254,7 +254,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         theta0 = start_values(structure, S_fit)
         lower = self._lower_bounds(structure, S_fit, theta0)
         theta0 = np.maximum(theta0, lower)
-        res = fisher_scoring(complete_objective(structure, S_fit), theta0, lower,
+        res = fisher_scoring(complete_objective(structure, S_fit, observed=True),
+                             theta0, lower,
                              tol=self.tol, max_iter=self.max_iter)
         self._finish(structure, res, stats.mean, stats.n, lower)
         self._S = S
@@ -334,8 +335,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
 
         ``Cov(θ̂) ≈ 𝓘(θ̂)⁻¹ / n`` with ``𝓘`` the information per observation:
         the expected (Fisher) information, or the observed one (minus the
-        Hessian of the mean log-likelihood, by central differences of the
-        analytic gradient). lavaan's defaults: expected for complete data,
+        Hessian of the mean log-likelihood; analytic for complete data, by
+        central differences of the analytic gradient with FIML). lavaan's defaults: expected for complete data,
         observed with FIML (where it also covers the means). Parameters held
         at a bound get NaN.
 
@@ -370,9 +371,8 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             if self._fiml is None:
                 return self._information
             return self._fiml["information_full"]
-        if self._fiml is None:
-            objective = complete_objective(st, self._S)
-            theta = self._theta
+        if self._fiml is None:  # analytic
+            return complete_objective(st, self._S, observed=True)(self._theta)[3]
         else:
             objective = fiml_objective(st, self._fiml["data"])
             theta = np.concatenate([self._theta, self.mean_])

@@ -41,7 +41,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
-from ._covariance_structure import gaussian_gradient_information, whitening
+from ._covariance_structure import (
+    gaussian_gradient_information,
+    gaussian_observed_information,
+    whitening,
+)
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -64,25 +68,48 @@ def _solve_psd(info, g):
     return V[:, keep] @ ((V[:, keep].T @ g) / w[keep])
 
 
-def fisher_scoring(objective, theta, lower, *, tol, max_iter) -> ScoringResult:
-    """Maximise ``objective`` by Fisher scoring with step halving and bounds.
+def _newton_or_scoring(val, free):
+    """Newton's step where the observed information is positive definite.
 
-    ``objective(θ)`` returns ``(ℓ, ∇ℓ, 𝓘)`` or None where ``θ`` is outside the
-    model (``C`` or Φ not positive definite). It stops when the scoring
-    decrement ``∇ℓᵀ 𝓘⁻¹ ∇ℓ`` (about twice the gain still available) falls
-    below ``tol``, after taking that last step.
+    ``val`` is ``(ℓ, ∇ℓ, 𝓘)`` or ``(ℓ, ∇ℓ, 𝓘, 𝓙)`` with ``𝓙 = −∇²ℓ``; without
+    ``𝓙``, or where it is not positive definite (far from the maximum),
+    the Fisher-scoring step ``𝓘⁻¹ ∇ℓ``.
+    """
+    g = val[1][free]
+    if len(val) > 3:
+        try:
+            cho = linalg.cho_factor(val[3][np.ix_(free, free)], lower=True)
+            return linalg.cho_solve(cho, g)
+        except linalg.LinAlgError:
+            pass
+    return _solve_psd(val[2][np.ix_(free, free)], g)
+
+
+def fisher_scoring(objective, theta, lower, *, tol, max_iter) -> ScoringResult:
+    """Maximise ``objective`` by Fisher scoring / Newton with step halving, bounds.
+
+    ``objective(θ)`` returns ``(ℓ, ∇ℓ, 𝓘)`` — or ``(ℓ, ∇ℓ, 𝓘, 𝓙)`` with the
+    observed information ``𝓙``, which gives Newton's step where it is
+    positive definite (quadratic convergence near the maximum, where Fisher
+    scoring is only linear when the model does not fit exactly) — or None
+    where ``θ`` is outside the model (``C`` or Φ not positive definite). It
+    stops when the decrement ``∇ℓᵀ Δθ`` (about twice the gain still
+    available) falls below ``tol``, after taking that last step.
     """
     val = objective(theta)
     if val is None:
         raise ValueError("The starting point is outside the model.")
     res = ScoringResult(theta, [val[0]])
     for it in range(1, max_iter + 1):
-        ll, g, info = val
+        ll, g, info = val[:3]
         held = (theta <= lower) & (g <= 0)
-        step = np.zeros_like(theta)
         free = ~held
-        step[free] = _solve_psd(info[np.ix_(free, free)], g[free])
+        step = np.zeros_like(theta)
+        step[free] = _newton_or_scoring(val, free)
         decrement = float(g @ step)
+        if decrement <= 0:  # a Newton step that does not ascend: score instead
+            step[free] = _solve_psd(info[np.ix_(free, free)], g[free])
+            decrement = float(g @ step)
         t, accepted = 1.0, False
         for _ in range(40):
             cand = np.maximum(theta + t * step, lower)
@@ -125,21 +152,31 @@ def observed_information(objective, theta, step=1e-5):
 
 
 # --- complete data ---------------------------------------------------------------
-def complete_objective(structure, S):
-    """``θ ↦ (ℓ, ∇ℓ, 𝓘)`` per observation for data with ML covariance ``S``."""
+def complete_objective(structure, S, observed=False):
+    """``θ ↦ (ℓ, ∇ℓ, 𝓘[, 𝓙])`` per observation for data with ML covariance ``S``.
+
+    With ``observed=True`` the observed information ``𝓙 = −∇²ℓ`` comes too
+    (:func:`~latentmodels._covariance_structure.gaussian_observed_information`).
+    """
     d = S.shape[0]
 
     def objective(theta):
         if not structure.feasible(theta):
             return None
         C = structure.implied(theta)
+        dC = structure.derivatives(theta)
         try:
-            g, info, logdet, trace = gaussian_gradient_information(
-                S, C, structure.derivatives(theta)
-            )
+            Rinv = whitening(C)[1]
         except np.linalg.LinAlgError:
             return None
-        return -0.5 * (d * _LOG_2PI + logdet + trace), g, info
+        g, info, logdet, trace = gaussian_gradient_information(S, C, dC, Rinv=Rinv)
+        ll = -0.5 * (d * _LOG_2PI + logdet + trace)
+        if not observed:
+            return ll, g, info
+        obs = gaussian_observed_information(
+            S, C, dC, lambda Om: structure.second_derivative_term(theta, Om), Rinv
+        )
+        return ll, g, info, obs
 
     return objective
 

@@ -134,6 +134,28 @@ class CovarianceStructure:
             dC[self.n_load + d + t] = outer if j == m else outer + outer.T
         return dC
 
+    def second_derivative_term(self, theta, Omega):
+        """``½⟨Ω, ∂²C/∂θ_a∂θ_b⟩`` for all ``a, b`` (``q × q``), Ω symmetric.
+
+        Only loading–loading pairs (``φ_jj' Ω_ii'``) and loading–factor
+        (co)variance pairs (``(Ω u)_i`` with ``u = Λ (∂Φ/∂φ_lm) e_j``) have a
+        second derivative; ``C`` is linear in ``ψ`` and in Φ.
+        """
+        L, Phi, _ = self.unpack(theta)
+        H = np.zeros((self.n_params, self.n_params))
+        rows, cols = self.load_idx
+        nl = self.n_load
+        H[:nl, :nl] = Phi[np.ix_(cols, cols)] * Omega[np.ix_(rows, rows)]
+        OL = Omega @ L  # (d, k): column l is Ω λ_l
+        base = nl + self.d
+        for t, (l, m) in enumerate(self.phi_idx):
+            col = (cols == m) * OL[rows, l]
+            if l != m:
+                col = col + (cols == l) * OL[rows, m]
+            H[:nl, base + t] = col
+            H[base + t, :nl] = col
+        return H
+
     def jacobian_vech(self, theta):
         """Jacobian of ``vech C`` (lower triangle, row by row) wrt ``θ``."""
         il = np.tril_indices(self.d)
@@ -163,6 +185,29 @@ def whitening(C):
     if info != 0:
         raise np.linalg.LinAlgError("C is singular.")
     return R, Rinv
+
+
+def gaussian_observed_information(S, C, dC, second, Rinv):
+    r"""``−∇²ℓ`` of ``ℓ = −½[log det C + tr(C⁻¹S)]``, analytically.
+
+    With ``B_a = R⁻¹ ∂_aC R⁻ᵀ``, ``Ŝ = R⁻¹ S R⁻ᵀ`` and ``Ω = C⁻¹(S − C)C⁻¹``,
+
+    .. math::
+
+        −\frac{∂²ℓ}{∂θ_a ∂θ_b} = \operatorname{tr}(Ŝ B_a B_b)
+            − ½ \operatorname{tr}(B_a B_b) − ½⟨Ω, ∂²_{ab} C⟩,
+
+    which equals the expected information at ``S = C``. ``second`` is the
+    callable ``Ω ↦ ½⟨Ω, ∂²C⟩`` of the structure.
+    """
+    Sh = Rinv @ S @ Rinv.T
+    B = Rinv @ dC @ Rinv.T
+    Bf = B.reshape(B.shape[0], -1)
+    SBf = (Sh @ B).reshape(B.shape[0], -1)
+    K = Rinv.T @ Rinv
+    Omega = K @ S @ K - K
+    info = SBf @ Bf.T - 0.5 * (Bf @ Bf.T) - second(Omega)
+    return 0.5 * (info + info.T)
 
 
 def gaussian_gradient_information(S, C, dC, weight=1.0, Rinv=None):

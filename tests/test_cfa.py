@@ -74,6 +74,11 @@ def test_complete_loglike_gradient_and_information(std_lv, orthogonal):
     assert ll == pytest.approx(ref, rel=1e-12)
     np.testing.assert_allclose(g, _fd_gradient(lambda t: obj(t)[0], theta),
                                rtol=1e-6, atol=1e-8)
+    # the analytic observed information is minus the Hessian
+    hess = np.array([_fd_gradient(lambda t, a=a: obj(t)[1][a], theta)
+                     for a in range(theta.size)])
+    observed = complete_objective(st, S, observed=True)(theta)[3]
+    np.testing.assert_allclose(observed, -hess, rtol=1e-5, atol=1e-7)
     # at S = C the observed information equals the expected one
     obj_exact = complete_objective(st, C)
     hess = np.array([_fd_gradient(lambda t, a=a: obj_exact(t)[1][a], theta)
