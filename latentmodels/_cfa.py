@@ -313,6 +313,17 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
                 "(identification()).",
                 ConvergenceWarning,
             )
+        psi_held = (res.theta <= lower)[structure.n_load:structure.n_load
+                                        + structure.d]
+        if psi_held.any():
+            which = [structure.feature_names[i] for i in np.flatnonzero(psi_held)]
+            _warnings.warn(
+                f"Heywood case: the residual variance of {which} reached the floor "
+                f"noise_floor={self.noise_floor:g} times the feature's variance "
+                "(lavaan would report a negative variance). The model may be "
+                "misspecified, or a factor has too few indicators.",
+                UserWarning,
+            )
         L, Phi, psi = structure.unpack(res.theta)
         self._structure, self._theta = structure, res.theta
         self._information = res.information[: structure.n_params,

@@ -362,3 +362,19 @@ def test_fiml_standard_errors_cover_the_means():
     n_obs = (~np.isnan(X)).sum(axis=0)
     ref = np.sqrt(np.diag(cfa.get_covariance()) / n_obs)
     np.testing.assert_allclose(means["se"], ref, rtol=0.1)
+
+
+def test_heywood_case_is_held_at_the_floor_and_reported():
+    # one factor, three indicators with r12 = r13 = 0.8, r23 = 0.5: the
+    # saturated solution has λ₁² = r12 r13 / r23 = 1.28 > 1, so ψ₁ < 0
+    R = np.array([[1.0, 0.8, 0.8], [0.8, 1.0, 0.5], [0.8, 0.5, 1.0]])
+    Z = np.random.RandomState(0).standard_normal((300, 3))
+    Z = (Z - Z.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(Z.T, bias=True)).T)
+    X = Z @ np.linalg.cholesky(R).T
+    cfa = ConfirmatoryFactorAnalysis()
+    with pytest.warns(UserWarning, match=r"Heywood case.*\['x0'\]"):
+        cfa.fit(X)
+    assert cfa.noise_variance_[0] == pytest.approx(cfa.noise_floor, rel=1e-6)
+    assert np.all(cfa.noise_variance_[1:] > 0.1)
+    se = cfa.standard_errors().set_index(["lhs", "op", "rhs"])["se"]
+    assert np.isnan(se[("x0", "~~", "x0")]) and np.isfinite(se[("x1", "~~", "x1")])
