@@ -395,9 +395,22 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         info = self._information_matrix(information)
         keep = np.concatenate([~self._at_bound,
                                np.ones(info.shape[0] - st.n_params, dtype=bool)])
-        cov = np.full(info.shape, np.nan)
-        cov[np.ix_(keep, keep)] = np.linalg.pinv(info[np.ix_(keep, keep)])
-        se = np.sqrt(np.maximum(np.diag(cov), 0.0) / self.n_samples_)
+        w, V = np.linalg.eigh(info[np.ix_(keep, keep)])
+        flat = w <= 1e-10 * max(w[-1], 1e-300)
+        var = np.full(info.shape[0], np.nan)
+        var[keep] = (V[:, ~flat] ** 2) @ (1.0 / w[~flat])
+        if flat.any():  # not identified: no standard error along the null space
+            moved = np.zeros(info.shape[0], dtype=bool)
+            moved[keep] = np.sqrt(np.sum(V[:, flat] ** 2, axis=1)) > 1e-6
+            var[moved] = np.nan
+            _warnings.warn(
+                f"The information matrix is singular ({int(flat.sum())} "
+                "direction(s)): the model is not identified at the estimate, and "
+                "the standard errors of the parameters it moves are NaN; see "
+                "identification().",
+                UserWarning,
+            )
+        se = np.sqrt(np.maximum(var, 0.0) / self.n_samples_)
         est = self._theta
         if self._fiml is not None:
             est = np.concatenate([est, self.mean_])

@@ -378,3 +378,16 @@ def test_heywood_case_is_held_at_the_floor_and_reported():
     assert np.all(cfa.noise_variance_[1:] > 0.1)
     se = cfa.standard_errors().set_index(["lhs", "op", "rhs"])["se"]
     assert np.isnan(se[("x0", "~~", "x0")]) and np.isfinite(se[("x1", "~~", "x1")])
+
+
+def test_unidentified_model_gets_no_standard_errors():
+    # an uncorrelated factor with two indicators: one null direction
+    X = _two_factor_data()[:, :5]
+    cfa = ConfirmatoryFactorAnalysis("f =~ x0 + x1 + x2\ng =~ x3 + x4",
+                                     orthogonal=True).fit(X)
+    ident = cfa.identification(random_state=0)
+    assert ident.n_unidentified == ident.n_parameters - ident.generic_rank == 1
+    assert set(ident.moved) == {"g=~x4", "x3~~x3", "x4~~x4", "g~~g"}
+    with pytest.warns(UserWarning, match="not identified"):
+        se = cfa.standard_errors().set_index(["lhs", "op", "rhs"])["se"]
+    assert np.isnan(se[("g", "=~", "x4")]) and np.isfinite(se[("f", "=~", "x1")])
