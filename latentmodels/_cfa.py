@@ -347,9 +347,9 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         ``Cov(θ̂) ≈ 𝓘(θ̂)⁻¹ / n`` with ``𝓘`` the information per observation:
         the expected (Fisher) information, or the observed one (minus the
         Hessian of the mean log-likelihood; analytic for complete data, by
-        central differences of the analytic gradient with FIML). lavaan's defaults: expected for complete data,
-        observed with FIML (where it also covers the means). Parameters held
-        at a bound get NaN.
+        central differences of the analytic gradient with FIML). lavaan's
+        defaults: expected for complete data, observed with FIML (where it
+        also covers the means). Parameters held at a bound get NaN.
 
         Parameters
         ----------
@@ -453,10 +453,14 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             for i, x in enumerate(names):
                 if st.free[i, j]:
                     t = next(free)
-                    rows.append((f, "=~", x)); e.append(est[t]); s.append(se[t])
+                    value, error = est[t], se[t]
                 elif st.fixed[i, j] != 0:
-                    rows.append((f, "=~", x)); e.append(st.fixed[i, j]); s.append(0.0)
-        L_rows = len(rows)
+                    value, error = st.fixed[i, j], 0.0
+                else:
+                    continue
+                rows.append((f, "=~", x))
+                e.append(value)
+                s.append(error)
         rows += [(x, "~~", x) for x in names]
         e += list(est[st.n_load: st.n_load + st.d])
         s += list(se[st.n_load: st.n_load + st.d])
@@ -478,7 +482,6 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             rows += [(f, "~1", "") for f in factors]  # factor means, fixed at 0
             e += [0.0] * st.k
             s += [0.0] * st.k
-        del L_rows
         return self._table(rows, np.asarray(e, float), np.asarray(s, float))
 
     def goodness_of_fit(self):

@@ -234,7 +234,7 @@ def start_values(structure, S):
 # --- missing entries ----------------------------------------------------------------
 @dataclass
 class PatternData:
-    """Rows grouped by observed pattern: per pattern ``o``, ``n_p``, ``m_p``, ``S_p``."""
+    """Rows grouped by observed pattern ``o``: counts ``n_p``, means, covariances."""
 
     observed: list
     counts: np.ndarray

@@ -1,4 +1,4 @@
-r"""The covariance structure of a factor model, ``C(θ) = Λ Φ Λᵀ + Ψ``, and its derivatives.
+r"""The covariance structure ``C(θ) = Λ Φ Λᵀ + Ψ`` of a factor model; derivatives.
 
 ``θ`` stacks the free parameters in lavaan's order: the free loadings (factor
 by factor), the residual variances ``ψ``, the free factor variances and the
@@ -138,7 +138,7 @@ class CovarianceStructure:
         """``½⟨Ω, ∂²C/∂θ_a∂θ_b⟩`` for all ``a, b`` (``q × q``), Ω symmetric.
 
         Only loading–loading pairs (``φ_jj' Ω_ii'``) and loading–factor
-        (co)variance pairs (``(Ω u)_i`` with ``u = Λ (∂Φ/∂φ_lm) e_j``) have a
+        (co)variance pairs (``(Ω u)_i`` with ``u = Λ (∂Φ/∂φ_pm) e_j``) have a
         second derivative; ``C`` is linear in ``ψ`` and in Φ.
         """
         L, Phi, _ = self.unpack(theta)
@@ -146,12 +146,12 @@ class CovarianceStructure:
         rows, cols = self.load_idx
         nl = self.n_load
         H[:nl, :nl] = Phi[np.ix_(cols, cols)] * Omega[np.ix_(rows, rows)]
-        OL = Omega @ L  # (d, k): column l is Ω λ_l
+        OL = Omega @ L  # (d, k): column p is Ω λ_p
         base = nl + self.d
-        for t, (l, m) in enumerate(self.phi_idx):
-            col = (cols == m) * OL[rows, l]
-            if l != m:
-                col = col + (cols == l) * OL[rows, m]
+        for t, (p, m) in enumerate(self.phi_idx):
+            col = (cols == m) * OL[rows, p]
+            if p != m:
+                col = col + (cols == p) * OL[rows, m]
             H[:nl, base + t] = col
             H[base + t, :nl] = col
         return H

@@ -116,7 +116,7 @@ def test_saturated_fiml_on_complete_data_gives_sample_moments():
     np.testing.assert_allclose(res.theta[21:], X.mean(0), rtol=1e-10)
 
 
-# --- the estimator ------------------------------------------------------------------------
+# --- the estimator -------------------------------------------------------------
 def test_fit_is_a_maximum_and_monotone():
     X = _two_factor_data()
     cfa = ConfirmatoryFactorAnalysis(TWO_FACTORS).fit(X)
