@@ -43,7 +43,6 @@ from ._cfa_fit import (
     fiml_objective,
     fisher_scoring,
     independence_loglike,
-    observed_information,
     pairwise_moments,
     start_values,
 )
@@ -275,20 +274,23 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         sat = SaturatedStructure(d)
         mu0, S0 = pairwise_moments(X)
         h1 = fisher_scoring(
-            fiml_objective(sat, data), np.concatenate([sat.pack(S0), mu0]),
+            fiml_objective(sat, data, observed=True),
+            np.concatenate([sat.pack(S0), mu0]),
             np.full(sat.n_params + d, -np.inf), tol=self.tol, max_iter=self.max_iter,
         )
         S1 = sat.implied(h1.theta[: sat.n_params])
         mu1 = h1.theta[sat.n_params:]
         theta0 = fisher_scoring(
-            complete_objective(structure, S1), start_values(structure, S1),
+            complete_objective(structure, S1, observed=True),
+            start_values(structure, S1),
             self._lower_bounds(structure, S1, start_values(structure, S1)),
             tol=1e-6, max_iter=self.max_iter,
         ).theta
         lower = self._lower_bounds(structure, S1, theta0)
         q = structure.n_params
         res = fisher_scoring(
-            fiml_objective(structure, data), np.concatenate([theta0, mu1]),
+            fiml_objective(structure, data, observed=True),
+            np.concatenate([theta0, mu1]),
             np.concatenate([lower, np.full(d, -np.inf)]),
             tol=self.tol, max_iter=self.max_iter,
         )
@@ -346,8 +348,7 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
 
         ``Cov(θ̂) ≈ 𝓘(θ̂)⁻¹ / n`` with ``𝓘`` the information per observation:
         the expected (Fisher) information, or the observed one (minus the
-        Hessian of the mean log-likelihood; analytic for complete data, by
-        central differences of the analytic gradient with FIML). lavaan's
+        Hessian of the mean log-likelihood, analytic). lavaan's
         defaults: expected for complete data, observed with FIML (where it
         also covers the means). Parameters held at a bound get NaN.
 
@@ -382,13 +383,10 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
             if self._fiml is None:
                 return self._information
             return self._fiml["information_full"]
-        if self._fiml is None:  # analytic
+        if self._fiml is None:
             return complete_objective(st, self._S, observed=True)(self._theta)[3]
-        else:
-            objective = fiml_objective(st, self._fiml["data"])
-            theta = np.concatenate([self._theta, self.mean_])
-        with blas_threads(1):
-            return observed_information(objective, theta)
+        objective = fiml_objective(st, self._fiml["data"], observed=True)
+        return objective(np.concatenate([self._theta, self.mean_]))[3]
 
     def _estimates_and_se(self, information=None):
         st = self._structure

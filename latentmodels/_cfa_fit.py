@@ -44,6 +44,7 @@ from scipy import linalg
 from ._covariance_structure import (
     gaussian_gradient_information,
     gaussian_observed_information,
+    observed_information_parts,
     whitening,
 )
 
@@ -129,26 +130,6 @@ def fisher_scoring(objective, theta, lower, *, tol, max_iter) -> ScoringResult:
             break
     res.theta, res.information = theta, val[2]
     return res
-
-
-def observed_information(objective, theta, step=1e-5):
-    """``−∇²ℓ`` by central differences of the analytic gradient, symmetrised.
-
-    The step is relative, ``step · max(|θ_a|, 1)``; the result is accurate to
-    about ``step²`` relative, far below what standard errors need.
-    """
-    q = theta.size
-    H = np.zeros((q, q))
-    for a in range(q):
-        h = step * max(abs(theta[a]), 1.0)
-        e = np.zeros(q)
-        e[a] = h
-        up, down = objective(theta + e), objective(theta - e)
-        if up is None or down is None:
-            raise ValueError("The estimate is too close to the boundary of the "
-                             "model for the observed information.")
-        H[a] = (up[1] - down[1]) / (2.0 * h)
-    return -0.5 * (H + H.T)
 
 
 # --- complete data ---------------------------------------------------------------
@@ -264,8 +245,14 @@ class PatternData:
         return cls(observed, np.asarray(kept), means, covs, X.shape[0], X.shape[1])
 
 
-def fiml_objective(structure, data: PatternData):
-    """``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘)`` per row of the observed-data likelihood."""
+def fiml_objective(structure, data: PatternData, observed=False):
+    """``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘[, 𝓙])`` per row of the observed-data likelihood.
+
+    With ``observed=True`` also the observed information ``𝓙 = −∇²ℓ``: per
+    pattern the complete-data form on ``(S_p + δ_p δ_pᵀ, C_oo)`` for ``θ``,
+    ``n_p C_oo⁻¹`` for ``μ_o`` and ``n_p C_oo⁻¹ ∂_aC_oo C_oo⁻¹ δ_p`` between them
+    (all divided by ``n``).
+    """
     q, d, n = structure.n_params, data.d, data.n
     blocks = [
         (o, np.ix_(o, o), np.ix_(q + o, q + o), n_p / n, m, Sp)
@@ -279,14 +266,17 @@ def fiml_objective(structure, data: PatternData):
         C = structure.implied(theta)
         dC = structure.derivatives(theta)
         ll, grad, info = 0.0, np.zeros(q + d), np.zeros((q + d, q + d))
+        if observed:
+            obs, Omega = np.zeros((q + d, q + d)), np.zeros((d, d))
         try:
             for o, oo, qo, w, m, Sp in blocks:
                 delta = m - mu[o]
                 T = Sp + np.outer(delta, delta)
                 C_oo = C[oo]
+                dC_oo = dC[:, oo[0], oo[1]]
                 Rinv = whitening(C_oo)[1]
                 g, inf, logdet, trace = gaussian_gradient_information(
-                    T, C_oo, dC[:, oo[0], oo[1]], weight=w, Rinv=Rinv
+                    T, C_oo, dC_oo, weight=w, Rinv=Rinv
                 )
                 ll -= 0.5 * w * (o.size * _LOG_2PI + logdet + trace)
                 grad[:q] += g
@@ -294,25 +284,22 @@ def fiml_objective(structure, data: PatternData):
                 K = Rinv.T @ Rinv
                 grad[q + o] += w * (K @ delta)
                 info[qo] += w * K
+                if observed:
+                    part, Om = observed_information_parts(T, dC_oo, Rinv)
+                    obs[:q, :q] += w * part
+                    Omega[oo] += w * Om
+                    cross = w * ((Rinv @ dC_oo @ Rinv.T) @ (Rinv @ delta)) @ Rinv
+                    obs[:q, q + o] += cross
+                    obs[q + o, :q] += cross.T
+                    obs[qo] += w * K
         except np.linalg.LinAlgError:
             return None
-        return ll, grad, info
+        if not observed:
+            return ll, grad, info
+        obs[:q, :q] -= structure.second_derivative_term(theta, Omega)
+        return ll, grad, info, 0.5 * (obs + obs.T)
 
     return objective
-
-
-def fit_fiml(structure, data, theta0, mu0, lower, *, tol, max_iter):
-    """FIML estimates of ``(θ, μ)`` from a start; the result's ``theta`` holds both.
-
-    ``lower`` bounds ``θ``; the means are unbounded.
-    """
-    return fisher_scoring(
-        fiml_objective(structure, data),
-        np.concatenate([theta0, mu0]),
-        np.concatenate([lower, np.full(data.d, -np.inf)]),
-        tol=tol,
-        max_iter=max_iter,
-    )
 
 
 def pairwise_moments(X):

@@ -200,14 +200,23 @@ def gaussian_observed_information(S, C, dC, second, Rinv):
     which equals the expected information at ``S = C``. ``second`` is the
     callable ``Ω ↦ ½⟨Ω, ∂²C⟩`` of the structure.
     """
+    info, Omega = observed_information_parts(S, dC, Rinv)
+    info -= second(Omega)
+    return 0.5 * (info + info.T)
+
+
+def observed_information_parts(S, dC, Rinv):
+    """``tr(Ŝ B_a B_b) − ½ tr(B_a B_b)`` and ``Ω`` (see the function above).
+
+    The rest, ``−½⟨Ω, ∂²C⟩``, is linear in Ω: a caller summing over blocks
+    (FIML patterns) adds it once for the summed, embedded Ω.
+    """
     Sh = Rinv @ S @ Rinv.T
     B = Rinv @ dC @ Rinv.T
     Bf = B.reshape(B.shape[0], -1)
     SBf = (Sh @ B).reshape(B.shape[0], -1)
     K = Rinv.T @ Rinv
-    Omega = K @ S @ K - K
-    info = SBf @ Bf.T - 0.5 * (Bf @ Bf.T) - second(Omega)
-    return 0.5 * (info + info.T)
+    return SBf @ Bf.T - 0.5 * (Bf @ Bf.T), K @ S @ K - K
 
 
 def gaussian_gradient_information(S, C, dC, weight=1.0, Rinv=None):
@@ -270,6 +279,10 @@ class SaturatedStructure:
 
     def feasible(self, theta) -> bool:
         return True
+
+    def second_derivative_term(self, theta, Omega):
+        """Zero: ``C`` is linear in ``vech C``."""
+        return np.zeros((self.n_params, self.n_params))
 
     def lower_bounds(self):
         return np.full(self.n_params, -np.inf)

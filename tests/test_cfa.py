@@ -102,6 +102,11 @@ def test_fiml_loglike_and_gradient():
     assert ll * X.shape[0] == pytest.approx(ref, rel=1e-12)
     np.testing.assert_allclose(g, _fd_gradient(lambda t: obj(t)[0], full),
                                rtol=1e-6, atol=1e-8)
+    # the analytic observed information (means included) is minus the Hessian
+    hess = np.array([_fd_gradient(lambda t, a=a: obj(t)[1][a], full)
+                     for a in range(full.size)])
+    observed = fiml_objective(st, data, observed=True)(full)[3]
+    np.testing.assert_allclose(observed, -hess, rtol=1e-5, atol=1e-7)
 
 
 def test_saturated_fiml_on_complete_data_gives_sample_moments():
