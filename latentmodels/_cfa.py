@@ -40,10 +40,10 @@ from ._base import GaussianLatentModel
 from ._cfa_fit import (
     PatternData,
     complete_objective,
+    diagonal_start,
     fiml_objective,
     fisher_scoring,
     independence_loglike,
-    pairwise_moments,
     start_values,
 )
 from ._cfa_syntax import parse_model
@@ -51,8 +51,6 @@ from ._covariance_structure import CovarianceStructure, SaturatedStructure
 from ._identification import structure_identification
 from ._stats import SufficientStats
 from ._threads import blas_threads
-
-_LOG_2PI = np.log(2.0 * np.pi)
 
 
 class ConfirmatoryFactorAnalysis(GaussianLatentModel):
@@ -262,22 +260,29 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
 
     def _fit_fiml(self, X):
         n, d = X.shape
-        structure = self._make_structure(d)
-        data = PatternData.from_array(X)
         empty = np.flatnonzero(np.all(np.isnan(X), axis=0))
         if empty.size:
             raise ValueError(
                 f"Column(s) {empty.tolist()} of X are never observed; drop them "
                 "before fitting."
             )
+        structure = self._make_structure(d)
+        data = PatternData.from_array(X)
         # the saturated model (needed for the χ² test) gives the start
         sat = SaturatedStructure(d)
-        mu0, S0 = pairwise_moments(X)
+        mu0, S0 = diagonal_start(X)
         h1 = fisher_scoring(
             fiml_objective(sat, data, observed=True),
             np.concatenate([sat.pack(S0), mu0]),
             np.full(sat.n_params + d, -np.inf), tol=self.tol, max_iter=self.max_iter,
         )
+        if not h1.converged:
+            _warnings.warn(
+                "The saturated model (for the χ² test) did not converge in "
+                f"max_iter={self.max_iter} steps; the test statistic may be "
+                "inaccurate. Increase max_iter.",
+                ConvergenceWarning,
+            )
         S1 = sat.implied(h1.theta[: sat.n_params])
         mu1 = h1.theta[sat.n_params:]
         theta0 = fisher_scoring(

@@ -302,11 +302,11 @@ def fiml_objective(structure, data: PatternData, observed=False):
     return objective
 
 
-def pairwise_moments(X):
-    """Mean and a positive definite covariance from the observed entries.
+def diagonal_start(X):
+    """Start of the saturated FIML fit: observed means and variances, no covariance.
 
-    The mean and variances use every observed entry; covariances are
-    zero (a diagonal start that is always positive definite).
+    Each mean and variance uses every observed entry of its column; the
+    diagonal covariance is positive definite whatever the pattern.
     """
     mu = np.nanmean(X, axis=0)
     var = np.nanvar(X, axis=0)

@@ -396,3 +396,13 @@ def test_unidentified_model_gets_no_standard_errors():
     with pytest.warns(UserWarning, match="not identified"):
         se = cfa.standard_errors().set_index(["lhs", "op", "rhs"])["se"]
     assert np.isnan(se[("g", "=~", "x4")]) and np.isfinite(se[("f", "=~", "x1")])
+
+
+def test_dask_array_gives_the_same_fit():
+    da = pytest.importorskip("dask.array")
+    X = _two_factor_data()
+    a = ConfirmatoryFactorAnalysis(TWO_FACTORS).fit(X)
+    b = ConfirmatoryFactorAnalysis(TWO_FACTORS).fit(da.from_array(X, chunks=(100, 6)))
+    np.testing.assert_allclose(b.get_covariance(), a.get_covariance(), rtol=1e-9)
+    assert b.goodness_of_fit().statistic == pytest.approx(
+        a.goodness_of_fit().statistic, rel=1e-7)
