@@ -20,8 +20,9 @@ The indices, with ``T₀`` the statistic of the independence (baseline) model
 ``C₀ = diag(S)`` on ``df₀ = d(d − 1)/2`` degrees of freedom and computed with the
 same multiplier:
 
-* RMSEA (Steiger & Lind 1980): ``sqrt(max(T/(m·df) − 1/N', 0))``; lavaan takes
-  ``N' = m = n``, psych ``N' = n − 1`` with the Bartlett ``m``. Its 90%
+* RMSEA (Steiger & Lind 1980): ``sqrt(max(T/(n·df) − 1/N', 0))``; lavaan takes
+  ``N' = n`` (with ``m = n`` this is ``sqrt(max(T − df, 0)/(n·df))``), psych
+  2.2.9 ``N' = n − 1`` with the Bartlett ``m``. Its 90%
   interval inverts the noncentral χ² distribution function in its
   noncentrality λ (``P(χ²_df(λ) ≤ T) = 0.95`` and ``0.05``) and reports
   ``sqrt(λ/(N'·df))`` (Browne & Cudeck 1993), as lavaan and psych do.
@@ -184,6 +185,27 @@ def rmsea_interval(statistic, dof, n_eff, level=0.90):
     return tuple(bounds)
 
 
+def rmsea(statistic, dof, n_samples, n_eff):
+    """``sqrt(max(T/(n·dof) − 1/N', 0))``; NaN when ``dof ≤ 0``."""
+    if dof <= 0:
+        return np.nan
+    return float(np.sqrt(max(statistic / (n_samples * dof) - 1.0 / n_eff, 0.0)))
+
+
+def cfi(statistic, dof, baseline_statistic, baseline_dof):
+    """Bentler's CFI, ``1 − max(T − df, 0)/max(T₀ − df₀, T − df, 0)``."""
+    denom = max(baseline_statistic - baseline_dof, statistic - dof, 0.0)
+    return 1.0 - max(statistic - dof, 0.0) / denom if denom > 0 else 1.0
+
+
+def tli(statistic, dof, baseline_statistic, baseline_dof):
+    """Tucker–Lewis index ``(T₀/df₀ − T/df)/(T₀/df₀ − 1)``; NaN if undefined."""
+    if dof <= 0 or baseline_dof <= 0 or baseline_statistic == baseline_dof:
+        return np.nan
+    r0 = baseline_statistic / baseline_dof
+    return float((r0 - statistic / dof) / (r0 - 1.0))
+
+
 def srmr(S: np.ndarray, C: np.ndarray) -> float:
     """lavaan's SRMR: RMS of ``(S_ij − C_ij)/√(S_ii S_jj)``, lower triangle + diag."""
     sd = np.sqrt(np.diag(S))
@@ -201,9 +223,6 @@ def goodness_of_fit(
     chi2_multiplier=None,
     n_mean_params=None,
     rmsea_n=None,
-    statistic=None,
-    baseline_statistic=None,
-    loglike=None,
 ) -> GoodnessOfFit:
     r"""Fit statistics of a model-implied covariance ``C`` for the data's ``S``.
 
@@ -227,15 +246,8 @@ def goodness_of_fit(
         ``d`` (the means are estimated). lavaan counts none for a model
         without a mean structure: pass 0 to match it.
     rmsea_n : float, default=None
-        ``N'`` of the RMSEA and its interval; None means ``chi2_multiplier``
-        (lavaan). psych uses ``n − 1``.
-    statistic, baseline_statistic, loglike : float, default=None
-        The χ² of the model and of the independence model, and the maximised
-        log-likelihood, when they do not follow from ``(S, C)`` alone — as
-        with missing data, where full-information ML gives likelihood ratios
-        against the saturated and independence models fitted by FIML (``S``
-        is then the saturated estimate, used by the SRMR). None computes them
-        from ``S`` and ``C``.
+        ``N'`` of the RMSEA and its interval; None means ``n`` (lavaan).
+        psych uses ``n − 1``.
 
     Returns
     -------
@@ -260,50 +272,35 @@ def goodness_of_fit(
     d = S.shape[0]
     n = int(n_samples)
     m = float(n if chi2_multiplier is None else chi2_multiplier)
-    n_eff = float(m if rmsea_n is None else rmsea_n)
+    n_eff = float(n if rmsea_n is None else rmsea_n)
     n_mean = d if n_mean_params is None else int(n_mean_params)
     dof = d * (d + 1) // 2 - int(n_free_params)
 
-    if statistic is None:
-        fmin = ml_discrepancy(S, C)
-        T = m * fmin
-    else:
-        T = float(statistic)
-        fmin = T / m
-    dof0 = d * (d - 1) // 2
-    if baseline_statistic is None:
-        logdet_s = _logdet(S, "sample")
-        T0 = m * max(float(np.sum(np.log(np.diag(S)))) - logdet_s, 0.0)
-    else:
-        T0 = float(baseline_statistic)
+    fmin = ml_discrepancy(S, C)
+    T = m * fmin
+    logdet_s = _logdet(S, "sample")
+    f0 = max(float(np.sum(np.log(np.diag(S)))) - logdet_s, 0.0)
+    T0, dof0 = m * f0, d * (d - 1) // 2
 
     if dof > 0:
         pvalue = float(stats.chi2.sf(T, dof))
-        rmsea = float(np.sqrt(max(T / (m * dof) - 1.0 / n_eff, 0.0)))
         ci = rmsea_interval(T, dof, n_eff)
         rmsea_p = float(stats.ncx2.sf(T, dof, 0.05**2 * n_eff * dof))
     else:
-        pvalue = rmsea = rmsea_p = np.nan
+        pvalue = rmsea_p = np.nan
         ci = (np.nan, np.nan)
-    denom = max(T0 - dof0, T - dof, 0.0)
-    cfi = 1.0 - max(T - dof, 0.0) / denom if denom > 0 else 1.0
-    if dof > 0 and dof0 > 0 and T0 / dof0 != 1.0:
-        tli = (T0 / dof0 - T / dof) / (T0 / dof0 - 1.0)
-    else:
-        tli = np.nan
-    if loglike is None:  # at the MLE, the mean at the sample mean
-        logdet_s = _logdet(S, "sample")
-        loglike = -0.5 * n * (d * _LOG_2PI + fmin + logdet_s + d)
+    # log-likelihood at the MLE (mean at the sample mean)
+    loglike = -0.5 * n * (d * _LOG_2PI + fmin + logdet_s + d)
     q = int(n_free_params) + n_mean
     return GoodnessOfFit(
         statistic=float(T),
         dof=int(dof),
         pvalue=pvalue,
-        rmsea=rmsea,
+        rmsea=rmsea(T, dof, n, n_eff),
         rmsea_ci90=ci,
         rmsea_pvalue=rmsea_p,
-        tli=float(tli),
-        cfi=float(cfi),
+        tli=tli(T, dof, T0, dof0),
+        cfi=float(cfi(T, dof, T0, dof0)),
         srmr=srmr(S, C),
         aic=float(-2.0 * loglike + 2.0 * q),
         bic=float(-2.0 * loglike + q * np.log(n)),
