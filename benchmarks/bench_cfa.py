@@ -28,6 +28,7 @@ benchmarks/results/cfa.json).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -87,7 +88,8 @@ def semopy_side(data, repeats, obj, warm_up=True, one_thread=False):
 
     def fit():
         model = semopy.Model(MODEL)
-        with warnings.catch_warnings(), blas_threads(1 if one_thread else 64):
+        limit = blas_threads(1) if one_thread else contextlib.nullcontext()
+        with warnings.catch_warnings(), limit:
             warnings.simplefilter("ignore")
             model.fit(data, obj=obj)
         return model
