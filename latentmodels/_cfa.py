@@ -69,11 +69,11 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
     model : str, dict, array-like of bool or None, default=None
         The measurement model: lavaan syntax (``"visual =~ x1 + x2 + x3\n
         textual =~ x4 + x5 + x6"``; a numeric prefix ``0.5*x2`` fixes a loading,
-        ``NA*x1`` frees a marker), a dict ``{factor: [columns]}``, or a boolean
-        array of shape ``(n_features, n_factors)``, True where a loading is
-        free. Columns are named by the DataFrame's column names, or ``x0, x1,
-        ...`` for arrays. Every column must belong to a factor. None means one
-        factor measured by all columns.
+        ``NA*x1`` frees a marker), a dict ``{factor: [columns]}`` (names or
+        positions), or a boolean array of shape ``(n_features, n_factors)``,
+        True where a loading is free. Columns are named by the DataFrame's
+        column names, or ``x0, x1, ...`` for arrays. Every column must belong
+        to a factor. None means one factor measured by all columns.
     std_lv : bool, default=False
         Fix the factor variances to 1 (free every loading) instead of fixing
         the first loading of each factor to 1.

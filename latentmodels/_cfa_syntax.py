@@ -9,7 +9,7 @@ Three spellings give the same :class:`MeasurementModel`:
 
   A numeric prefix fixes a loading (``0.5*x2``), ``NA*x1`` frees the first
   loading (the factor then needs ``std_lv=True`` to be scaled).
-* a dict ``{factor: [columns]}``;
+* a dict ``{factor: [columns]}``, columns by name or by position;
 * a boolean pattern of shape ``(n_features, n_factors)``: True where a loading
   is free.
 
@@ -126,6 +126,17 @@ def _modifier_value(modifier, factor, indicator):
         ) from None
 
 
+def _column_name(column, names):
+    """A column given by name, or by position (an integer) in ``names``."""
+    if isinstance(column, (int, np.integer)) and not isinstance(column, bool):
+        if not -len(names) <= column < len(names):
+            raise ValueError(
+                f"Column index {column} is out of range for {len(names)} columns."
+            )
+        return names[column]
+    return str(column)
+
+
 def parse_model(model, feature_names) -> MeasurementModel:
     """Read ``model`` (lavaan syntax, dict, boolean pattern or None).
 
@@ -149,9 +160,9 @@ def parse_model(model, feature_names) -> MeasurementModel:
     elif isinstance(model, dict):
         spec = []
         for f, cols in model.items():
-            if isinstance(cols, str):
+            if isinstance(cols, (str, int, np.integer)):
                 cols = [cols]
-            spec.append((str(f), [(None, str(c)) for c in cols]))
+            spec.append((str(f), [(None, _column_name(c, names)) for c in cols]))
     else:
         pattern = np.asarray(model)
         if pattern.ndim != 2 or pattern.shape[0] != d or pattern.dtype != bool:

@@ -406,3 +406,12 @@ def test_dask_array_gives_the_same_fit():
     np.testing.assert_allclose(b.get_covariance(), a.get_covariance(), rtol=1e-9)
     assert b.goodness_of_fit().statistic == pytest.approx(
         a.goodness_of_fit().statistic, rel=1e-7)
+
+
+def test_dict_columns_by_position():
+    X = _two_factor_data()
+    a = ConfirmatoryFactorAnalysis({"f": [0, 1, 2], "g": [3, 4, 5]}).fit(X)
+    b = ConfirmatoryFactorAnalysis(TWO_FACTORS).fit(X)
+    np.testing.assert_allclose(a.loadings_, b.loadings_, rtol=1e-12)
+    with pytest.raises(ValueError, match="out of range"):
+        ConfirmatoryFactorAnalysis({"f": [0, 1, 9]}).fit(X)
