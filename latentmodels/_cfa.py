@@ -44,10 +44,11 @@ from ._cfa_fit import (
     fiml_objective,
     fisher_scoring,
     independence_loglike,
+    saturated_em,
     start_values,
 )
 from ._cfa_syntax import parse_model
-from ._covariance_structure import CovarianceStructure, SaturatedStructure
+from ._covariance_structure import CovarianceStructure
 from ._identification import structure_identification
 from ._stats import SufficientStats
 from ._threads import blas_threads
@@ -269,22 +270,16 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         structure = self._make_structure(d)
         data = PatternData.from_array(X)
         # the saturated model (needed for the χ² test) gives the start
-        sat = SaturatedStructure(d)
-        mu0, S0 = diagonal_start(X)
-        h1 = fisher_scoring(
-            fiml_objective(sat, data, observed=True),
-            np.concatenate([sat.pack(S0), mu0]),
-            np.full(sat.n_params + d, -np.inf), tol=self.tol, max_iter=self.max_iter,
+        mu1, S1, ll1, _, converged = saturated_em(
+            data, *diagonal_start(X), tol=self.tol, max_iter=100 * self.max_iter
         )
-        if not h1.converged:
+        if not converged:
             _warnings.warn(
                 "The saturated model (for the χ² test) did not converge in "
-                f"max_iter={self.max_iter} steps; the test statistic may be "
+                f"{100 * self.max_iter} EM steps; the test statistic may be "
                 "inaccurate. Increase max_iter.",
                 ConvergenceWarning,
             )
-        S1 = sat.implied(h1.theta[: sat.n_params])
-        mu1 = h1.theta[sat.n_params:]
         theta0 = fisher_scoring(
             complete_objective(structure, S1, observed=True),
             start_values(structure, S1),
@@ -304,7 +299,7 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         self._finish(structure, res, mean, n, lower)
         self._S = S1
         self._fiml = {
-            "loglike_h1": n * h1.loglike[-1],
+            "loglike_h1": n * ll1,
             "loglike_baseline": independence_loglike(X),
             "mean_h1": mu1,
             "information_full": res.information,
