@@ -44,7 +44,6 @@ from scipy import linalg
 from ._covariance_structure import (
     gaussian_gradient_information,
     gaussian_observed_information,
-    observed_information_parts,
     whitening,
 )
 
@@ -246,12 +245,25 @@ class PatternData:
 
 
 def fiml_objective(structure, data: PatternData, observed=False):
-    """``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘[, 𝓙])`` per row of the observed-data likelihood.
+    r"""``(θ, μ) ↦ (ℓ, ∇ℓ, 𝓘[, 𝓙])`` per row of the observed-data likelihood.
 
-    With ``observed=True`` also the observed information ``𝓙 = −∇²ℓ``: per
-    pattern the complete-data form on ``(S_p + δ_p δ_pᵀ, C_oo)`` for ``θ``,
-    ``n_p C_oo⁻¹`` for ``μ_o`` and ``n_p C_oo⁻¹ ∂_aC_oo C_oo⁻¹ δ_p`` between them
-    (all divided by ``n``).
+    Every derivative of ``C`` is ``∂_aC = s_a (u_a v_aᵀ + v_a u_aᵀ)``
+    (:meth:`CovarianceStructure.rank_one_factors`), so with the pattern's
+    ``K = C_oo⁻¹``, ``W = K T_p K`` and the forms ``M_xy = X_oᵀ K Y_o``,
+    ``P_xy = X_oᵀ W Y_o`` (``X, Y ∈ {U, V}``),
+
+    .. math::
+
+        ½\operatorname{tr}(K ∂_aC K ∂_bC) = s_a s_b (M_{uv} ∘ M_{uv}ᵀ
+            + M_{uu} ∘ M_{vv})_{ab},
+
+        \operatorname{tr}(W ∂_aC K ∂_bC) = s_a s_b (M_{uv}ᵀ ∘ P_{uv}
+            + M_{vv} ∘ P_{uu} + M_{uu} ∘ P_{vv} + M_{uv} ∘ P_{uv}ᵀ)_{ab},
+
+    and the observed information is the second less the first, less
+    ``½⟨Ω, ∂²C⟩`` (``Ω = Σ_p w_p (W − K)``, embedded), plus ``w_p K`` for
+    ``μ_o`` and ``w_p K ∂_aC K δ_p`` between ``θ`` and ``μ_o``; ``w_p = n_p/n``.
+    Each pattern costs ``O(q d_o² + q² d_o)``.
     """
     q, d, n = structure.n_params, data.d, data.n
     blocks = [
@@ -264,7 +276,8 @@ def fiml_objective(structure, data: PatternData, observed=False):
         if not structure.feasible(theta):
             return None
         C = structure.implied(theta)
-        dC = structure.derivatives(theta)
+        U, V, s = structure.rank_one_factors(theta)
+        ss = np.outer(s, s)
         ll, grad, info = 0.0, np.zeros(q + d), np.zeros((q + d, q + d))
         if observed:
             obs, Omega = np.zeros((q + d, q + d)), np.zeros((d, d))
@@ -272,25 +285,31 @@ def fiml_objective(structure, data: PatternData, observed=False):
             for o, oo, qo, w, m, Sp in blocks:
                 delta = m - mu[o]
                 T = Sp + np.outer(delta, delta)
-                C_oo = C[oo]
-                dC_oo = dC[:, oo[0], oo[1]]
-                Rinv = whitening(C_oo)[1]
-                g, inf, logdet, trace = gaussian_gradient_information(
-                    T, C_oo, dC_oo, weight=w, Rinv=Rinv
-                )
-                ll -= 0.5 * w * (o.size * _LOG_2PI + logdet + trace)
-                grad[:q] += g
-                info[:q, :q] += inf
+                Rinv = whitening(C[oo])[1]
                 K = Rinv.T @ Rinv
-                grad[q + o] += w * (K @ delta)
+                KT = K @ T
+                Uo, Vo = U[o], V[o]
+                KU, KV = K @ Uo, K @ Vo
+                Muu, Muv, Mvv = Uo.T @ KU, Uo.T @ KV, Vo.T @ KV
+                Om = KT @ K - K
+                ll -= 0.5 * w * (o.size * _LOG_2PI
+                                 - 2.0 * np.sum(np.log(np.diag(Rinv)))
+                                 + np.trace(KT))
+                grad[:q] += w * s * np.einsum("ia,ia->a", Uo, Om @ Vo)
+                inf = ss * (Muv * Muv.T + Muu * Mvv)
+                info[:q, :q] += w * inf
+                Kd = K @ delta
+                grad[q + o] += w * Kd
                 info[qo] += w * K
                 if observed:
-                    part, Om = observed_information_parts(T, dC_oo, Rinv)
-                    obs[:q, :q] += w * part
+                    WU, WV = (Om + K) @ Uo, (Om + K) @ Vo
+                    Puu, Puv, Pvv = Uo.T @ WU, Uo.T @ WV, Vo.T @ WV
+                    X = ss * (Muv.T * Puv + Mvv * Puu + Muu * Pvv + Muv * Puv.T)
+                    obs[:q, :q] += w * (X - inf)
                     Omega[oo] += w * Om
-                    cross = w * ((Rinv @ dC_oo @ Rinv.T) @ (Rinv @ delta)) @ Rinv
-                    obs[:q, q + o] += cross
-                    obs[q + o, :q] += cross.T
+                    cross = s * (KU * (Vo.T @ Kd) + KV * (Uo.T @ Kd))  # (d_o, q)
+                    obs[:q, q + o] += w * cross.T
+                    obs[q + o, :q] += w * cross
                     obs[qo] += w * K
         except np.linalg.LinAlgError:
             return None
@@ -314,35 +333,34 @@ def saturated_em(data: PatternData, mu, C, *, tol, max_iter):
     Returns ``(μ, C, ℓ per row, n_iter, converged)``; ``ℓ`` never decreases.
     """
     d, n = data.d, data.n
+    blocks = []
+    for o, n_p, m_p, S_p in zip(data.observed, data.counts, data.means, data.covs):
+        miss = np.setdiff1d(np.arange(d), o, assume_unique=True)
+        blocks.append((o, miss, np.ix_(o, o), np.ix_(miss, o), np.ix_(miss, miss),
+                       n_p, m_p, S_p, n_p * m_p, n_p * (S_p + np.outer(m_p, m_p))))
     ll_old = -np.inf
     for it in range(1, max_iter + 1):
         s1, s2, ll = np.zeros(d), np.zeros((d, d)), 0.0
-        for o, n_p, m_p, S_p in zip(data.observed, data.counts, data.means,
-                                    data.covs):
-            miss = np.setdiff1d(np.arange(d), o, assume_unique=True)
-            C_oo = C[np.ix_(o, o)]
-            cho = linalg.cho_factor(C_oo, lower=True)
+        for o, miss, oo, mo, mm, n_p, m_p, S_p, sx, sxx in blocks:
+            Rinv = whitening(C[oo])[1]
+            K = Rinv.T @ Rinv
             delta = m_p - mu[o]
-            T = S_p + np.outer(delta, delta)
-            logdet = 2.0 * np.sum(np.log(np.diag(cho[0])))
-            ll -= 0.5 * n_p * (o.size * _LOG_2PI + logdet
-                               + np.trace(linalg.cho_solve(cho, T)))
-            P = np.zeros((d, o.size))
-            P[o, np.arange(o.size)] = 1.0
-            c = np.zeros(d)
+            ll -= 0.5 * n_p * (o.size * _LOG_2PI
+                               - 2.0 * np.sum(np.log(np.diag(Rinv)))
+                               + np.sum(K * S_p) + delta @ K @ delta)
+            s1[o] += sx
+            s2[oo] += sxx
             if miss.size:
-                B = linalg.cho_solve(cho, C[np.ix_(o, miss)]).T  # C_mo C_oo⁻¹
-                P[miss] = B
-                c[miss] = mu[miss] - B @ mu[o]
-            sum_x = n_p * m_p
-            sum_xx = n_p * (S_p + np.outer(m_p, m_p))
-            Ps = P @ sum_x
-            s1 += Ps + n_p * c
-            s2 += P @ sum_xx @ P.T + np.outer(Ps, c) + np.outer(c, Ps) \
-                + n_p * np.outer(c, c)
-            if miss.size:
-                s2[np.ix_(miss, miss)] += n_p * (C[np.ix_(miss, miss)]
-                                                 - B @ C[np.ix_(o, miss)])
+                B = C[mo] @ K  # C_mo C_oo⁻¹: x̂_m = c + B x_o
+                c = mu[miss] - B @ mu[o]
+                Bsx = B @ sx
+                Bsxx = B @ sxx
+                s1[miss] += n_p * c + Bsx
+                cross = Bsxx + np.outer(c, sx)
+                s2[mo] += cross
+                s2[np.ix_(o, miss)] += cross.T
+                s2[mm] += (Bsxx @ B.T + np.outer(Bsx, c) + np.outer(c, Bsx)
+                           + n_p * (np.outer(c, c) + C[mm] - B @ C[mo].T))
         ll /= n
         if ll - ll_old < tol:
             return mu, C, ll, it, True

@@ -134,6 +134,28 @@ class CovarianceStructure:
             dC[self.n_load + d + t] = outer if j == m else outer + outer.T
         return dC
 
+    def rank_one_factors(self, theta):
+        """``∂C/∂θ_a = s_a (u_a v_aᵀ + v_a u_aᵀ)``: ``U, V`` (d, q) and ``s`` (q,).
+
+        Loadings: ``u = e_i, v = a_j, s = 1``; ``ψ_i``: ``u = v = e_i, s = ½``;
+        ``φ_jl``: ``u = λ_j, v = λ_l``, ``s = ½`` on the diagonal. Inner
+        products of these vectors give the information in ``O(q d² + q² d)``
+        instead of ``O(q d³ + q² d²)`` (:func:`fiml_objective`).
+        """
+        L, Phi, _ = self.unpack(theta)
+        d, q, nl = self.d, self.n_params, self.n_load
+        U, V, s = np.zeros((d, q)), np.zeros((d, q)), np.ones(q)
+        rows, cols = self.load_idx
+        U[rows, np.arange(nl)] = 1.0
+        V[:, :nl] = (L @ Phi)[:, cols]
+        U[np.arange(d), nl + np.arange(d)] = 1.0
+        V[:, nl : nl + d] = U[:, nl : nl + d]
+        s[nl : nl + d] = 0.5
+        for t, (p, m) in enumerate(self.phi_idx):
+            U[:, nl + d + t], V[:, nl + d + t] = L[:, p], L[:, m]
+            s[nl + d + t] = 0.5 if p == m else 1.0
+        return U, V, s
+
     def second_derivative_term(self, theta, Omega):
         """``½⟨Ω, ∂²C/∂θ_a∂θ_b⟩`` for all ``a, b`` (``q × q``), Ω symmetric.
 
@@ -279,6 +301,14 @@ class SaturatedStructure:
 
     def feasible(self, theta) -> bool:
         return True
+
+    def rank_one_factors(self, theta):
+        """``∂C/∂C_ij = s (e_i e_jᵀ + e_j e_iᵀ)``, ``s = ½`` when ``i = j``."""
+        q, (r, c) = self.n_params, self.il
+        U, V = np.zeros((self.d, q)), np.zeros((self.d, q))
+        U[r, np.arange(q)] = 1.0
+        V[c, np.arange(q)] = 1.0
+        return U, V, np.where(r == c, 0.5, 1.0)
 
     def second_derivative_term(self, theta, Omega):
         """Zero: ``C`` is linear in ``vech C``."""

@@ -20,6 +20,7 @@ from latentmodels._cfa_fit import (
     complete_objective,
     fiml_objective,
     fisher_scoring,
+    saturated_em,
 )
 from latentmodels._cfa_syntax import parse_model
 from latentmodels._covariance_structure import CovarianceStructure, SaturatedStructure
@@ -107,6 +108,37 @@ def test_fiml_loglike_and_gradient():
                      for a in range(full.size)])
     observed = fiml_objective(st, data, observed=True)(full)[3]
     np.testing.assert_allclose(observed, -hess, rtol=1e-5, atol=1e-7)
+
+
+def test_fiml_information_on_complete_data_is_the_complete_data_one():
+    # one pattern, the mean at the sample mean: the θ blocks coincide with the
+    # dense complete-data formulas (independent code: whitened derivatives)
+    X = _two_factor_data(n=150)
+    st = _structure()
+    theta = st.random_point(np.random.RandomState(5))
+    full = np.concatenate([theta, X.mean(0)])
+    S = np.cov(X.T, bias=True)
+    ll, g, info, obs = fiml_objective(st, PatternData.from_array(X),
+                                      observed=True)(full)
+    ll_c, g_c, info_c, obs_c = complete_objective(st, S, observed=True)(theta)
+    q = st.n_params
+    assert ll == pytest.approx(ll_c, rel=1e-12)
+    np.testing.assert_allclose(g[:q], g_c, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(info[:q, :q], info_c, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(obs[:q, :q], obs_c, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(obs[:q, q:], 0.0, atol=1e-12)  # δ = 0
+
+
+def test_saturated_em_is_the_fiml_maximum():
+    X = _two_factor_data(n=150, missing=0.2)
+    data = PatternData.from_array(X)
+    mu, C, ll, n_iter, converged = saturated_em(
+        data, np.nanmean(X, 0), np.diag(np.nanvar(X, 0)), tol=1e-13, max_iter=5000)
+    assert converged
+    sat = SaturatedStructure(6)
+    val = fiml_objective(sat, data)(np.concatenate([sat.pack(C), mu]))
+    assert val[0] == pytest.approx(ll, rel=1e-12)
+    assert np.max(np.abs(val[1])) < 1e-5  # a stationary point of the FIML loglik
 
 
 def test_saturated_fiml_on_complete_data_gives_sample_moments():
