@@ -106,6 +106,7 @@ fits <- list(
   std_lv = cfa(model, full, std.lv = TRUE),
   orthogonal = cfa(model, full, orthogonal = TRUE),
   observed = cfa(model, full, information = "observed"),
+  crossload = cfa(sub("x3", "x3 + x9", paste(model, collapse = "\n")), full),
   fiml = cfa(model, masked, missing = "fiml"),
   fiml_expected = cfa(model, masked, missing = "fiml", information = "expected")
 )
@@ -172,11 +173,12 @@ def _compare_fit(gof, fm, rtol):
 @pytest.mark.parametrize(
     "name, kwargs",
     [("default", {}), ("std_lv", {"std_lv": True}),
-     ("orthogonal", {"orthogonal": True})],
+     ("orthogonal", {"orthogonal": True}), ("crossload", {})],
 )
 def test_equals_lavaan(lavaan, hs, name, kwargs):
     par, fm = lavaan(name)
-    cfa = ConfirmatoryFactorAnalysis(HS_MODEL, **kwargs).fit(hs)
+    model = HS_MODEL.replace("x3", "x3 + x9") if name == "crossload" else HS_MODEL
+    cfa = ConfirmatoryFactorAnalysis(model, **kwargs).fit(hs)
     _compare_tables(cfa.summary(), par, rtol_est=1e-4, rtol_se=1e-3)
     gof = cfa.goodness_of_fit()
     _compare_fit(gof, fm, rtol=1e-4)
