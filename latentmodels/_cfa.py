@@ -526,11 +526,22 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         """Local identification: rank of ``∂ vech C / ∂θ`` at the estimate.
 
         Also computed at ``n_random`` random points of the model (the rank
-        almost everywhere); see the user guide *cfa*.
+        almost everywhere); see the user guide *cfa*. The model is locally
+        identified when ``n_unidentified == 0``; otherwise ``moved`` names the
+        parameters the null directions change.
+
+        Parameters
+        ----------
+        n_random : int, default=3
+            Random points at which the rank is also computed.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the random points.
 
         Returns
         -------
         Identification
+            ``rank``, ``n_unidentified``, ``generic_rank``, ``moved``,
+            ``null_directions`` ...
         """
         check_is_fitted(self, "loadings_")
         with blas_threads(1):
