@@ -27,9 +27,11 @@ Equivalent Models, and Computer Algebra. Academic Press.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ._covariance_structure import CovarianceStructure
 from ._threads import blas_threads
@@ -139,6 +141,17 @@ def structure_identification(structure, theta, *, n_random=3, random_state=None)
         )
 
 
+@validate_params(
+    {
+        "components": ["array-like"],
+        "noise_variance": ["array-like"],
+        "factor_correlation": ["array-like", None],
+        "feature_names": ["array-like", None],
+        "n_random": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fa_identification(
     components,
     noise_variance,
@@ -185,6 +198,12 @@ def fa_identification(
     """
     W_t = np.asarray(components, dtype=np.float64)
     psi = np.asarray(noise_variance, dtype=np.float64)
+    if W_t.ndim != 2 or psi.shape != (W_t.shape[1],):
+        raise ValueError(
+            f"components of shape {W_t.shape} and noise_variance of shape "
+            f"{psi.shape} do not match: pass components_ (k, d) and "
+            "noise_variance_ (d,) of a fitted factor analysis."
+        )
     k, d = W_t.shape
     names = (
         [f"x{i}" for i in range(d)] if feature_names is None else list(feature_names)

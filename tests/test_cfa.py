@@ -447,3 +447,10 @@ def test_dict_columns_by_position():
     np.testing.assert_allclose(a.loadings_, b.loadings_, rtol=1e-12)
     with pytest.raises(ValueError, match="out of range"):
         ConfirmatoryFactorAnalysis({"f": [0, 1, 9]}).fit(X)
+
+
+def test_fa_identification_checks_its_input():
+    with pytest.raises(ValueError, match="do not match"):
+        fa_identification(np.ones((2, 5)), np.ones(4))
+    with pytest.raises(ValueError, match="n_random"):
+        fa_identification(np.ones((2, 5)), np.ones(5), n_random=-1)
