@@ -33,7 +33,7 @@ from scipy import stats as sps
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from . import _warnings
 from ._base import GaussianLatentModel
@@ -185,6 +185,22 @@ class ConfirmatoryFactorAnalysis(GaussianLatentModel):
         Phi = self.factor_covariance_
         w, V = np.linalg.eigh(Phi)
         return V * np.sqrt(np.maximum(w, 0.0))
+
+    def get_feature_names_out(self, input_features=None):
+        """The factor names, as the columns of ``transform``'s output.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Checked against the names seen in ``fit``; not used otherwise.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "loadings_")
+        _check_feature_names_in(self, input_features)
+        return np.asarray(self.factor_names_, dtype=object)
 
     def _n_parameters(self) -> int:
         """Free parameters, the ``d`` means included."""

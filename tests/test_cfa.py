@@ -206,8 +206,7 @@ def test_dataframe_column_names():
     cfa = ConfirmatoryFactorAnalysis("v =~ a + b + c\nw =~ d + e + f").fit(X)
     assert cfa.factor_names_ == ("v", "w")
     out = cfa.set_output(transform="pandas").transform(X)
-    assert list(out.columns) == ["confirmatoryfactoranalysis0",
-                                 "confirmatoryfactoranalysis1"]
+    assert list(out.columns) == ["v", "w"]  # the factors, by name
 
 
 @pytest.mark.parametrize("model, message", [
