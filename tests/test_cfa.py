@@ -275,7 +275,7 @@ def test_fiml_scores_use_observed_entries():
         cfa.goodness_of_fit().loglike, rel=1e-12)
 
 
-def test_standard_errors_shrink_like_root_n_and_cover_truth():
+def test_z_values_of_the_true_parameters_are_standard_normal():
     # the z-values of the true parameters are standard normal in repeated samples
     st_truth = None
     zs = []
