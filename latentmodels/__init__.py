@@ -22,7 +22,7 @@ _ESTIMATORS = {
     "LinearAutoencoder": "._autoencoder",
     "ConfirmatoryFactorAnalysis": "._cfa",
 }
-_SUBMODULES = ("datasets", "identifiability", "rotations", "sparse")
+_SUBMODULES = ("datasets", "identifiability", "rotations", "selection", "sparse")
 
 __all__ = [*_ESTIMATORS, *_SUBMODULES, "__version__"]
 

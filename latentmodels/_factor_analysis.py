@@ -36,6 +36,7 @@ feature and is as well conditioned on raw data whose variances differ by
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -45,8 +46,11 @@ from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._assessment import FactorAssessmentMixin
 from ._base import GaussianLatentModel, IncrementalStatsMixin
+from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian
+from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._validation import check_option, check_positive_int, check_positive_scalar
 
@@ -326,7 +330,7 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # The estimator.
 
 
-class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
+class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by EM.
 
     The likelihood is maximised by the EM algorithm of Rubin & Thayer (1982)
@@ -379,6 +383,16 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         per iteration.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init='random'`` and random starts of the rotation.
+    extraction : {'ml', 'minres', 'principal_axis'}, default='ml'
+        Maximum likelihood, or a least-squares extraction of the correlation
+        matrix: minres/ULS (``psych::fa(fm="minres")``) or iterated principal
+        axis from the squared multiple correlations (statsmodels' ``Factor``
+        default), see :mod:`latentmodels._extraction`. ``goodness_of_fit`` and
+        ``standard_errors`` need ``'ml'``.
+    scores : {'regression', 'bartlett', 'anderson_rubin', 'ten_berge'}, \
+            default='regression'
+        What ``transform`` returns (:meth:`factor_scores`); any method works
+        in a Pipeline. See the user guide page "Assessing a factor model".
 
     Attributes
     ----------
@@ -443,6 +457,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         init="pca",
         missing_values="raise",
         random_state=None,
+        extraction="ml",
+        scores="regression",
     ):
         self.n_components = n_components
         self.tol = tol
@@ -454,6 +470,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
+        self.extraction = extraction
+        self.scores = scores
 
     def _n_parameters(self) -> int:
         return fa_n_parameters(self.n_features_in_, self.n_components_)
@@ -481,6 +499,13 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
             )
         check_option(self.init, "init", ("pca", "random"))
         check_option(self.missing_values, "missing_values", ("raise", "em"))
+        check_option(self.extraction, "extraction", EXTRACTIONS)
+        check_option(self.scores, "scores", SCORE_METHODS)
+        if self.extraction != "ml" and self.missing_values == "em":
+            raise ValueError(
+                "missing_values='em' fits by maximum likelihood; use "
+                "extraction='ml', or impute the missing entries."
+            )
 
     def _fit_array(self, X: np.ndarray) -> None:
         self._check_params()
@@ -509,6 +534,8 @@ class FactorAnalysis(IncrementalStatsMixin, GaussianLatentModel):
         else:
             W, psi = init_random(R, k, floor, rng)
         em = em_squarem if self.acceleration == "squarem" else em_plain
+        if self.extraction != "ml":  # least squares (_extraction.py)
+            em = functools.partial(least_squares_fit, self.extraction)
         res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
         if not res.converged:
             ll = res.loglike

@@ -32,14 +32,19 @@ Hendrickson, A. E. & White, P. O. (1964). Promax: a quick method for rotation
 to oblique simple structure. Brit. J. Statist. Psychol. 17, 65–70.
 Crawford, C. B. & Ferguson, G. A. (1970). A general rotation criterion and its
 use in orthogonal rotation. Psychometrika 35, 321–332.
+Browne, M. W. (1972). Orthogonal rotation to a partially specified target.
+Brit. J. Math. Statist. Psychol. 25, 115–120.
+Browne, M. W. (2001). An overview of analytic rotation in exploratory factor
+analysis. Multivariate Behavioral Research 36, 111–150.
+Saunders, D. R. (1961). The rationale for an "oblimax" method of
+transformation in factor analysis. Psychometrika 26, 317–324.
 Yates, A. (1987). Multivariate Exploratory Data Analysis. (Geomin.)
 """
 
 from __future__ import annotations
 
-import numbers
-import warnings
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Callable
 
 import numpy as np
@@ -47,17 +52,28 @@ import scipy.linalg
 import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
+from . import _warnings
 from ._validation import (
     check_array_finite,
     check_option,
-    check_positive_int,
-    check_positive_scalar,
 )
 
 ORTHOGONAL_METHODS = ("varimax", "quartimax", "equamax", "geomin_t")
 OBLIQUE_METHODS = ("promax", "oblimin", "geomin_q")
 METHODS = ORTHOGONAL_METHODS + OBLIQUE_METHODS
+# Further criteria (Crawford–Ferguson family, oblimax, targets).
+TARGET_METHODS = ("target_t", "target_q", "partial_target_t", "partial_target_q")
+MORE_ORTHOGONAL_METHODS = ("biquartimax", "parsimax", "cf_t", "target_t",
+                           "partial_target_t")
+MORE_OBLIQUE_METHODS = ("cf_q", "oblimax", "target_q", "partial_target_q")
+ALL_METHODS = METHODS + MORE_ORTHOGONAL_METHODS + MORE_OBLIQUE_METHODS
+_ORTHOGONAL = ORTHOGONAL_METHODS + MORE_ORTHOGONAL_METHODS
 
 # A criterion maps loadings L to (Q(L), dQ/dL); both are minimised.
 Criterion = Callable[[np.ndarray], "tuple[float, np.ndarray]"]
@@ -158,16 +174,81 @@ def _geomin(delta: float) -> Criterion:
     return crit
 
 
-def _make_criterion(method: str, k: int, *, gamma: float, delta: float) -> Criterion:
-    if method in ("varimax", "quartimax", "equamax"):
-        return _orthomax({"varimax": 1.0, "quartimax": 0.0, "equamax": k / 2}[method])
+def _crawford_ferguson(kappa: float) -> Criterion:
+    """Crawford–Ferguson: Q = (1−κ)/4 Σ_i Σ_{j≠l} λ²_ij λ²_il
+    + κ/4 Σ_j Σ_{i≠m} λ²_ij λ²_mj (row and column complexity).
+
+    κ = 0 quartimax, κ = 1/d varimax, κ = k/(2d) equamax, κ = (k−1)/(d+k−2)
+    parsimax, κ = 1 factor parsimony (Crawford & Ferguson 1970; GPArotation
+    ``cfT``/``cfQ``).
+    """
+
+    def crit(L):
+        L2 = L * L
+        row = L2.sum(axis=1, keepdims=True) - L2  # Σ_{l≠j} λ²_il
+        col = L2.sum(axis=0, keepdims=True) - L2  # Σ_{m≠i} λ²_mj
+        f = 0.25 * np.sum(L2 * ((1.0 - kappa) * row + kappa * col))
+        return f, L * ((1.0 - kappa) * row + kappa * col)
+
+    return crit
+
+
+def _oblimax(L):
+    """Oblimax: Q = −[log Σ λ⁴ − 2 log Σ λ²] (Saunders 1961; GPArotation)."""
+    L2 = L * L
+    s2, s4 = L2.sum(), (L2 * L2).sum()
+    return -(np.log(s4) - 2.0 * np.log(s2)), -(4.0 * L * L2 / s4 - 4.0 * L / s2)
+
+
+def _target(target: np.ndarray, weights: np.ndarray | None) -> Criterion:
+    """Procrustes target: Q = Σ w²_ij (λ_ij − b_ij)² (w = 1: full target)."""
+
+    def crit(L):
+        R = L - target
+        if weights is not None:
+            R = weights * R
+            return float(np.sum(R * R)), 2.0 * weights * R
+        return float(np.sum(R * R)), 2.0 * R
+
+    return crit
+
+
+def _make_criterion(
+    method: str,
+    k: int,
+    *,
+    gamma: float,
+    delta: float,
+    kappa: float = 0.0,
+    d: int | None = None,
+    target=None,
+    weights=None,
+) -> Criterion:
+    if method in ("varimax", "quartimax", "equamax", "biquartimax"):
+        g = {"varimax": 1.0, "quartimax": 0.0, "equamax": k / 2, "biquartimax": 0.5}
+        return _orthomax(g[method])
     if method == "oblimin":
         return _oblimin(gamma)
+    if method == "parsimax":
+        return _crawford_ferguson((k - 1) / (d + k - 2))
+    if method in ("cf_t", "cf_q"):
+        return _crawford_ferguson(kappa)
+    if method == "oblimax":
+        return _oblimax
+    if method in TARGET_METHODS:
+        return _target(target, weights)
     return _geomin(delta)
 
 
 def rotation_criterion(
-    loadings, method: str, *, gamma: float = 0.0, delta: float = 0.01
+    loadings,
+    method: str,
+    *,
+    gamma: float = 0.0,
+    delta: float = 0.01,
+    kappa: float = 0.0,
+    target=None,
+    target_weights=None,
 ) -> float:
     """Value of a rotation criterion Q at ``loadings`` (lower is simpler).
 
@@ -177,13 +258,19 @@ def rotation_criterion(
         Loadings at which to evaluate the criterion.
     method : str
         Any method of :func:`rotate` except ``'promax'``, which has none.
-    gamma, delta : float
-        Oblimin γ and geomin δ.
+    gamma, delta, kappa : float
+        Oblimin γ, geomin δ and Crawford–Ferguson κ.
+    target, target_weights : array-like, optional
+        For the target methods (see :func:`rotate`).
     """
-    check_option(method, "method", tuple(m for m in METHODS if m != "promax"))
+    check_option(method, "method", tuple(m for m in ALL_METHODS if m != "promax"))
     A = _check_loadings(loadings)
-    f, _ = _make_criterion(method, A.shape[1], gamma=gamma, delta=delta)(A)
-    return float(f)
+    B, Wt = _check_target(method, A, target, target_weights)
+    crit = _make_criterion(
+        method, A.shape[1], gamma=gamma, delta=delta, kappa=kappa, d=A.shape[0],
+        target=B, weights=Wt,
+    )
+    return float(crit(A)[0])
 
 
 # --------------------------------------------------------------------------
@@ -312,27 +399,38 @@ def _haar_orthogonal(k: int, rng: np.random.RandomState) -> np.ndarray:
     return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
 
 
-def _iterative(A, method, *, gamma, delta, tol, max_iter, n_starts, rng):
+def _iterative(
+    A, method, *, gamma, delta, tol, max_iter, n_starts, rng, kappa=0.0,
+    target=None, weights=None,
+):
     """Best of ``n_starts`` runs (identity first, then Haar starts)."""
-    k = A.shape[1]
+    d, k = A.shape
     geomin = method in ("geomin_t", "geomin_q")
     # Rotate A / c (unit RMS row norm) so that ``tol`` does not depend on the
-    # loadings' units. T is unchanged: the quartic criteria scale by c⁴, and
-    # geomin with δ by c² if δ becomes δ/c².
+    # loadings' units. T is unchanged: the quartic criteria scale by c⁴,
+    # geomin with δ by c² if δ becomes δ/c², a target criterion by c² if the
+    # target becomes B/c, and oblimax not at all.
     c = float(np.sqrt(np.mean(np.sum(A * A, axis=1))))
     c = c if c > 0 else 1.0
-    crit = _make_criterion(method, k, gamma=gamma, delta=delta / c**2)
+    crit = _make_criterion(
+        method, k, gamma=gamma, delta=delta / c**2, kappa=kappa, d=d,
+        target=None if target is None else target / c, weights=weights,
+    )
+    power = 2 if geomin or method in TARGET_METHODS else 4
+    power = 0 if method == "oblimax" else power
+    # Kaiser's SVD step is a majorisation step for the orthomax family only.
+    polar = method in ("varimax", "quartimax", "equamax", "biquartimax")
     best = None
     for start in range(n_starts):
         T0 = np.eye(k) if start == 0 else _haar_orthogonal(k, rng)
-        if method in ORTHOGONAL_METHODS:
-            out = _gpa_orthogonal(A / c, T0, crit, tol, max_iter, not geomin)
+        if method in _ORTHOGONAL:
+            out = _gpa_orthogonal(A / c, T0, crit, tol, max_iter, polar)
         else:
             out = _gpa_oblique(A / c, T0, crit, tol, max_iter)
         if best is None or out[1] < best[1]:
             best = out
     T, f, s, n_iter, converged = best
-    return T, f * c ** (2 if geomin else 4), s, n_iter, converged
+    return T, f * c**power, s, n_iter, converged
 
 
 def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
@@ -374,12 +472,72 @@ def _check_loadings(loadings) -> np.ndarray:
     return np.array(A, dtype=np.float64)  # always a copy: never touch the input
 
 
+def _check_target(method, A, target, weights):
+    """The target B and weights W of a target method (None otherwise).
+
+    NaN entries of ``target`` are unspecified: their weight is 0. The full
+    target methods need every entry specified.
+    """
+    if method not in TARGET_METHODS:
+        if target is not None or weights is not None:
+            raise ValueError(
+                f"target and target_weights are used by the target methods "
+                f"{TARGET_METHODS}, not by {method!r}."
+            )
+        return None, None
+    if target is None:
+        raise ValueError(
+            f"method={method!r} rotates towards a target: pass target, an array "
+            f"of shape {A.shape} (NaN marks unspecified entries for the "
+            "partial_target methods)."
+        )
+    B = np.array(target, dtype=np.float64)
+    if B.shape != A.shape:
+        raise ValueError(
+            f"target must have the shape of loadings {A.shape}, got {B.shape}."
+        )
+    W = np.isfinite(B).astype(np.float64)
+    if weights is not None:
+        W = W * np.asarray(weights, dtype=np.float64)
+        if W.shape != A.shape or np.any(W < 0):
+            raise ValueError(
+                f"target_weights must be non-negative with shape {A.shape}."
+            )
+    if method.startswith("target") and not np.all(W == 1.0):
+        raise ValueError(
+            f"{method!r} needs a fully specified target without weights; use "
+            f"'partial_{method}' for NaN (unspecified) entries or weights."
+        )
+    B = np.where(np.isfinite(B), B, 0.0)
+    return B, None if method.startswith("target") else W
+
+
 def _sort_columns(L: np.ndarray, T: np.ndarray):
     """Flip columns to positive sums; order by decreasing sum of squares."""
     signs = np.where(L.sum(axis=0) < 0, -1.0, 1.0)
     L, T = L * signs, T * signs
     order = np.argsort(-np.sum(L * L, axis=0), kind="stable")
     return L[:, order], T[:, order]
+
+
+# rotate's parameters, declared once (scikit-learn's constraint tables); checked
+# inside rotate, so that its warnings still name the caller's line.
+_ROTATE_PARAMETERS = {
+    "loadings": ["array-like"],
+    "method": [StrOptions(set(ALL_METHODS))],
+    "normalize": ["boolean", StrOptions({"varimax"})],
+    "power": [Interval(Real, 1, None, closed="left")],
+    "gamma": [Interval(Real, None, None, closed="neither")],
+    "delta": [Interval(Real, 0, None, closed="neither")],
+    "kappa": [Interval(Real, 0, 1, closed="both")],
+    "target": [None, "array-like"],
+    "target_weights": [None, "array-like"],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "n_starts": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "sort": ["boolean"],
+}
 
 
 def rotate(
@@ -390,6 +548,9 @@ def rotate(
     power: float = 4,
     gamma: float = 0.0,
     delta: float = 0.01,
+    kappa: float = 0.0,
+    target=None,
+    target_weights=None,
     tol: float = 1e-8,
     max_iter: int = 1000,
     n_starts: int = 1,
@@ -420,6 +581,25 @@ def rotate(
     * ``'promax'``: varimax, then the least-squares fit of the target
       λ|λ|^{m−1} with m = ``power``; columns rescaled so that diag(Φ) = 1
       (Hendrickson & White 1964; R's ``stats::promax``).
+    * ``'cf_t'`` / ``'cf_q'``: the Crawford–Ferguson family (1970),
+      :math:`\tfrac{1-\kappa}{4} \sum_i \sum_{j \ne l} \lambda_{ij}^2
+      \lambda_{il}^2 + \tfrac{\kappa}{4} \sum_j \sum_{i \ne m}
+      \lambda_{ij}^2 \lambda_{mj}^2`, orthogonal / oblique (GPArotation's
+      ``cfT``/``cfQ``): κ = 0 quartimax, 1/d varimax, k/(2d) equamax, 1
+      factor parsimony.
+    * ``'parsimax'``: orthogonal Crawford–Ferguson with κ = (k − 1)/(d + k − 2).
+    * ``'biquartimax'``: orthomax with γ = ½ (halfway between quartimax and
+      varimax).
+    * ``'oblimax'``: :math:`-[\log \sum \lambda^4 - 2 \log \sum
+      \lambda^2]`, oblique (Saunders 1961; GPArotation's ``oblimax``).
+    * ``'target_t'`` / ``'target_q'``: Procrustes rotation towards a target
+      B, :math:`\sum_{ij} (\lambda_{ij} - b_{ij})^2`, orthogonal (in closed
+      form, Schönemann 1966; T may be a reflection) / oblique (GPArotation's
+      ``targetT``/``targetQ``; Browne 1972).
+    * ``'partial_target_t'`` / ``'partial_target_q'``: partially specified
+      target, :math:`\sum_{ij} w_{ij}^2 (\lambda_{ij} - b_{ij})^2` with
+      ``w = 0`` where B is NaN (unspecified) or ``target_weights`` is 0
+      (GPArotation's ``pstT``/``pstQ``; Browne 2001).
 
     Iterative methods use the gradient projection algorithm (Bernaards &
     Jennrich 2005) with step-size backtracking; orthomax criteria first try
@@ -431,8 +611,11 @@ def rotate(
         Unrotated loadings Λ (``components_.T`` of a fitted estimator). Not
         modified.
     method : str, default='varimax'
-        One of ``'varimax'``, ``'quartimax'``, ``'equamax'``, ``'geomin_t'``
-        (orthogonal) or ``'promax'``, ``'oblimin'``, ``'geomin_q'`` (oblique).
+        Orthogonal: ``'varimax'``, ``'quartimax'``, ``'equamax'``,
+        ``'geomin_t'``, ``'biquartimax'``, ``'parsimax'``, ``'cf_t'``,
+        ``'target_t'``, ``'partial_target_t'``. Oblique: ``'promax'``,
+        ``'oblimin'``, ``'geomin_q'``, ``'cf_q'``, ``'oblimax'``,
+        ``'target_q'``, ``'partial_target_q'``.
     normalize : bool or 'varimax', default=False
         Kaiser normalisation: rotate the rows scaled to unit length, then scale
         back (zero rows are left as they are); T and Φ are unchanged by the
@@ -445,6 +628,14 @@ def rotate(
         Oblimin parameter γ.
     delta : float, default=0.01
         Geomin parameter δ > 0.
+    kappa : float, default=0.0
+        Crawford–Ferguson κ in [0, 1] (``'cf_t'``, ``'cf_q'``).
+    target : array-like of shape (n_features, n_factors), default=None
+        Target B of the target methods; NaN marks an unspecified entry (partial
+        target methods only).
+    target_weights : array-like of shape (n_features, n_factors), default=None
+        Non-negative weights w of the partial target methods (default 1 on the
+        specified entries).
     tol : float, default=1e-8
         Stop when the Frobenius norm of the projected gradient falls below
         ``tol``. It is measured on the loadings rescaled to unit
@@ -482,38 +673,28 @@ def rotate(
     >>> np.allclose(res.loadings @ res.phi @ res.loadings.T, L @ L.T)
     True
     """
-    check_option(method, "method", METHODS)
+    params = dict(locals())
+    validate_parameter_constraints(_ROTATE_PARAMETERS, params, caller_name="rotate")
     A = _check_loadings(loadings)
-    if normalize is not True and normalize is not False:
-        if normalize in (0, 1) and not isinstance(normalize, str):
-            normalize = bool(normalize)  # numpy booleans
-        elif not (method == "promax" and normalize == "varimax"):
-            raise ValueError(
-                f"normalize must be True or False (or 'varimax' for promax), got "
-                f"{normalize!r}."
-            )
-    power = check_positive_scalar(power, "power")
-    if power < 1:
+    if normalize == "varimax" and method != "promax":
         raise ValueError(
-            f"power must be >= 1 (promax raises loadings to power - 1), got {power}."
+            "normalize must be True or False ('varimax' for promax only: it "
+            f"Kaiser-normalises the varimax step), got 'varimax' for {method!r}."
         )
-    if isinstance(gamma, bool) or not isinstance(gamma, numbers.Real):
-        raise TypeError(f"gamma must be a real number, got {gamma!r}.")
-    if not np.isfinite(gamma):
-        raise ValueError(f"gamma must be finite, got {gamma!r}.")
-    delta = check_positive_scalar(delta, "delta")
-    tol = check_positive_scalar(tol, "tol")
-    max_iter = check_positive_int(max_iter, "max_iter")
-    n_starts = check_positive_int(n_starts, "n_starts")
+    B, Wt = _check_target(method, A, target, target_weights)
     rng = check_random_state(random_state)
-    orthogonal = method in ORTHOGONAL_METHODS
+    orthogonal = method in _ORTHOGONAL
     d, k = A.shape
 
     if k == 1:
         # Nothing to rotate (the sign is kept, as GPArotation does).
         f = None
         if method != "promax":
-            f = float(_make_criterion(method, 1, gamma=gamma, delta=delta)(A)[0])
+            crit = _make_criterion(
+                method, 1, gamma=gamma, delta=delta, kappa=kappa, d=d, target=B,
+                weights=Wt,
+            )
+            f = float(crit(A)[0])
         eye = np.eye(1)
         return RotationResult(A, eye, eye, f, 0.0, 0, True, method, orthogonal)
 
@@ -542,9 +723,16 @@ def rotate(
         f = None
     else:
         An = A / scale if normalize else A
-        T, f, s, n_iter, converged = _iterative(
-            An, method, gamma=float(gamma), delta=delta, **options
-        )
+        if method == "target_t":
+            # Orthogonal Procrustes in closed form (Schönemann 1966): the
+            # polar factor of Aᵀ B, reflections included; no iteration.
+            T = _polar(An.T @ B)
+            f, s, n_iter, converged = float(np.sum((An @ T - B) ** 2)), 0.0, 0, True
+        else:
+            T, f, s, n_iter, converged = _iterative(
+                An, method, gamma=float(gamma), delta=delta, kappa=float(kappa),
+                target=B, weights=Wt, **options
+            )
         L = A @ T if orthogonal else np.linalg.solve(T, A.T).T
     if sort:
         L, T = _sort_columns(L, T)
@@ -555,12 +743,11 @@ def rotate(
             if n_iter >= max_iter
             else f"(no descent left at working precision after {n_iter} iterations)"
         )
-        warnings.warn(
+        _warnings.warn(
             f"{method} rotation did not converge {why}: projected gradient norm "
             f"{s:.3g} > tol={tol:g}. Increase max_iter, loosen tol, try "
             "normalize=True or n_starts > 1.",
             ConvergenceWarning,
-            stacklevel=2,
         )
     return RotationResult(L, T, phi, f, s, n_iter, converged, method, orthogonal)
 
