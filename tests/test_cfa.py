@@ -453,3 +453,14 @@ def test_fa_identification_checks_its_input():
         fa_identification(np.ones((2, 5)), np.ones(4))
     with pytest.raises(ValueError, match="n_random"):
         fa_identification(np.ones((2, 5)), np.ones(5), n_random=-1)
+
+
+def test_one_factor_cfa_is_factor_analysis():
+    # one factor with every loading free is exploratory FA with k = 1: the
+    # same maximum, found by independent code (Newton here, EM there)
+    X = _two_factor_data(n=500)
+    cfa = ConfirmatoryFactorAnalysis(std_lv=True).fit(X)
+    fa = FactorAnalysis(n_components=1, tol=1e-14).fit(X)
+    np.testing.assert_allclose(cfa.get_covariance(), fa.get_covariance(),
+                               rtol=1e-6, atol=1e-8)
+    assert cfa.score(X) == pytest.approx(fa.score(X), rel=1e-10)
