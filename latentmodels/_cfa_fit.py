@@ -164,24 +164,26 @@ def complete_objective(structure, S, observed=False):
 def start_values(structure, S):
     """Starting ``θ``: one-factor principal components per factor.
 
-    For each factor, the leading eigenpair ``(ε, v)`` of ``S`` on its
-    indicators gives loadings ``v √(ε − ε̄)`` (``ε̄`` the mean of the other
-    eigenvalues); the factor covariances are least-squares fits of the
-    cross-covariance blocks, held inside ``±0.9`` as correlations; the first
-    loading is then rescaled to its fixed value where there is one, and
-    ``ψ = max(diag(S − Λ Φ Λᵀ), 0.1 diag S)``.
+    For each factor in turn, the leading eigenpair ``(ε, v)`` of ``S`` on its
+    indicators, less what the previous factors explain there, gives loadings
+    ``v √(ε − ε̄)`` (``ε̄`` the mean of the other eigenvalues); the factor
+    covariances are least-squares fits of the cross-covariance blocks, held
+    inside ``±0.9`` as correlations; the first loading is then rescaled to its
+    fixed value where there is one, and ``ψ = max(diag(S − Λ Φ Λᵀ), 0.1 diag S)``.
     """
     d, k = structure.d, structure.k
     active = structure.free | (structure.fixed != 0)
     L = np.zeros((d, k))
+    S_rest = S.copy()  # deflated: factors sharing indicators start apart
     for j in range(k):
         idx = np.flatnonzero(active[:, j])
-        w, V = np.linalg.eigh(S[np.ix_(idx, idx)])
+        w, V = np.linalg.eigh(S_rest[np.ix_(idx, idx)])
         rest = w[:-1].mean() if idx.size > 1 else 0.5 * w[-1]
         v = V[:, -1] * np.sqrt(max(w[-1] - rest, 0.1 * w[-1]))
         if np.sum(v) < 0:
             v = -v
         L[idx, j] = v
+        S_rest[np.ix_(idx, idx)] -= np.outer(v, v)
     # factor "correlations" on the scale where every factor has variance 1
     Phi = np.eye(k)
     for j in range(k):

@@ -464,3 +464,15 @@ def test_one_factor_cfa_is_factor_analysis():
     np.testing.assert_allclose(cfa.get_covariance(), fa.get_covariance(),
                                rtol=1e-6, atol=1e-8)
     assert cfa.score(X) == pytest.approx(fa.score(X), rel=1e-10)
+
+
+def test_unconstrained_two_factor_cfa_reaches_the_fa_maximum():
+    # every loading free, Φ = I: exploratory FA, unidentified by rotation — the
+    # fit still reaches the maximum (steps use a pseudo-inverse on the flat
+    # direction) and identification() finds the one rotation
+    X = _two_factor_data(n=500)
+    cfa = ConfirmatoryFactorAnalysis(np.ones((6, 2), dtype=bool), std_lv=True,
+                                     orthogonal=True).fit(X)
+    fa = FactorAnalysis(n_components=2, tol=1e-14).fit(X)
+    assert cfa.score(X) == pytest.approx(fa.score(X), rel=1e-9)
+    assert cfa.identification(random_state=0).n_unidentified == 1
