@@ -24,9 +24,14 @@ lasso_cd, 1 for the slow FISTA and lasso_lars; the machine is shared); the
 achieved relative duality gap of every side is reported. numba's one-off
 compile time is measured in a fresh process with an empty cache.
 
-Usage: ``python benchmarks/bench_sparse_encode.py [--quick]``; writes
-``benchmarks/results/sparse_encode.json`` (``--quick``: 2000 signals, one run,
-written to ``sparse_encode.quick.tmp`` so the full results stay).
+``--before REF`` also times the package as of the git revision ``REF``
+(``git archive``; run in a subprocess on the same arrays, interleaved with
+ours round by round) and reports ``after_vs_before`` ratios: the regression
+check of a refactoring, measured in one run.
+
+Usage: ``python benchmarks/bench_sparse_encode.py [--quick] [--before REF]``;
+writes ``benchmarks/results/sparse_encode.json`` (``--quick``: 2000 signals,
+one run, written to ``sparse_encode.quick.tmp`` so the full results stay).
 """
 
 from __future__ import annotations
@@ -132,16 +137,112 @@ def import_spams():
     return spams
 
 
-def spams_lasso(spams, X, D):
+def spams_lasso(spams, X, D, threads=2):
     """SPAMS' LARS on the same objective: mode=2 is ½‖x − Dα‖² + λ₁‖α‖₁."""
     A = spams.lasso(
         np.asfortranarray(X.T),
         D=np.asfortranarray(D.T),
         lambda1=ALPHA,
         mode=2,
-        numThreads=2,
+        numThreads=threads,
     )
     return np.asarray(A.T.todense())
+
+
+def head_to_head(name, spams, X, D, repeats):
+    """Ours (``auto``) and SPAMS on 2 threads and on 1, interleaved run by run.
+
+    Interleaving puts both sides under the same load of a shared machine.
+    """
+    n_cpu = os.cpu_count() or 1
+    sides = {
+        "ours": lambda t: encode(X, D, ALPHA, tol=TOL, max_iter=10000, n_jobs=t),
+        "spams": lambda t: spams_lasso(spams, X, D, threads=t),
+    }
+    runs = {(s, t): [] for s in sides for t in (n_cpu, 1)}
+    cpu = {(s, t): [] for s in sides for t in (n_cpu, 1)}
+    for _ in range(repeats):
+        for t in (n_cpu, 1):
+            for side, fn in sides.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                fn(t)
+                runs[side, t].append(time.perf_counter() - t0)
+                cpu[side, t].append(time.process_time() - c0)
+    out = {}
+    for t in (n_cpu, 1):
+        ours, theirs = min(runs["ours", t]), min(runs["spams", t])
+        out[f"{t}_threads"] = {
+            "ours_seconds": ours,
+            "spams_seconds": theirs,
+            "speedup_vs_spams": theirs / ours,
+            "ours_all_runs": runs["ours", t],
+            "spams_all_runs": runs["spams", t],
+            # CPU seconds (both processes' threads): less sensitive to the
+            # machine's load than wall time
+            "ours_cpu_seconds": min(cpu["ours", t]),
+            "spams_cpu_seconds": min(cpu["spams", t]),
+            "cpu_ratio_spams_over_ours": min(cpu["spams", t]) / min(cpu["ours", t]),
+        }
+        print(f"[{name}] {t} thread(s): ours {ours:.3f} s, SPAMS {theirs:.3f} s "
+              f"({theirs / ours:.2f}x)", flush=True)  # fmt: skip
+    return out
+
+
+_BEFORE_CODE = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from latentmodels.sparse import encode
+X, D = np.load(sys.argv[2]), np.load(sys.argv[3])
+encode(X[:50], D, 0.1)
+out = {}
+for label, kw in (("auto", {}), ("auto_one_thread", {"n_jobs": 1})):
+    t0 = time.perf_counter()
+    encode(X, D, 0.1, solver="auto", tol=1e-6, max_iter=10000, **kw)
+    out[label] = time.perf_counter() - t0
+print(json.dumps(out))
+"""
+
+
+def extract_revision(ref: str, dest: str) -> str:
+    """The ``latentmodels`` package as of git revision ``ref``, under ``dest``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, "latentmodels"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    return dest
+
+
+def before_after(name, X, D, before_root, repeats):
+    """Best times of ``auto`` (all threads and one) before and after, interleaved."""
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(f"{tmp}/X.npy", X)
+        np.save(f"{tmp}/D.npy", D)
+        env = dict(os.environ, PYTHONPATH=before_root)
+        runs = {"before": [], "after": []}
+        for _ in range(repeats):
+            res = subprocess.run(
+                [sys.executable, "-c", _BEFORE_CODE, before_root,
+                 f"{tmp}/X.npy", f"{tmp}/D.npy"],
+                env=env, capture_output=True, text=True, check=True,
+                cwd=tmp,
+            )  # fmt: skip
+            runs["before"].append(json.loads(res.stdout.strip().splitlines()[-1]))
+            after = {}
+            for label, kw in (("auto", {}), ("auto_one_thread", {"n_jobs": 1})):
+                t0 = time.perf_counter()
+                encode(X, D, ALPHA, solver="auto", tol=TOL, max_iter=10000, **kw)
+                after[label] = time.perf_counter() - t0
+            runs["after"].append(after)
+    out = {}
+    for label in ("auto", "auto_one_thread"):
+        b = min(r[label] for r in runs["before"])
+        a = min(r[label] for r in runs["after"])
+        out[label] = {"before_seconds": b, "after_seconds": a, "after_vs_before": b / a}
+        print(f"[{name}] {label}: before {b:.3f} s, after {a:.3f} s ({b / a:.2f}x)")
+    return out
 
 
 def run_problem(name, X, D, repeats, ours_solvers):
@@ -193,6 +294,7 @@ def run_problem(name, X, D, repeats, ours_solvers):
             s: t / v["seconds"] for s, v in row["ours"].items()
         }
         print(f"[{name}] spams lasso (LARS) {t:7.3f} s", flush=True)
+        row["head_to_head_vs_spams"] = head_to_head(name, spams, X, D, repeats + 4)
     cd = row["sklearn"]["lasso_cd"]["seconds"]
     lars = row["sklearn"]["lasso_lars"]["seconds"]
     row["speedup_vs_sklearn_lasso_cd"] = {
@@ -210,6 +312,7 @@ def run_problem(name, X, D, repeats, ours_solvers):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2000 signals, 1 run")
+    parser.add_argument("--before", help="git revision to compare with (regression)")
     args = parser.parse_args()
     n = 2000 if args.quick else 10000
     repeats = 1 if args.quick else 3
@@ -243,10 +346,22 @@ def main():
     if HAVE_NUMBA:
         results["numba_compile_seconds_first_call"] = compile_time()
         print("compile:", results["numba_compile_seconds_first_call"], flush=True)
+    before_root = None
+    if args.before:
+        before_root = extract_revision(args.before, tempfile.mkdtemp())
+        results["before_revision"] = args.before
     X, D = synthetic(n, rng)
     results["synthetic"] = run_problem("synthetic", X, D, repeats, solvers)
+    if before_root:
+        results["synthetic"]["before_after"] = before_after(
+            "synthetic", X, D, before_root, repeats + 2
+        )
     X, D = digits(n, rng, epochs=3 if args.quick else 10)
     results["digits"] = run_problem("digits", X, D, repeats, solvers)
+    if before_root:
+        results["digits"]["before_after"] = before_after(
+            "digits", X, D, before_root, repeats + 2
+        )
     results["digits"]["dictionary"] = (
         "learned with sklearn MiniBatchDictionaryLearning(256 atoms, alpha=0.1, "
         "batch_size=256) on digits centred and divided by 16; atoms renormalised"

@@ -15,6 +15,8 @@ import numbers
 import numpy as np
 from scipy import linalg
 from scipy.special import gammaln
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import check_is_fitted
 
@@ -28,7 +30,7 @@ from ._base import (
 from ._dask import lazy_over_rows
 from ._gaussian import floor_noise
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
-from ._validation import check_n_components, check_option
+from ._validation import check_n_components
 
 # σ² is held at or above this fraction of the mean variance, so the model
 # covariance stays positive definite when the discarded spectrum is zero.
@@ -103,10 +105,12 @@ class PCA(GaussianLatentModel):
         If True, ``transform`` divides each projection by the square root of
         its explained variance, so the outputs have unit variance. The model
         (and ``get_covariance``) does not change.
-    svd_solver : {'auto', 'full', 'covariance_eigh', 'gram_eigh', 'randomized'}, \
-default='auto'
-        ``'covariance_eigh'`` eigen-decomposes the ``d × d`` covariance built
-        in one BLAS pass (fastest when ``n_samples >= n_features``);
+    svd_solver : str, default='auto'
+        One of ``'auto'``, ``'full'``, ``'covariance_eigh'``, ``'gram_eigh'``,
+        ``'randomized'``. ``'covariance_eigh'`` eigen-decomposes the ``d × d``
+        covariance, accumulated in one pass of BLAS rank-k updates on rows
+        shifted by a provisional mean (see the user guide, "How PCA computes
+        its scatter"; fastest when ``n_samples >= n_features``);
         ``'gram_eigh'`` eigen-decomposes the ``n × n`` Gram matrix of the
         centred data (fastest for wide data; falls back to ``'full'`` when the
         data are rank deficient); ``'full'`` is the thin SVD of the centred
@@ -157,6 +161,20 @@ default='auto'
     21
     """
 
+    _parameter_constraints: dict = {
+        "n_components": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
+            None,
+        ],
+        "whiten": ["boolean"],
+        "svd_solver": [
+            StrOptions({"auto", "full", "covariance_eigh", "gram_eigh", "randomized"})
+        ],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self, n_components=None, *, whiten=False, svd_solver="auto", random_state=None
     ):
@@ -166,12 +184,28 @@ default='auto'
         self.random_state = random_state
 
     # --- fitting ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the principal axes (and the PPCA model) to ``X``.
+
+        Parameters
+        ----------
+        X : array-like or Dask array of shape (n_samples, n_features)
+            A Dask array is reduced to its sufficient statistics in one
+            distributed pass (``svd_solver='covariance_eigh'`` or ``'auto'``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : PCA
+            The fitted estimator.
+        """
+        return super().fit(X, y)
+
     def _choose_solver(self, n: int, d: int) -> str:
-        solver = check_option(
-            self.svd_solver,
-            "svd_solver",
-            ("auto", "full", "covariance_eigh", "gram_eigh", "randomized"),
-        )
+        """The solver for ``n × d`` data; ``'auto'``: covariance if ``n ≥ d``."""
+        solver = self.svd_solver
         if solver == "auto":
             solver = "covariance_eigh" if n >= d else "gram_eigh"
         if solver == "randomized" and not (
@@ -185,6 +219,10 @@ default='auto'
         return solver
 
     def _check_n_components_arg(self, n: int, d: int):
+        """The checks of ``n_components`` that depend on the data's shape.
+
+        Its type and range are declared in ``_parameter_constraints``.
+        """
         nc = self.n_components
         if nc is None or nc == "mle":
             if nc == "mle" and n < d:
@@ -194,17 +232,7 @@ default='auto'
                 )
             return nc
         if isinstance(nc, numbers.Real) and not isinstance(nc, numbers.Integral):
-            if not 0 < nc < 1:
-                raise ValueError(
-                    f"A float n_components is a fraction of explained variance "
-                    f"and must be in (0, 1), got {nc!r}."
-                )
             return float(nc)
-        if isinstance(nc, str):
-            raise ValueError(
-                f"n_components must be an int, a float in (0, 1), 'mle' or None, "
-                f"got {nc!r}."
-            )
         return check_n_components(
             nc,
             upper=min(n, d),

@@ -1,9 +1,10 @@
 """Sparse coding: a Laplace prior on the factors and a learned dictionary.
 
-The generative model (Olshausen & Field 1996; THEORY.md §4) draws a code
-``h`` with independent entries ``h_j ~ Laplace(0, 1/λ)`` and the signal
-``x = h D + ε`` with ``ε ~ N(0, σ² I)``; the rows ``d_j`` of the dictionary
-``D`` (n_components, n_features) are kept in the unit ball ``‖d_j‖₂ ≤ 1``.
+The generative model (Olshausen & Field 1996; user guide
+``docs/user_guide/sparse_coding.rst``) draws a code ``h`` with independent
+entries ``h_j ~ Laplace(0, 1/λ)`` and the signal ``x = h D + ε`` with
+``ε ~ N(0, σ² I)``; the rows ``d_j`` of the dictionary ``D`` (n_components,
+n_features) are kept in the unit ball ``‖d_j‖₂ ≤ 1``.
 The MAP code of one example is the lasso
 
 .. math::
@@ -24,7 +25,7 @@ model has no mean, so centre the data beforehand if it should not be coded.
 
 from __future__ import annotations
 
-import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import (
@@ -34,6 +35,7 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._dask import lazy_over_rows
@@ -42,11 +44,11 @@ from ._validation import (
     check_array_finite,
     check_data,
     check_int,
-    check_option,
-    check_positive_scalar,
     n_threads_from_jobs,
     validate_X,
 )
+from ._warnings import warn
+from .sparse import ENCODE_CONSTRAINTS
 from .sparse import encode as _encode
 from .sparse._dictionary import (
     accumulate_statistics,
@@ -57,15 +59,18 @@ from .sparse._dictionary import (
 from .sparse._encoder import fit_encoder
 from .sparse._objective import lasso_objective
 
-_SOLVERS = ("auto", "fista", "cd", "feature_sign", "cvxpy")
-_FIT_ALGORITHMS = ("batch", "online")
-_ENCODERS = ("linear", "lista")
 # Dictionary step of batch learning: sweeps of block coordinate descent, stopped
 # early when no atom moves by more than this much.
 _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
 # Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
 _ONLINE_SWEEPS = 1
+
+
+def _sum_r2(res, alpha: float) -> float:
+    """``‖X − HD‖²_F`` from the per-sample objectives ``½‖r‖² + α‖h‖₁``."""
+    l1 = np.abs(res.codes).sum()
+    return max(2.0 * (float(res.objective.sum()) - alpha * float(l1)), 0.0)
 
 
 def _relative_change(trace) -> float:
@@ -183,6 +188,29 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     arXiv:1010.3467. Gregor & LeCun (2010), ICML.
     """
 
+    _parameter_constraints: dict = {
+        # typed here; the range (and bools) checked by check_int at fit with
+        # the message every estimator gives ("at least 1, got 0")
+        "n_components": [Integral],
+        "alpha": ENCODE_CONSTRAINTS["alpha"],
+        "solver": ENCODE_CONSTRAINTS["solver"],
+        "fit_algorithm": [StrOptions({"batch", "online"})],
+        "positive_code": ["boolean"],
+        "positive_dict": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "encoder": [StrOptions({"linear", "lista"}), None],
+        "encoder_n_layers": [Interval(Integral, 0, None, closed="left")],
+        "encoder_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "transform_tol": ENCODE_CONSTRAINTS["tol"],
+        "transform_max_iter": ENCODE_CONSTRAINTS["max_iter"],
+        "forget_rate": [Interval(Real, 0, None, closed="left")],
+        "dict_init": ["array-like", None],
+        "n_jobs": ENCODE_CONSTRAINTS["n_jobs"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_components,
@@ -224,29 +252,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self) -> None:
-        check_int(self.n_components, "n_components")
-        check_positive_scalar(self.alpha, "alpha")
-        check_option(self.solver, "solver", _SOLVERS)
-        check_option(self.fit_algorithm, "fit_algorithm", _FIT_ALGORITHMS)
-        check_int(self.batch_size, "batch_size")
-        check_int(self.max_iter, "max_iter")
-        check_positive_scalar(self.tol, "tol", allow_zero=True)
-        if self.encoder is not None:
-            check_option(self.encoder, "encoder", _ENCODERS)
-        check_int(self.encoder_n_layers, "encoder_n_layers", low=0)
-        check_int(self.encoder_max_iter, "encoder_max_iter")
-        check_positive_scalar(self.transform_tol, "transform_tol")
-        check_int(self.transform_max_iter, "transform_max_iter")
-        check_positive_scalar(self.forget_rate, "forget_rate", allow_zero=True)
-
     def _validate(self, X, *, reset: bool) -> np.ndarray:
         X = validate_X(self, X, reset=reset)
         return np.asarray(X, dtype=np.float64)
 
     # --------------------------------------------------------------- inference
-    def _infer(self, X: np.ndarray, D: np.ndarray, init=None):
+    def _infer(self, X: np.ndarray, D: np.ndarray, init=None, init_objective=False):
+        """Codes of ``X`` on ``D``: one parallel pass (:mod:`latentmodels.sparse`)."""
         res = _encode(
             X,
             D,
@@ -257,13 +269,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             max_iter=int(self.transform_max_iter),
             init=init,
             n_jobs=self.n_jobs,
+            init_objective=init_objective,
         )
         if not np.all(res.converged):
             failed = getattr(self, "_failed_inference", None)
             if failed is not None:  # inside fit: one warning at its end
                 failed.append((res.solver, float(res.relative_gap.max())))
             else:
-                warnings.warn(
+                warn(
                     f"SparseCoding inference ({res.solver}): {res.message}; "
                     "increase transform_max_iter or transform_tol.",
                     ConvergenceWarning,
@@ -318,6 +331,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _fit(self, X) -> np.ndarray:
         # n_jobs bounds every thread pool of the fit: BLAS here, the solvers'
         # own threads inside inference.
+        self._validate_params()  # the constraint table, once per fit
+        check_int(self.n_components, "n_components")
         self._failed_inference = []
         try:
             with blas_threads(n_threads_from_jobs(self.n_jobs)):
@@ -326,7 +341,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             failed = self._failed_inference
             del self._failed_inference
         if failed:  # one warning per fit, not one per iteration or minibatch
-            warnings.warn(
+            warn(
                 f"SparseCoding inference ({failed[0][0]}): {len(failed)} inference "
                 "pass(es) during fit left samples above the relative duality gap "
                 f"transform_tol={self.transform_tol:g} within transform_max_iter="
@@ -334,12 +349,10 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 f"{max(g for _, g in failed):.3g}); increase transform_max_iter or "
                 "transform_tol.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         return H
 
     def _fit_unlimited(self, X) -> np.ndarray:
-        self._check_params()
         X = self._validate(X, reset=True)
         rng = check_random_state(self.random_state)
         D = self._initial_dictionary(X, rng)
@@ -351,7 +364,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.n_samples_seen_ = 0
             D, trace, n_iter, converged = self._fit_online(X, D, rng)
         if not converged:
-            warnings.warn(
+            warn(
                 f"SparseCoding ({self.fit_algorithm}) stopped after max_iter="
                 f"{self.max_iter} iterations before the objective settled "
                 f"(last relative change {_relative_change(trace):.3g} > "
@@ -361,12 +374,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.components_ = D
         self.objective_ = np.asarray(trace)
         self.n_iter_ = n_iter
-        H = self._infer(X, D).codes
+        res = self._infer(X, D)
+        H = res.codes
         if self.fit_algorithm == "batch":
             # Statistics of the final codes, from which partial_fit continues.
             self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
-        R = X - H @ D
-        self._set_noise(float(np.einsum("ij,ij->", R, R)), R.size)
+        # ‖X − HD‖² from the certificate's objectives (no pass over the data)
+        self._set_noise(_sum_r2(res, float(self.alpha)), X.size)
         self.encoder_ = None
         self.encoder_gap_ = None
         if self.encoder is not None:
@@ -381,7 +395,6 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.prior_rate_ = float(self.alpha) / self.noise_variance_
 
     def _fit_batch(self, X, D, rng):
-        alpha = float(self.alpha)
         res = self._infer(X, D)
         H, obj = res.codes, res.objective
         trace = [obj.mean()]
@@ -402,11 +415,11 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             # Warm-started inference; a sample whose new code is not better
             # than its old one (possible within the solver's tolerance) keeps
             # the old code, so the objective can never increase.
-            obj_old = lasso_objective(X, D, H, alpha)
-            res = self._infer(X, D, init=H)
-            keep = res.objective > obj_old
-            H = np.where(keep[:, None], H, res.codes)
-            obj = np.where(keep, obj_old, res.objective)
+            res = self._infer(X, D, init=H, init_objective=True)
+            keep = np.flatnonzero(res.objective > res.init_objective)
+            H_new, obj = res.codes, res.objective
+            H_new[keep], obj[keep] = H[keep], res.init_objective[keep]
+            H = H_new
             trace.append(obj.mean())
             if trace[-2] - trace[-1] <= self.tol * abs(trace[-1]):
                 return D, trace, it, True
@@ -435,7 +448,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             max_sweeps=_ONLINE_SWEEPS,
             tol=_DICT_TOL,
         )
-        return D, H, res.objective
+        return D, res
 
     def _fit_online(self, X, D, rng):
         n = X.shape[0]
@@ -446,9 +459,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             total = 0.0
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
-                D, H, obj = self._online_step(X[idx], D, rng, init=H_all[idx])
-                H_all[idx] = H
-                total += obj.sum()
+                D, res = self._online_step(X[idx], D, rng, init=H_all[idx])
+                H_all[idx] = res.codes
+                total += res.objective.sum()
             trace.append(total / n)
             if epoch > 1 and abs(trace[-2] - trace[-1]) <= self.tol * abs(trace[-1]):
                 return D, trace, epoch, True
@@ -466,12 +479,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         self : SparseCoding
         """
+        self._validate_params()
+        check_int(self.n_components, "n_components")
         with blas_threads(n_threads_from_jobs(self.n_jobs)):
             return self._partial_fit(X)
 
     def _partial_fit(self, X):
         first = not hasattr(self, "components_")
-        self._check_params()
         X = self._validate(X, reset=first)
         if first:
             self._rng = check_random_state(self.random_state)
@@ -486,15 +500,13 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             D = self.components_
             if not hasattr(self, "_rng"):
                 self._rng = check_random_state(self.random_state)
-        D_old = D
-        D, H, obj = self._online_step(X, D_old, self._rng)
-        R = X - H @ D_old
-        self._set_noise(
-            self._sum_r2 + float(np.einsum("ij,ij->", R, R)), self._n_entries + R.size
-        )
+        D, res = self._online_step(X, D, self._rng)
+        # the residuals under the dictionary that coded X, from the certificate
+        sum_r2 = _sum_r2(res, float(self.alpha))
+        self._set_noise(self._sum_r2 + sum_r2, self._n_entries + X.size)
         self.components_ = D
         self.n_iter_ += 1
-        self.objective_ = np.append(self.objective_, obj.mean())
+        self.objective_ = np.append(self.objective_, res.objective.mean())
         self.encoder_ = None
         self.encoder_gap_ = None
         return self

@@ -1,10 +1,10 @@
 """Sufficient statistics of a Gaussian model: ``(n, mean, scatter)``.
 
 Every Gaussian model in the package is fitted by maximum likelihood from these
-three numbers alone (THEORY.md §1, §7): ``S = scatter / n`` is the maximum
-likelihood covariance and the mean log-likelihood of a data set is a function of
-``(n, mean, S)``. Statistics of two blocks of rows merge exactly with the
-pairwise rule of Chan, Golub & LeVeque (1979),
+three numbers alone (user guide, "PCA and probabilistic PCA"): ``S = scatter / n``
+is the maximum likelihood covariance and the mean log-likelihood of a data set
+is a function of ``(n, mean, S)``. Statistics of two blocks of rows merge
+exactly with the pairwise rule of Chan, Golub & LeVeque (1979),
 
     n = n_a + n_b,  δ = m_b − m_a,  m = m_a + δ n_b / n,
     scatter = scatter_a + scatter_b + δ δᵀ n_a n_b / n,
@@ -14,16 +14,26 @@ which is what a distributed pass (Dask) or a stream (``partial_fit``) uses.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
 
-# Rows per block when the scatter matrix is accumulated from an in-memory array:
-# large enough for BLAS-3 efficiency, small enough to keep the centred copy of a
-# block in cache-friendly memory (a few MB).
-_BLOCK_BYTES = 8 * 2**20
+from ._threads import blas_thread_count, blas_threads
+
+# Bytes per block of shifted rows when the scatter matrix is accumulated from an
+# in-memory array: large enough for BLAS-3 efficiency, small enough that each
+# thread's shifted block stays in its share of the cache between the shift, the
+# row sum and the rank-k update (measured: 0.5-4 MB are equally fast at
+# d = 200 and d = 1000; 8 MB and more are slower).
+_BLOCK_BYTES = 2 * 2**20
+
+# Symmetric eigenproblems up to this order run on one BLAS thread (top_eigenpairs).
+_EIGH_ONE_THREAD = 4096
 
 
 @dataclass(frozen=True)
@@ -55,26 +65,43 @@ class SufficientStats:
 
     @classmethod
     def from_array(cls, X: np.ndarray) -> "SufficientStats":
-        """Statistics of an in-memory array (two passes: mean, then scatter).
+        r"""Statistics of an in-memory array, in one pass when it can.
 
         The scatter matrix is accumulated block by block with the symmetric
         rank-k update of BLAS (``syrk``), in float64 whatever the input dtype,
-        so the centred copy of ``X`` never exists whole.
+        on rows shifted by a provisional mean ``c`` (the mean of the first
+        block, or 0 when the data are already centred to within a standard
+        deviation), with the exact rank-one correction
+
+        .. math::
+
+            \sum_i (x_i - \bar x)(x_i - \bar x)^\top
+            = \sum_i (x_i - c)(x_i - c)^\top - n\,\delta\delta^\top,
+            \qquad \delta = \bar x - c = \tfrac1n \sum_i (x_i - c).
+
+        The rounding error of the sum is ``ε Σ‖x_i − c‖²``, so the formula is
+        as accurate as exact centring as long as ``c`` lies within a standard
+        deviation or so of the mean in every column (``δ_j² ≤ var_j``), unlike
+        the uncentred ``XᵀX − n x̄ x̄ᵀ``, whose error grows with ``x̄_j²/var_j``.
+        When the first block is not representative (sorted rows, a trend), the
+        pass is repeated with ``c`` the mean found by the first pass. The
+        shifted copy of ``X`` exists one block per thread at a time (none at
+        all for ``c = 0`` on C-ordered float64 data).
         """
         X = np.asarray(X)
         n, d = X.shape
-        mean = X.mean(axis=0, dtype=np.float64)
-        scatter = np.zeros((d, d), order="F")
-        rows = max(1, _BLOCK_BYTES // (8 * max(d, 1)))
-        for start in range(0, n, rows):
-            block = np.asarray(X[start : start + rows], dtype=np.float64) - mean
-            # syrk with trans=0 computes a @ a.T; block.T is Fortran-ordered,
-            # so no copy is made. Only the upper triangle is written.
-            scatter = blas.dsyrk(
-                1.0, block.T, beta=1.0, c=scatter, lower=0, overwrite_c=1
-            )
-        scatter = np.triu(scatter) + np.triu(scatter, 1).T
-        return cls(int(n), mean, np.ascontiguousarray(scatter))
+        if n == 0:
+            return cls(0, np.zeros(d), np.zeros((d, d)))
+        rows = min(n, max(1, _BLOCK_BYTES // (8 * max(d, 1))))
+        shift = _provisional_mean(X[:rows])
+        delta, scatter = _shifted_scatter(X, shift, rows)
+        if not _shift_is_close(delta, scatter, n, shift):
+            shift = shift + delta
+            delta, scatter = _shifted_scatter(X, shift, rows)
+        # exact rank-one correction, on the upper triangle that syrk wrote
+        scatter = blas.dsyr(-float(n), delta, a=scatter, lower=0, overwrite_a=1)
+        # symmetric and Fortran-ordered, so its transpose is the C-ordered matrix
+        return cls(int(n), shift + delta, _fill_lower(scatter).T)
 
     def merge(self, other: "SufficientStats") -> "SufficientStats":
         """Statistics of the union of two disjoint sets of rows (Chan et al.)."""
@@ -93,18 +120,133 @@ class SufficientStats:
         return SufficientStats(n, mean, scatter)
 
 
+def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
+    """``(δ, Σ (x − c)(x − c)ᵀ)`` over blocks of rows, upper triangle only.
+
+    ``δ = Σ (x − c) / n``. The rows are split in contiguous ranges, one per
+    BLAS thread; each range is read block by block into its own float64
+    buffer (or in place, for ``c = 0``), whose row sum is taken while it is in
+    cache before one single-threaded ``dsyrk`` adds ``BᵀB``. The partial sums
+    then add up.
+    Shifting, summing and the rank-k updates all run in parallel, with no
+    synchronisation inside BLAS for each block (which costs much on small
+    blocks and on a busy machine). Called outside the main thread (a Dask
+    chunk, a user's thread pool), it runs on the calling thread alone.
+    """
+    n, d = X.shape
+    n_threads = min(blas_thread_count(), -(-n // rows))
+    if not _on_main_thread():
+        # inside someone else's worker (a Dask chunk, a thread pool): the BLAS
+        # limit below is process-wide, and nested pools would oversubscribe
+        n_threads = 1
+    if n_threads <= 1:
+        total, scatter = _scatter_rows(X, shift, rows, 0, n)
+        return total / n, scatter
+    edges = np.linspace(0, n, n_threads + 1).astype(int)
+    with blas_threads(1), ThreadPoolExecutor(n_threads) as pool:
+        parts = list(
+            pool.map(
+                lambda i: _scatter_rows(X, shift, rows, edges[i], edges[i + 1]),
+                range(n_threads),
+            )
+        )
+    total, scatter = parts[0]
+    for t, s in parts[1:]:
+        total += t
+        scatter += s
+    return total / n, scatter
+
+
+def _fill_lower(S: np.ndarray, block: int = 256) -> np.ndarray:
+    """Copy the upper triangle of ``S`` into its lower one, in place.
+
+    Panel by panel (cache-friendly transposes), without the three ``d × d``
+    temporaries of ``triu(S) + triu(S, 1).T``: 3x faster at d = 2500.
+    """
+    d = S.shape[0]
+    for j in range(0, d, block):
+        e = min(j + block, d)
+        D = S[j:e, j:e]
+        D[...] = np.triu(D) + np.triu(D, 1).T
+        S[e:, j:e] = S[j:e, e:].T
+    return S
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _provisional_mean(first: np.ndarray) -> np.ndarray:
+    """The shift ``c``: the first block's mean, or 0 if that is as good.
+
+    Where every column of the first block has ``mean² ≤ variance`` the data
+    are already centred to within a standard deviation, the condition under
+    which a shift is accurate (:func:`_shift_is_close`); ``c = 0`` then
+    spares the shifted copy of each block.
+    """
+    mean = first.mean(axis=0, dtype=np.float64)
+    if np.all(mean**2 <= first.var(axis=0, dtype=np.float64)):
+        return np.zeros_like(mean)
+    return mean
+
+
+def _scatter_rows(X, shift, rows, start, stop):
+    """Row sum and upper-triangular ``Σ (x − c)(x − c)ᵀ`` of ``X[start:stop]``."""
+    d = X.shape[1]
+    # c = 0 on C-ordered float64 rows: BLAS reads the rows in place
+    in_place = X.dtype == np.float64 and X.flags.c_contiguous and not shift.any()
+    buf = None if in_place else np.empty((min(rows, stop - start), d))
+    ones = np.ones(min(rows, stop - start))  # row sums by gemv: 4x numpy's sum
+    total = np.zeros(d)
+    scatter = np.zeros((d, d), order="F")
+    for i in range(start, stop, rows):
+        block = X[i : min(i + rows, stop)]
+        if in_place:
+            B = block
+        else:
+            B = buf[: block.shape[0]]
+            np.subtract(block, shift, out=B)
+        total += ones[: B.shape[0]] @ B
+        # syrk with trans=0 computes a @ a.T; B.T is Fortran-ordered (no copy)
+        scatter = blas.dsyrk(1.0, B.T, beta=1.0, c=scatter, lower=0, overwrite_c=1)
+    return total, scatter
+
+
+def _shift_is_close(delta, scatter, n, shift) -> bool:
+    """Whether the shift ``c`` is within a standard deviation of the mean.
+
+    Then the shifted scatter loses at most about one bit against exact
+    centring (its rounding error is ``ε n (var_j + δ_j²)`` per column). A
+    ``δ_j`` at the rounding level of ``c_j`` itself (a constant column) is
+    harmless at any variance.
+    """
+    var = np.diag(scatter) / n - delta**2
+    floor = (4 * np.finfo(np.float64).eps * np.abs(shift)) ** 2
+    return bool(np.all(delta**2 <= np.maximum(var, 0.0) + floor))
+
+
 def top_eigenpairs(S: np.ndarray, k: int | None = None):
     """Eigenvalues (descending) and eigenvectors of a symmetric matrix.
 
     With ``k``, only the ``k`` largest pairs are computed (LAPACK ``syevr``
     on an index range: a few times faster than the full decomposition when
     ``k ≪ d``); otherwise all of them (divide and conquer, ``syevd``).
+
+    Matrices of order up to ``_EIGH_ONE_THREAD`` are decomposed on one BLAS
+    thread: the reduction to tridiagonal form is memory-bound matrix-vector
+    work that threads barely speed up on an idle machine, and that threads
+    waiting on each other slow down many times when the cores are shared
+    (measured at d = 1000 on two shared cores: 0.10 s on one thread, 0.9 s
+    on two; see benchmarks/README.md).
     """
     d = S.shape[0]
-    if k is not None and k < d:
-        lam, U = linalg.eigh(S, subset_by_index=[d - k, d - 1])
-    else:
-        lam, U = linalg.eigh(S, driver="evd")
+    # the BLAS limit is process-wide: only the main thread sets it
+    one_thread = d <= _EIGH_ONE_THREAD and _on_main_thread()
+    with blas_threads(1) if one_thread else contextlib.nullcontext():
+        if k is not None and k < d:
+            lam, U = linalg.eigh(S, subset_by_index=[d - k, d - 1])
+        else:
+            lam, U = linalg.eigh(S, driver="evd")
     return lam[::-1], U[:, ::-1]
 
 
@@ -113,10 +255,11 @@ def gram_eigenpairs(Xc: np.ndarray, k: int | None = None):
 
     ``Xc Xcᵀ = V diag(s²) Vᵀ`` gives the right singular vectors
     ``Vtᵀ = Xcᵀ V diag(1/s)``: ``O(n² d)`` work against the SVD's larger
-    constant. Returns ``(s², Vt)`` with the ``n − 1`` squared singular values
-    of the centred data and the first ``k`` (default all ``n − 1``) rows of
-    ``Vt``; or ``(None, None)`` when one of those ``k`` singular values is
-    numerically zero (its direction is not determined accurately from the
+    constant. Returns ``(s², Vt)``: with ``k``, the ``k`` largest squared
+    singular values of the centred data and the first ``k`` rows of ``Vt``
+    (only those pairs are computed, as in :func:`top_eigenpairs`); without,
+    all ``n − 1`` of each. ``(None, None)`` when one of those singular values
+    is numerically zero (its direction is not determined accurately from the
     Gram matrix, and the caller falls back to the SVD).
     """
     n = Xc.shape[0]
@@ -124,9 +267,9 @@ def gram_eigenpairs(Xc: np.ndarray, k: int | None = None):
     m = rank if k is None else k
     if m < 1 or m > rank:
         return None, None
-    s2, V = linalg.eigh(Xc @ Xc.T, driver="evd")
-    s2, V = np.maximum(s2[::-1], 0.0), V[:, ::-1]
+    s2, V = top_eigenpairs(Xc @ Xc.T, m)
+    s2 = np.maximum(s2, 0.0)
     if s2[m - 1] <= s2[0] * n * np.finfo(np.float64).eps * 1e3:
         return None, None
     Vt = (V[:, :m].T @ Xc) / np.sqrt(s2[:m])[:, None]
-    return s2[:rank], Vt
+    return s2[:m], Vt

@@ -20,3 +20,48 @@ def _controller() -> ThreadpoolController:
 def blas_threads(n_threads: int):
     """Context manager limiting BLAS to ``n_threads`` threads inside the block."""
     return _controller().limit(limits=max(1, int(n_threads)), user_api="blas")
+
+
+def blas_thread_count() -> int:
+    """Threads BLAS uses now: the smallest limit over the loaded BLAS libraries.
+
+    Honours an enclosing :func:`blas_threads` or ``threadpool_limits`` block, so
+    code that splits work over its own threads (one BLAS thread each) uses no
+    more cores than the caller allowed BLAS. 1 when no BLAS is found.
+    """
+    libs = _controller().select(user_api="blas").lib_controllers
+    return max(1, min((lib.num_threads for lib in libs), default=1))
+
+
+def row_blocks(
+    n_rows: int, *, n_blocks: int = 32, min_rows: int = 64, max_rows: int = 512
+) -> list[slice]:
+    """Split ``range(n_rows)`` into contiguous blocks for a thread pool.
+
+    About ``n_blocks`` blocks of ``min_rows`` to ``max_rows`` rows. The split
+    depends on ``n_rows`` only, never on the number of threads, so a result
+    computed block by block is the same bit for bit whatever ``n_jobs``.
+    """
+    if n_rows <= 0:
+        return []
+    size = max(1, min(max_rows, max(min_rows, -(-n_rows // n_blocks))))
+    return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
+
+
+def map_row_blocks(fn, n_rows: int, n_threads: int, **split) -> list:
+    """``[fn(block) for block in row_blocks(n_rows)]``, in ``n_threads`` threads.
+
+    The blocks are handed out dynamically (a thread takes the next block when
+    it is done), and BLAS is limited to one thread inside, so ``fn`` should
+    spend its time in BLAS calls, numpy ufuncs or GIL-free compiled kernels.
+    Exceptions raised by ``fn`` propagate.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    blocks = row_blocks(n_rows, **split)
+    n_threads = max(1, min(int(n_threads), len(blocks)))
+    with blas_threads(1):
+        if n_threads == 1:
+            return [fn(block) for block in blocks]
+        with ThreadPoolExecutor(n_threads) as pool:
+            return list(pool.map(fn, blocks))

@@ -5,9 +5,12 @@ package, which changes whenever the code is reorganised (``fit`` →
 ``_fit_array`` → ``_fit_stats`` → the engine). :func:`warn` instead walks the
 stack to the first frame outside ``latentmodels`` (the caller of the public
 method), so every warning names the user's file and line, however deep it was
-raised. scikit-learn's own frames (a ``Pipeline`` or ``GridSearchCV`` calling
-``fit``) count as the caller's side: the warning then names the line inside
-scikit-learn that called us, as scikit-learn's own warnings do.
+raised. scikit-learn's method wrappers (``set_output``'s wrapped
+``transform``/``fit_transform``, ``TransformerMixin.fit_transform``, the
+``_fit_context`` decorator and parameter validation) are passed over too, so
+``est.fit_transform(X)`` names the user's line; a ``Pipeline`` or
+``GridSearchCV`` calling ``fit`` counts as the caller's side, as with
+scikit-learn's own warnings.
 """
 
 from __future__ import annotations
@@ -17,6 +20,16 @@ import sys
 import warnings
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# scikit-learn files whose frames only wrap our methods (never the user's call).
+_WRAPPER_SUFFIXES = tuple(
+    os.sep + os.path.join("sklearn", *parts)
+    for parts in (("base.py",), ("utils", "_set_output.py"),
+                  ("utils", "_param_validation.py"))
+)
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or filename.endswith(_WRAPPER_SUFFIXES)
 
 
 def _caller_stacklevel() -> int:
@@ -29,7 +42,7 @@ def _caller_stacklevel() -> int:
     level = 1
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR):
+        if not _is_internal(filename):
             return level
         frame = frame.f_back
         level += 1

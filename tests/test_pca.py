@@ -133,17 +133,31 @@ def test_full_rank_model_stays_finite():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"n_components": 0}, "at least 1"),
-        ({"n_components": 50}, "at most"),
-        ({"n_components": 1.5}, r"must be in \(0, 1\)"),
-        ({"n_components": "max"}, "'mle' or None"),
+        ({"n_components": 0}, r"'n_components'.*range \[1, inf\).*Got 0 instead"),
+        ({"n_components": 50}, r"at most min\(n_samples, n_features\)"),
+        ({"n_components": 1.5}, r"'n_components'.*\(0\.0, 1\.0\).*Got 1\.5"),
+        ({"n_components": "max"}, r"among \{'mle'\} or None\. Got 'max'"),
         ({"n_components": 0.5, "svd_solver": "randomized"}, "integer n_components"),
-        ({"svd_solver": "arpack"}, "svd_solver must be one of"),
+        ({"svd_solver": "arpack"}, r"'svd_solver'.*among.*Got 'arpack'"),
+        ({"whiten": "yes"}, r"'whiten' parameter.*bool.*Got 'yes'"),
+        ({"random_state": "seed"}, r"'random_state' parameter.*Got 'seed'"),
     ],
 )
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PCA(**kwargs).fit(_data((20, 5)))
+
+
+def test_parameters_validated_once_per_fit(monkeypatch):
+    # declared once in _parameter_constraints, checked once by fit
+    calls = []
+    real = PCA._validate_params
+    monkeypatch.setattr(
+        PCA, "_validate_params", lambda self: calls.append(1) or real(self)
+    )
+    PCA(2, svd_solver="covariance_eigh").fit(_data((20, 5)))
+    PCA(2, svd_solver="gram_eigh").fit(_data((4, 5)))
+    assert len(calls) == 2
 
 
 def test_nan_error_names_rows_and_input_untouched():
@@ -153,3 +167,17 @@ def test_nan_error_names_rows_and_input_untouched():
     with pytest.raises(ValueError, match=r"NaN in 2 rows \(first: row 3\)"):
         PCA(2).fit(X)
     np.testing.assert_array_equal(X, before)
+
+
+def test_large_offset_gives_the_spectrum_of_the_recentred_data():
+    # Y + 1e8 is exact for Y on a 2⁻¹⁰ grid, so (Y + 1e8) − 1e8 re-centres
+    # exactly: PCA must not see the offset (the uncentred XᵀX − n x̄x̄ᵀ of
+    # scikit-learn's covariance route loses every digit here)
+    Y = np.round(_data((3000, 8)) * 2**10) / 2**10
+    ours = PCA(3).fit(Y + 1e8)
+    ref = SkPCA(3, svd_solver="full").fit(Y)
+    np.testing.assert_allclose(
+        ours.explained_variance_, ref.explained_variance_, rtol=1e-12
+    )
+    _abs_rows_close(ours.components_, ref.components_, atol=1e-10)
+    np.testing.assert_allclose(ours.mean_ - 1e8, ref.mean_, atol=2e-8)

@@ -15,18 +15,22 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso
 
 from latentmodels.sparse import (
+    SOLVER_NAMES,
     SOLVERS,
+    Gram,
+    LassoProblem,
     _numba_jit,
     alpha_max,
     duality_gap,
     encode,
     kkt_violation,
     lasso_objective,
+    objective_and_gap,
     relative_gap,
     sparse_encode,
 )
 
-ITERATIVE = [s for s in SOLVERS if s not in ("auto", "cvxpy")]
+ITERATIVE = [s for s in SOLVER_NAMES if s not in ("auto", "cvxpy")]
 
 
 def _problem(seed, n=12, d=10, k=24, active=3, noise=0.05):
@@ -219,6 +223,7 @@ def test_convergence_warning_once():
         sparse_encode(X, D, 0.05, solver="fista", tol=1e-14, max_iter=2)
     conv = [w for w in rec if issubclass(w.category, ConvergenceWarning)]
     assert len(conv) == 1
+    assert conv[0].filename == __file__  # the caller's line
     assert "relative duality gap" in str(conv[0].message)
     assert "max_iter" in str(conv[0].message)
 
@@ -235,6 +240,9 @@ def test_input_not_modified():
     np.testing.assert_array_equal(init, init_copy)
 
 
+OF = "parameter of sparse_encode"
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
@@ -243,14 +251,15 @@ def test_input_not_modified():
             ValueError,
             "X has 5 features but dictionary",
         ),
-        ({"alpha": -1.0}, ValueError, "alpha must be finite and > 0"),
-        ({"alpha": 0.0}, ValueError, "alpha must be > 0: with alpha = 0"),
-        ({"alpha": np.nan}, ValueError, "alpha must be finite"),
-        ({"solver": "lars"}, ValueError, "solver must be one of"),
-        ({"tol": 0.0}, ValueError, "tol must be finite and > 0"),
-        ({"max_iter": 0}, ValueError, "max_iter must be at least 1"),
+        ({"alpha": -1.0}, ValueError, f"'alpha' {OF} must be a float in the range"),
+        ({"alpha": 0.0}, ValueError, r"'alpha' .* range \(0.0, inf\)\. Got 0.0"),
+        ({"alpha": np.nan}, ValueError, f"'alpha' {OF} must be a float"),
+        ({"solver": "lars"}, ValueError, f"'solver' {OF} must be a str among"),
+        ({"tol": 0.0}, ValueError, f"'tol' {OF} must be a float in the range"),
+        ({"max_iter": 0}, ValueError, r"'max_iter' .* int in the range \[1, inf\)"),
         ({"init": np.zeros((2, 2))}, ValueError, r"init has shape \(2, 2\)"),
-        ({"n_jobs": 0}, ValueError, "n_jobs must be a non-zero integer or None"),
+        ({"n_jobs": 0}, ValueError, f"'n_jobs' {OF} must be"),
+        ({"positive": "yes"}, ValueError, f"'positive' {OF} must be"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):
@@ -305,63 +314,50 @@ def _pure_python(monkeypatch, module):
 
 
 @pytest.mark.parametrize("positive", [False, True])
-def test_cd_kernel_pure_python_matches_compiled(positive, monkeypatch):
-    from latentmodels.sparse import _numba_cd
+@pytest.mark.parametrize(
+    "kernel, alpha, tol, extra",
+    [("cd_rows", 0.1, 1e-10, (500,)), ("fs_rows", 0.3, 1e-12, (100, 6))],
+)
+def test_kernel_pure_python_matches_compiled(kernel, alpha, tol, extra, positive,
+                                             monkeypatch):  # fmt: skip
+    """The compiled kernels and their pure-Python bodies take the same steps."""
+    from latentmodels.sparse import _formulas, _numba_cd, _numba_feature_sign
 
-    X, D = _problem(14, n=3, d=6, k=10)
-    alpha = 0.1
-    G, B = D @ D.T, X @ D.T
-    xx = np.einsum("ij,ij->i", X, X)
-    args = (G, xx, alpha, positive, 1e-10, 500)
-    H1, C1 = np.zeros_like(B), B.copy()
-    it1 = _numba_cd.cd_batch(H1, C1, B, *args)
-    _pure_python(monkeypatch, _numba_cd)
-    H2, C2 = np.zeros_like(B), B.copy()
-    it2 = _numba_cd.cd_batch(H2, C2, B, *args)
-    np.testing.assert_array_equal(it1, it2)
-    np.testing.assert_allclose(H2, H1, atol=1e-13)
-    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-10)
-
-
-@pytest.mark.parametrize("positive", [False, True])
-def test_feature_sign_kernel_pure_python_matches_compiled(positive, monkeypatch):
-    from latentmodels.sparse import _numba_cd, _numba_feature_sign
-
-    X, D = _problem(16, n=3, d=6, k=10)
-    alpha = 0.3
-    G, B = D @ D.T, X @ D.T
-    xx = np.einsum("ij,ij->i", X, X)
-    args = (G, xx, alpha, positive, 1e-12, 100, 6)
-    H1, C1 = np.zeros_like(B), B.copy()
-    it1 = _numba_feature_sign.fs_batch(H1, C1, B, *args)
-    _pure_python(monkeypatch, _numba_cd)
-    _pure_python(monkeypatch, _numba_feature_sign)
-    H2, C2 = np.zeros_like(B), B.copy()
-    it2 = _numba_feature_sign.fs_batch(H2, C2, B, *args)
+    module = _numba_cd if kernel == "cd_rows" else _numba_feature_sign
+    X, D = _problem(14 if kernel == "cd_rows" else 16, n=3, d=6, k=10)
+    problem = LassoProblem.from_data(X, D, alpha, positive)
+    args = (*problem.kernel_args(), tol, *extra)
+    H1, C1 = problem.warm_start()
+    it1 = getattr(module, kernel)(H1, C1, *args)
+    for mod in (_formulas, _numba_cd, _numba_feature_sign):
+        _pure_python(monkeypatch, mod)
+    H2, C2 = problem.warm_start()
+    it2 = getattr(module, kernel)(H2, C2, *args)
     assert np.all(it1 > 0)
     np.testing.assert_array_equal(it1, it2)
     np.testing.assert_allclose(H2, H1, atol=1e-13)
-    assert np.all(relative_gap(X, D, H2, alpha, positive) <= 1e-12)
+    assert np.all(relative_gap(X, D, H2, alpha, positive) <= tol)
 
 
 @pytest.mark.parametrize("positive", [False, True])
-def test_feature_sign_hands_over_to_cd_when_active_set_too_large(positive):
-    """Beyond max_active atoms (G_AA singular), coordinate descent finishes."""
-    from latentmodels.sparse._feature_sign import solve_feature_sign
+def test_feature_sign_hands_over_to_cd_when_active_set_too_large(positive, monkeypatch):
+    """Beyond max_active atoms (G_AA singular), the registry's fallback finishes."""
+    from latentmodels.sparse import _registry
 
     X, D = _problem(17, n=6)
     alpha = 0.05
     ref = encode(X, D, alpha, solver="cvxpy", positive=positive)
-    G, B = D @ D.T, X @ D.T
-    xx = np.einsum("ij,ij->i", X, X)
-    H, n_iter = solve_feature_sign(
-        B, G, xx, alpha, positive=positive, tol=1e-12, max_iter=100, max_active=2
-    )
+    assert _registry.SOLVERS["feature_sign"].fallback == "cd"
+    monkeypatch.setattr(LassoProblem, "max_active", property(lambda self: 2))
+    problem = LassoProblem.from_data(X, D, alpha, positive)
+    H, C = problem.warm_start()
+    n_iter = _registry.run("feature_sign", problem, H, C, tol=1e-12, max_iter=100)
     assert np.all(np.count_nonzero(ref.codes, axis=1) > 2)  # every row hands over
     assert np.all(n_iter > 2)
     np.testing.assert_allclose(
         lasso_objective(X, D, H, alpha), ref.objective, rtol=1e-10
     )
+    np.testing.assert_allclose(C, problem.correlations(H), atol=1e-12)
 
 
 def test_without_numba_installed(tmp_path):
@@ -390,12 +386,26 @@ def test_without_numba_installed(tmp_path):
         np.testing.assert_allclose(np.load(tmp_path / f"H_{s}.npy"), ours, atol=1e-8)
 
 
-def test_auto_and_threads():
+def test_auto_resolves_to_the_measured_fastest():
     X, D = _problem(18)
     res = encode(X, D, 0.1, solver="auto", tol=1e-10)
     assert res.solver == ("feature_sign" if _numba_jit.use_numba() else "cd")
-    one = encode(X, D, 0.1, solver=res.solver, tol=1e-10, n_jobs=1)
-    np.testing.assert_array_equal(one.codes, res.codes)
+
+
+@pytest.mark.parametrize("solver", ITERATIVE)
+def test_threads_give_the_same_codes_bit_for_bit(solver):
+    """Row blocks depend on n_samples only: n_jobs changes nothing."""
+    X, D = _problem(18, n=300)  # five blocks of 64 rows
+    init = np.where(np.arange(300)[:, None] % 3 == 0, 0.1, 0.0) * np.ones((1, 24))
+    kw = dict(solver=solver, tol=1e-8, max_iter=5000, init=init)
+    one = encode(X, D, 0.3, n_jobs=1, **kw)
+    two = encode(X, D, 0.3, n_jobs=2, **kw)
+    four = encode(X, D, 0.3, n_jobs=4, **kw)
+    assert one.converged.all()
+    for other in (two, four):
+        np.testing.assert_array_equal(other.codes, one.codes)
+        np.testing.assert_array_equal(other.gap, one.gap)
+        np.testing.assert_array_equal(other.n_iter, one.n_iter)
 
 
 @pytest.mark.parametrize("positive", [False, True])
@@ -410,3 +420,128 @@ def test_zero_atom_gets_zero_code(solver, positive):
     assert res.converged.all()
     assert np.all(res.codes[:, 3] == 0.0)
     np.testing.assert_allclose(np.delete(res.codes, 3, axis=1), ref.codes, atol=1e-7)
+
+
+# ------------------------------------------------------------ the problem object
+@pytest.mark.parametrize("positive", [False, True])
+def test_problem_gap_is_primal_minus_dual_computed_directly(positive):
+    """LassoProblem's Gram-form gap equals P(h) − D(θ) written out per sample."""
+    X, D = _problem(21, n=8)
+    alpha = 0.25
+    rng = np.random.default_rng(22)
+    H = rng.standard_normal((X.shape[0], D.shape[0])) * (rng.random((8, 24)) < 0.3)
+    if positive:
+        H = np.abs(H)
+    problem = LassoProblem.from_data(X, D, alpha, positive)
+    gap = problem.gap(H)
+    obj = problem.objective(H)
+    for i, (x, h) in enumerate(zip(X, H)):
+        r = x - h @ D
+        c = D @ r
+        cmax = max(c.max(), 0.0) if positive else np.abs(c).max()
+        theta = r * min(1.0, alpha / cmax)  # dual feasible
+        primal = 0.5 * r @ r + alpha * np.abs(h).sum()
+        dual = 0.5 * x @ x - 0.5 * (x - theta) @ (x - theta)
+        np.testing.assert_allclose(obj[i], primal, rtol=1e-12)
+        np.testing.assert_allclose(gap[i], primal - dual, rtol=1e-9, atol=1e-12)
+    # the same through the correlations the solvers keep, and relative
+    C = problem.correlations(H)
+    np.testing.assert_allclose(problem.gap(H, C), gap, rtol=1e-12)
+    np.testing.assert_allclose(problem.relative_gap(H), gap / obj, rtol=1e-12)
+    np.testing.assert_allclose(problem.alpha_max(), alpha_max(X, D, positive))
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_prox_is_the_soft_threshold_minimiser(positive):
+    """prox(z) minimises ½(h − z)² + τ|h| (h ≥ 0): checked on a fine grid."""
+    X, D = _problem(23, n=2)
+    problem = LassoProblem.from_data(X, D, 0.4, positive)
+    z = np.linspace(-2, 2, 41)[None, :]
+    step = 0.5
+    h = problem.prox(z, step)[0]
+    grid = np.linspace(0 if positive else -3, 3, 60001)
+    f = 0.5 * (grid[:, None] - z) ** 2 + step * 0.4 * np.abs(grid[:, None])
+    np.testing.assert_allclose(h, grid[np.argmin(f, axis=0)], atol=1e-4)
+
+
+def test_warm_start_projects_and_screens():
+    X, D = _problem(24, n=5)
+    problem = LassoProblem.from_data(X, D, 0.3, True)
+    H0 = np.random.default_rng(0).standard_normal(problem.shape)
+    screened = np.array([True, False, False, True, False])
+    H, C = problem.warm_start(H0, screened)
+    assert np.all(H >= 0) and np.all(H[screened] == 0)
+    np.testing.assert_allclose(C, X @ D.T - H @ D @ D.T, atol=1e-12)
+    assert not np.shares_memory(H, H0)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("name", ["cd", "feature_sign"])
+def test_registry_twins_agree(name, positive):
+    """The compiled and numpy twins of one registry entry, on one problem."""
+    if not _numba_jit.use_numba():
+        pytest.skip("numba not available")
+    X, D = _problem(25, n=10)
+    problem = LassoProblem.from_data(X, D, 0.15, positive)
+    entry = SOLVERS[name]
+    out = []
+    for twin in (entry.numba, entry.numpy):
+        H, C = problem.warm_start()
+        it = twin(problem, H, C, tol=1e-11, max_iter=10000)
+        assert np.all(it >= 0)
+        out.append((H, C))
+        assert np.all(problem.relative_gap(H, C) <= 1e-11)
+    np.testing.assert_allclose(out[0][0], out[1][0], atol=1e-9)
+    np.testing.assert_allclose(out[0][1], out[1][1], atol=1e-9)
+
+
+def test_solvers_do_not_import_one_another():
+    """Solver modules import only the shared modules, never another solver."""
+    import ast
+
+    import latentmodels.sparse as pkg
+
+    shared = {"_formulas", "_numba_jit", "_objective", "_problem"}
+    solver_modules = {
+        "_cd", "_numba_cd", "_feature_sign", "_numba_feature_sign", "_fista",
+        "_cvxpy",
+    }  # fmt: skip
+    root = Path(pkg.__file__).parent
+    for name in solver_modules:
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1
+        }
+        assert imported <= shared, (name, imported - shared)
+    assert set(SOLVERS) == set(SOLVER_NAMES) - {"auto"}
+
+
+def test_gram_lipschitz_is_largest_eigenvalue():
+    _, D = _problem(26)
+    gram = Gram(D)
+    np.testing.assert_allclose(gram.lipschitz, np.linalg.norm(D, 2) ** 2, rtol=1e-12)
+
+
+def test_threads_bit_for_bit_with_a_larger_dictionary():
+    """Products large enough for threaded BLAS (the Gram matrix) change nothing."""
+    X, D = _problem(27, n=700, d=32, k=128, active=4)
+    one = encode(X, D, 0.1, n_jobs=1)
+    two = encode(X, D, 0.1, n_jobs=2)
+    assert one.converged.all()
+    np.testing.assert_array_equal(two.codes, one.codes)
+    np.testing.assert_array_equal(two.relative_gap, one.relative_gap)
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_certificate_twins_agree(positive, monkeypatch):
+    """The compiled residual and reductions of the certificate equal numpy's."""
+    X, D = _problem(28, n=40)
+    H = sparse_encode(X, D, 0.2, positive=positive)
+    H[::3] += 0.05  # off the optimum too
+    fast = objective_and_gap(X, D, H, 0.2, positive)
+    monkeypatch.setattr(_numba_jit, "ENABLED", False)
+    slow = objective_and_gap(X, D, H, 0.2, positive)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-13)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9, atol=1e-12 * fast[0].max())

@@ -62,6 +62,22 @@ def _polish(x, D, G, h, alpha, positive):
     return cand if new <= old else h
 
 
+def cvxpy_solver(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
+    """Registry entry: the exact reference on ``problem.X`` (``tol`` unused).
+
+    Writes the codes into ``H`` and returns the conic solver's iterations.
+    """
+    Hc, n_iter = solve_cvxpy(
+        problem.X,
+        problem.gram.D,
+        problem.alpha,
+        positive=problem.positive,
+        max_iter=max_iter,
+    )
+    H[:] = Hc
+    return n_iter
+
+
 def solve_cvxpy(
     X: np.ndarray,
     D: np.ndarray,

@@ -39,16 +39,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from ._formulas import soft_threshold_np
+
 __all__ = ["ParametricEncoder", "fit_encoder"]
 
 
 def _shrink(Z: np.ndarray, tau: np.ndarray, positive: bool):
-    """Soft-threshold and its mask ``|z| > τ`` (``z > τ`` when positive)."""
-    if positive:
-        mask = Z > tau
-        return np.where(mask, Z - tau, 0.0), mask
-    mask = np.abs(Z) > tau
-    return np.where(mask, Z - np.sign(Z) * tau, 0.0), mask
+    """Soft-threshold (:mod:`._formulas`) and its mask ``|z| > τ`` (``z > τ``)."""
+    mask = (Z if positive else np.abs(Z)) > tau
+    return soft_threshold_np(Z, tau, positive), mask
 
 
 @dataclass

@@ -23,88 +23,37 @@ crossing (the objective is a convex quadratic inside the orthant).
 
 Should a Gram block ``G_AA`` be singular (more active atoms than features,
 or repeated atoms), the sample is finished by coordinate descent from where
-the search stopped. The numba kernel (:mod:`._numba_feature_sign`) runs in
-parallel over samples; without numba the same steps run with numpy, one
-sample at a time.
+the search stopped (the registry names it as this solver's fallback). The numba
+kernel (:mod:`._numba_feature_sign`) and this numpy twin take the same steps,
+one sample at a time.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._cd import solve_cd
-from ._fista import relative_gap_gram
-from ._numba_jit import set_threads, use_numba
+from ._formulas import TINY, gap_and_primal_np, max_correlation
 
 
-def solve_feature_sign(
-    B: np.ndarray,
-    G: np.ndarray,
-    xx: np.ndarray,
-    alpha: float,
-    *,
-    positive: bool,
-    tol: float,
-    max_iter: int,
-    H0: np.ndarray | None = None,
-    n_threads: int = 1,
-    max_active: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feature-sign search for every row until its relative gap is ``<= tol``.
+def fs_numpy(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
+    """Feature-sign search on every row of ``H`` (in place, ``C = B − HG``).
 
-    Parameters are those of :func:`latentmodels.sparse._fista.solve_fista`;
-    ``max_active`` (default ``n_components``; pass ``n_features``) bounds the
-    active set, beyond which ``G_AA`` is singular.
-
-    Returns
-    -------
-    H : ndarray of shape (n_samples, n_components)
-    n_iter : ndarray of int, shape (n_samples,)
-        Feature-sign steps (plus coordinate-descent sweeps for samples that
-        needed them).
+    Returns the steps per row, negated for rows whose Gram block on the
+    active set was singular or whose active set outgrew ``n_features``: the
+    driver finishes those with the registry's fallback (coordinate descent).
     """
-    n, k = B.shape
-    if H0 is None:
-        H, C = np.zeros((n, k)), np.array(B, dtype=np.float64)
-    else:
-        H = np.array(H0, dtype=np.float64)
-        if positive:
-            np.maximum(H, 0.0, out=H)
-        C = B - H @ G
-    max_active = k if max_active is None else max(1, min(int(max_active), k))
-    args = (float(alpha), bool(positive), float(tol), int(max_iter), max_active)
-    if use_numba():
-        from ._numba_feature_sign import fs_batch
-
-        old = set_threads(n_threads)
-        try:
-            n_iter = fs_batch(
-                H, C, np.ascontiguousarray(B), np.ascontiguousarray(G), xx, *args
-            )
-        finally:
-            set_threads(old)
-    else:
-        n_iter = np.array(
-            [_fs_one_numpy(H[i], C[i], B[i], G, xx[i], *args) for i in range(n)],
-            dtype=np.int64,
-        )
-    failed = np.flatnonzero(n_iter < 0)
-    n_iter = np.abs(n_iter)
-    if failed.size:
-        Hf, it = solve_cd(
-            B[failed],
-            G,
-            xx[failed],
-            alpha,
-            positive=positive,
-            tol=tol,
-            max_iter=max(100 * int(max_iter), 10000),
-            H0=H[failed],
-            n_threads=n_threads,
-        )
-        H[failed] = Hf
-        n_iter[failed] += it
-    return H, n_iter
+    args = (
+        problem.alpha,
+        problem.positive,
+        float(tol),
+        int(max_iter),
+        problem.max_active,
+    )
+    B, G, xx = problem.B, problem.G, problem.xx
+    return np.array(
+        [_fs_one_numpy(H[i], C[i], B[i], G, xx[i], *args) for i in range(H.shape[0])],
+        dtype=np.int64,
+    )
 
 
 def _fs_one_numpy(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
@@ -116,10 +65,11 @@ def _fs_one_numpy(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active):
     solved = act.size == 0
     diag = np.diag(G)
     for step in range(max_iter):
-        gap = relative_gap_gram(
-            h[None], b[None], G, np.array([xx]), alpha, positive, c[None]
-        )[0]
-        if gap <= tol:
+        hc = h @ c
+        cmax = max_correlation(c[None], positive)[0]
+        l1 = np.abs(h).sum()
+        gap, primal = gap_and_primal_np(xx - h @ b - hc, l1, hc, cmax, alpha)
+        if gap <= tol * max(primal, TINY):
             return step
         if solved:
             v = c.copy() if positive else np.abs(c)

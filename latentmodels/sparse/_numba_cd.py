@@ -1,65 +1,23 @@
 """Compiled coordinate-descent kernel (numba; runs as plain Python without it).
 
-One sample per ``prange`` iteration, so numba spreads the samples over the
-cores with no per-call start-up cost beyond its thread pool. For one sample
-the kernel keeps the correlations ``c = b − G h`` and sweeps the coordinates
-cyclically; see :mod:`latentmodels.sparse._cd` for the update.
+Rows one after the other, compiled without the GIL: the driver
+(:mod:`._encode`) runs blocks of rows in a thread pool. For one sample the
+kernel keeps the correlations ``c = b − G h`` and sweeps the coordinates of a
+working set; see :mod:`latentmodels.sparse._cd` for the update.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._numba_jit import njit, prange
-
-
-@njit()
-def _rel_gap(h, c, b, xx, alpha, positive):
-    """Relative duality gap of one sample from ``c = b − G h`` (see ``_objective``)."""
-    k = h.shape[0]
-    l1 = 0.0
-    hc = 0.0
-    hb = 0.0
-    cmax = 0.0
-    for j in range(k):
-        l1 += abs(h[j])
-        hc += h[j] * c[j]
-        hb += h[j] * b[j]
-        cj = c[j] if positive else abs(c[j])
-        if cj > cmax:
-            cmax = cj
-    return _gap_ratio(xx - hb - hc, l1, hc, cmax, alpha)
-
-
-@njit()
-def _gap_ratio(r2, l1, hc, cmax, alpha):
-    """Relative gap from ``‖r‖²``, ``‖h‖₁``, ``h·c`` and ``max |c|`` (or max c)."""
-    if r2 < 0.0:
-        r2 = 0.0
-    s = 1.0
-    if cmax > alpha:
-        s = alpha / cmax
-    gap = 0.5 * (1.0 - s) * (1.0 - s) * r2 + alpha * l1 - s * hc
-    if gap < 0.0:
-        gap = 0.0
-    primal = 0.5 * r2 + alpha * l1
-    if primal < 2.2250738585072014e-308:
-        primal = 2.2250738585072014e-308
-    return gap / primal
+from ._formulas import relative_gap_row, soft_threshold
+from ._numba_jit import njit
 
 
 @njit()
 def _update(h, j, cj, gjj, alpha, positive):
     """Exact minimiser along coordinate ``j``; returns the step ``h_j^new − h_j``."""
-    z = cj + gjj * h[j]
-    if positive:
-        new = (z - alpha) / gjj if z > alpha else 0.0
-    elif z > alpha:
-        new = (z - alpha) / gjj
-    elif z < -alpha:
-        new = (z + alpha) / gjj
-    else:
-        new = 0.0
+    new = soft_threshold(cj + gjj * h[j], alpha, positive) / gjj
     d = new - h[j]
     h[j] = new
     return d
@@ -76,7 +34,7 @@ def _restricted_cd(h, cw, bw, work, a, G, xx, alpha, positive, tol, max_sweeps):
     for sweep in range(max_sweeps):
         for p in range(a):
             hw[p] = h[work[p]]
-        if _rel_gap(hw, cw[:a], bw[:a], xx, alpha, positive) <= tol:
+        if relative_gap_row(hw, cw[:a], bw[:a], xx, alpha, positive) <= tol:
             return sweep
         for p in range(a):
             j = work[p]
@@ -110,7 +68,7 @@ def cd_one(h, c, b, G, xx, alpha, positive, tol, max_iter):
     inner_tol = tol
     sweeps = 0
     while sweeps < max_iter:
-        if _rel_gap(h, c, b, xx, alpha, positive) <= tol:
+        if relative_gap_row(h, c, b, xx, alpha, positive) <= tol:
             return sweeps
         a = 0
         n_viol = 0
@@ -153,14 +111,20 @@ def cd_one(h, c, b, G, xx, alpha, positive, tol, max_iter):
     return sweeps
 
 
-@njit(parallel=True)
-def cd_batch(H, C, B, G, xx, alpha, positive, tol, max_iter):
-    """Coordinate descent on every row of ``H`` (in place), in parallel over rows.
+@njit()
+def cd_rows(H, C, B, G, xx, alpha, positive, tol, max_iter):
+    """Coordinate descent on every row of ``H`` (in place), one after the other.
 
-    ``C`` must hold ``B − H G`` on entry. Returns the sweeps per row.
+    ``C`` must hold ``B − H G`` on entry. Returns the sweeps per row. Compiled
+    with ``nogil``: the caller runs row blocks in threads.
     """
     n = H.shape[0]
     n_iter = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
+    for i in range(n):
         n_iter[i] = cd_one(H[i], C[i], B[i], G, xx[i], alpha, positive, tol, max_iter)
     return n_iter
+
+
+def cd_numba(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
+    """The compiled twin of :func:`._cd.cd_numpy` (same arguments)."""
+    return cd_rows(H, C, *problem.kernel_args(), float(tol), int(max_iter))

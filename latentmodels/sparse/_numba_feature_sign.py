@@ -1,6 +1,7 @@
 """Compiled feature-sign search kernel (numba; runs as plain Python without it).
 
-One sample per ``prange`` iteration. The algorithm is described in
+Rows one after the other, compiled without the GIL (the driver runs row
+blocks in threads). The algorithm is described in
 :mod:`latentmodels.sparse._feature_sign`; this file holds the loops.
 """
 
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numba_cd import _gap_ratio
-from ._numba_jit import njit, prange
+from ._formulas import TINY, gap_and_primal
+from ._numba_jit import njit
 
 
 @njit()
@@ -144,25 +145,26 @@ def _fs_solve(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active, ws):
     solved = a == 0
     n_fact = 0  # rows of L valid for the current active set
     for step in range(max_iter):
-        # one pass over c: the duality gap and the best violator among zeros
+        # the duality gap (h is zero outside the active set) and, in one pass
+        # over c, c_max and the best violator among the zeros
         l1 = 0.0
         hc = 0.0
         hb = 0.0
+        for p in range(a):
+            j = act[p]
+            l1 += abs(h[j])
+            hc += h[j] * c[j]
+            hb += h[j] * b[j]
         cmax = 0.0
         best, best_v = -1, alpha
         for j in range(k):
-            cj = c[j]
-            v = cj if positive else abs(cj)
+            v = c[j] if positive else abs(c[j])
             if v > cmax:
                 cmax = v
-            hj = h[j]
-            if hj != 0.0:
-                l1 += abs(hj)
-                hc += hj * cj
-                hb += hj * b[j]
-            elif v > best_v and G[j, j] > 0.0:
+            if v > best_v and h[j] == 0.0 and G[j, j] > 0.0:
                 best, best_v = j, v
-        if _gap_ratio(xx - hb - hc, l1, hc, cmax, alpha) <= tol:
+        gap, primal = gap_and_primal(xx - hb - hc, l1, hc, cmax, alpha)
+        if gap <= tol * max(primal, TINY):
             return step
         if solved:  # the active set is optimal: let the best violator in
             if best < 0:
@@ -212,28 +214,24 @@ def _fs_solve(h, c, b, G, xx, alpha, positive, tol, max_iter, max_active, ws):
     return max_iter
 
 
-@njit(parallel=True)
-def fs_batch(H, C, B, G, xx, alpha, positive, tol, max_iter, max_active):
-    """Feature-sign search on every row of ``H`` (in place), parallel over rows."""
+@njit()
+def fs_rows(H, C, B, G, xx, alpha, positive, tol, max_iter, max_active):
+    """Feature-sign search on every row of ``H`` (in place), one after the other.
+
+    Compiled with ``nogil``: the driver runs row blocks in threads. The
+    scratch arrays are allocated once per call.
+    """
     n, k = H.shape
     n_iter = np.zeros(n, dtype=np.int64)
-    # rows in blocks (several per thread, for balance); each block allocates
-    # its scratch arrays once instead of once per row
-    n_blocks = min(n, 64)
-    for blk in prange(n_blocks):
-        ws = _workspace(k, max_active)
-        for i in range(blk * n // n_blocks, (blk + 1) * n // n_blocks):
-            n_iter[i] = _fs_solve(
-                H[i],
-                C[i],
-                B[i],
-                G,
-                xx[i],
-                alpha,
-                positive,
-                tol,
-                max_iter,
-                max_active,
-                ws,
-            )
+    ws = _workspace(k, max_active)
+    for i in range(n):
+        n_iter[i] = _fs_solve(
+            H[i], C[i], B[i], G, xx[i], alpha, positive, tol, max_iter, max_active, ws
+        )
     return n_iter
+
+
+def fs_numba(problem, H, C, *, tol: float, max_iter: int) -> np.ndarray:
+    """Compiled twin of :func:`._feature_sign.fs_numpy` (same arguments)."""
+    args = (float(tol), int(max_iter), problem.max_active)
+    return fs_rows(H, C, *problem.kernel_args(), *args)

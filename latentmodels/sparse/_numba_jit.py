@@ -43,12 +43,3 @@ def njit(*, parallel: bool = False):
         return func
 
     return decorate
-
-
-def set_threads(n_threads: int) -> int:
-    """Set numba's thread count (clipped to what numba allows); return the old one."""
-    if not HAVE_NUMBA:
-        return 1
-    old = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    return old

@@ -15,23 +15,12 @@ the same scale; it divides by ``n_features`` only when it hands the problem to
 number of rows). Every solver in :mod:`latentmodels.sparse` is stopped and
 checked with the functions of this module.
 
-Duality gap
------------
-With the residual ``r = x - h D`` and its correlations ``c = r Dᵀ``, the dual
-problem is ``max_θ ½‖x‖² − ½‖x − θ‖²`` subject to ``‖θ Dᵀ‖_∞ ≤ α`` (for
-``h >= 0``: ``θ Dᵀ ≤ α``). The rescaled residual ``θ = s r`` with
-``s = min(1, α / ‖c‖_∞)`` (for ``h >= 0``: ``α / max(max(c), 0)``) is dual
-feasible, and the gap ``P(h) − D(θ)`` simplifies to
-
-.. math::
-
-    \\mathrm{gap}(h) = \\tfrac12 (1 - s)^2 \\lVert r \\rVert^2
-        + \\alpha \\lVert h \\rVert_1 - s\\, h \\cdot c \\;\\ge\\; 0,
-
-which is zero exactly at the optimum (Kim et al. 2007; El Ghaoui et al. 2012;
-Massias et al. 2018, "Celer"). The *relative* gap used as the stopping rule of
-every solver is ``gap / max(P(h), tiny)`` with ``tiny`` the smallest positive
-normal float, so a sample with ``x = 0`` (``P = gap = 0``) counts as solved.
+The duality gap (the certificate every solver stops on) is the formula of
+:mod:`._formulas`; here it is evaluated from the residual ``r = x − hD``
+itself, independently of the Gram-form quantities the solvers keep. The
+*relative* gap is ``gap / max(P(h), tiny)`` with ``tiny`` the smallest
+positive normal float, so a sample with ``x = 0`` (``P = gap = 0``) counts as
+solved.
 """
 
 from __future__ import annotations
@@ -40,14 +29,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-TINY = np.finfo(np.float64).tiny
+from ._formulas import TINY, gap_and_primal, gap_and_primal_np, max_correlation
+from ._numba_jit import njit, use_numba
 
 
 def residual(X: np.ndarray, D: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """``X − H D`` (a dense product: with BLAS it beats building a sparse ``H``)."""
+    """``X − H D``.
+
+    Compiled, it skips the zero codes (``nnz·d`` per row instead of ``k·d``);
+    with numpy, one dense product (with BLAS it beats building a sparse ``H``).
+    """
+    if use_numba() and X.dtype == D.dtype == H.dtype == np.float64:
+        R = np.empty(X.shape)
+        _sparse_residual(X, np.ascontiguousarray(D), H, R)
+        return R
     R = H @ D
     np.subtract(X, R, out=R)
     return R
+
+
+@njit()
+def _sparse_residual(X, D, H, R):
+    """``R = X − H D`` row by row, over the nonzero codes only."""
+    n, k = H.shape
+    d = X.shape[1]
+    for i in range(n):
+        for f in range(d):
+            R[i, f] = X[i, f]
+        for j in range(k):
+            hij = H[i, j]
+            if hij != 0.0:
+                for f in range(d):
+                    R[i, f] -= hij * D[j, f]
 
 
 def lasso_objective(
@@ -74,45 +87,12 @@ def lasso_objective(
     return 0.5 * np.einsum("ij,ij->i", R, R) + alpha * np.abs(H).sum(axis=1)
 
 
-def _dual_scaling(C: np.ndarray, alpha: float, positive: bool) -> np.ndarray:
-    """Largest ``s`` in ``[0, 1]`` with ``s·c`` dual feasible, per row of ``C``."""
-    cmax = np.maximum(C.max(axis=1), 0.0) if positive else np.abs(C).max(axis=1)
-    s = np.ones_like(cmax)
-    big = cmax > alpha
-    s[big] = alpha / cmax[big]
-    return s
-
-
-def gap_from_parts(
-    r2: np.ndarray,
-    l1: np.ndarray,
-    hc: np.ndarray,
-    C: np.ndarray,
-    alpha: float,
-    positive: bool,
-) -> np.ndarray:
-    """Duality gap from ``‖r‖²``, ``‖h‖₁``, ``h·c`` and the correlations ``C``.
-
-    Solvers that keep ``C = X Dᵀ − H G`` (``G = D Dᵀ``) call this to avoid
-    forming the residual; see the module docstring for the formula.
-    """
-    s = _dual_scaling(C, alpha, positive)
-    gap = 0.5 * (1.0 - s) ** 2 * r2 + alpha * l1 - s * hc
-    return np.maximum(gap, 0.0)
-
-
-def duality_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+def duality_gap(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample duality gap of the lasso (non-negative; zero at the optimum).
 
     The dual point is the residual rescaled into the feasible set,
-    ``θ = s (x − hD)`` with ``s = min(1, α / ‖(x − hD) Dᵀ‖_∞)`` (module
-    docstring). For ``positive=True`` the codes must be non-negative and the
+    ``θ = s (x − hD)`` with ``s = min(1, α / ‖(x − hD) Dᵀ‖_∞)``
+    (:mod:`._formulas`). For ``positive=True`` the codes must be non-negative and the
     constraint is one-sided.
 
     Parameters
@@ -130,43 +110,52 @@ def duality_gap(
 
 
 def objective_and_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
+    X, D, H, alpha: float, positive: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample objective and duality gap, sharing one residual."""
     R = residual(X, D, H)
     C = R @ D.T
+    if use_numba() and H.dtype == np.float64 and R.flags.c_contiguous:
+        primal, gap = np.empty(H.shape[0]), np.empty(H.shape[0])
+        _certificate_rows(R, C, np.ascontiguousarray(H), alpha, positive, primal, gap)
+        return primal, gap
     r2 = np.einsum("ij,ij->i", R, R)
     hc = np.einsum("ij,ij->i", H, C)
     l1 = np.abs(H).sum(axis=1)
-    return 0.5 * r2 + alpha * l1, gap_from_parts(r2, l1, hc, C, alpha, positive)
+    cmax = max_correlation(C, positive)
+    gap, primal = gap_and_primal_np(r2, l1, hc, cmax, alpha)
+    return primal, gap
 
 
-def relative_gap(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+@njit()
+def _certificate_rows(R, C, H, alpha, positive, primal, gap):
+    """:func:`objective_and_gap`'s reductions, one pass per row (compiled twin)."""
+    for i in range(R.shape[0]):
+        r2 = 0.0
+        for f in range(R.shape[1]):
+            r2 += R[i, f] * R[i, f]
+        l1 = 0.0
+        hc = 0.0
+        cmax = 0.0
+        for j in range(H.shape[1]):
+            l1 += abs(H[i, j])
+            hc += H[i, j] * C[i, j]
+            cj = C[i, j] if positive else abs(C[i, j])
+            if cj > cmax:
+                cmax = cj
+        gap[i], primal[i] = gap_and_primal(r2, l1, hc, cmax, alpha)
+
+
+def relative_gap(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample relative duality gap ``gap / max(P(h), tiny)``.
 
     This is the quantity every solver's ``tol`` bounds.
     """
-    primal = lasso_objective(X, D, H, alpha)
-    return duality_gap(X, D, H, alpha, positive) / np.maximum(primal, TINY)
+    primal, gap = objective_and_gap(X, D, H, alpha, positive)
+    return gap / np.maximum(primal, TINY)
 
 
-def kkt_violation(
-    X: np.ndarray,
-    D: np.ndarray,
-    H: np.ndarray,
-    alpha: float,
-    positive: bool = False,
-) -> np.ndarray:
+def kkt_violation(X, D, H, alpha: float, positive: bool = False) -> np.ndarray:
     """Per-sample largest violation of the lasso optimality (KKT) conditions.
 
     With ``c = (x − hD) Dᵀ``, the conditions are ``c_j = α sign(h_j)`` where
@@ -197,10 +186,7 @@ def alpha_max(X: np.ndarray, D: np.ndarray, positive: bool = False) -> np.ndarra
     For ``positive=True`` it is ``max(max_j d_j·x, 0)``. For ``α ≥ alpha_max``
     the code is exactly zero, and every solver returns it without iterating.
     """
-    B = X @ D.T
-    if positive:
-        return np.maximum(B.max(axis=1), 0.0)
-    return np.abs(B).max(axis=1)
+    return max_correlation(X @ D.T, positive)
 
 
 @dataclass
@@ -227,6 +213,11 @@ class EncodeResult:
         The solver that ran (``'auto'`` resolved).
     message : str
         Why the solver stopped, in words.
+    tol : float
+        The relative-gap target.
+    init_objective : ndarray of shape (n_samples,) or None
+        Objective of the warm start ``init`` (from the residual), when asked
+        for with ``encode(..., init_objective=True)``.
     """
 
     codes: np.ndarray
@@ -238,3 +229,4 @@ class EncodeResult:
     solver: str
     message: str = ""
     tol: float = field(default=0.0, repr=False)
+    init_objective: np.ndarray | None = field(default=None, repr=False)
