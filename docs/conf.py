@@ -7,7 +7,10 @@ Build offline with warnings as errors::
 The gallery executes every ``examples/plot_*.py``; set
 ``LATENTMODELS_EXAMPLE_QUICK=1`` for the small versions (the test suite does),
 or pass ``-D plot_gallery=0`` to skip running them. No extension here needs
-the network (no intersphinx).
+the network (no intersphinx), and the math is rendered by a MathJax served
+from the built site itself (``_static/mathjax``, from the
+``sphinx-mathjax-offline`` package of the ``docs`` extra), so a local build
+shows typeset equations offline.
 """
 
 import os
@@ -29,6 +32,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static/mathjax; sets mathjax_path to it (no CDN)
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]

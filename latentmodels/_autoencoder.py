@@ -7,19 +7,23 @@ samples, plus penalties. The known results about this model (Baldi & Hornik
 its example check; see the user guide page ``autoencoder.rst``.
 
 The objective depends on the data only through second-order statistics
-(:mod:`latentmodels._autoencoder_loss`), so fitting makes one pass over the
-data to form the scatter matrix and then minimises with scipy's L-BFGS on
-analytic gradients at O(d² k) per iteration. Untied, the loss is a convex
-quadratic in the encoder for a fixed decoder, so L-BFGS runs over the
-decoder alone with the exact encoder for each decoder (variable projection,
-after one O(d³) eigendecomposition of the input scatter); tied weights run
-L-BFGS over the one weight matrix.
+(:mod:`latentmodels._autoencoder_loss`), and every minimiser lies in the span
+of the centred rows, so fitting works in the scatter's eigenbasis restricted
+to that span: the thin decomposition of the centred rows when there are fewer
+rows than features (m = n directions, O(n² d), the d×d scatter never formed),
+the eigendecomposition of the scatter otherwise (m = d, O(d³)). There the
+statistics are diagonal and scipy's L-BFGS costs O(m k) per iteration on
+analytic gradients; the weights are mapped back to the features at the end.
+Untied, the loss is a convex quadratic in the encoder for a fixed decoder, so
+L-BFGS runs over the decoder alone with the exact encoder for each decoder
+(variable projection); tied weights run L-BFGS over the one weight matrix.
+Sampled input noise needs the full d×d statistics of each noisy copy.
 """
 
 from __future__ import annotations
 
-import warnings
 from contextlib import nullcontext
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +36,7 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._autoencoder_loss import (
@@ -41,18 +46,17 @@ from ._autoencoder_loss import (
     largest_eigenvalue,
     unit_weights,
 )
-from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
+from ._base import sign_flip
+from ._dask import fit_statistics, is_dask_array, lazy_over_rows
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
     check_data,
     check_n_components,
-    check_option,
-    check_positive_int,
-    check_positive_scalar,
     validate_X,
 )
+from ._warnings import warn
 
 __all__ = ["LinearAutoencoder", "PCAComparison", "compare_with_pca"]
 
@@ -151,7 +155,8 @@ class LinearAutoencoder(
     mean_ : ndarray of shape (n_features,)
     principal_directions_ : ndarray of shape (n_components, n_features)
         Left singular vectors of the decoder as rows, by decreasing singular
-        value, sign fixed so the largest entry is positive (Plaut 2018). With
+        value, sign fixed so the largest entry is positive (the package's
+        sign convention, as PCA's ``components_``; Plaut 2018). With
         weight decay, unit penalties or tied contractive training, ``A = Bᵀ``
         at every critical point and these are the ordered principal
         directions (Kunin et al. 2019); without a penalty (or with input
@@ -166,6 +171,8 @@ class LinearAutoencoder(
         epoch (sampled mode).
     n_iter_ : int
         L-BFGS iterations in total (over all epochs in sampled mode).
+    converged_ : bool
+        Whether L-BFGS met ``tol`` (a ConvergenceWarning says so otherwise).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when X has string feature names.
@@ -207,15 +214,29 @@ class LinearAutoencoder(
         self.n_epochs = n_epochs
         self.random_state = random_state
 
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "tied": ["boolean"],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "unit_penalties": ["array-like", None],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
+        "noise_mode": [StrOptions({"expected", "sampled"})],
+        "contractive": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"lbfgs"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
     # ------------------------------------------------------------------ checks
     def _check_params(self, n_features: int) -> dict:
+        """What the constraint table cannot say: bounds that need the data."""
         k = check_n_components(
             self.n_components,
             upper=n_features,
             upper_reason=f"n_features = {n_features}",
         )
-        if not isinstance(self.tied, (bool, np.bool_)):
-            raise TypeError(f"tied must be True or False, got {self.tied!r}.")
         unit = None
         if self.unit_penalties is not None:
             unit = np.asarray(self.unit_penalties, dtype=float)
@@ -229,28 +250,8 @@ class LinearAutoencoder(
                 raise ValueError(
                     f"unit_penalties must be non-negative, got {unit.tolist()}."
                 )
-        params = dict(
-            k=k,
-            weight_decay=check_positive_scalar(
-                self.weight_decay, "weight_decay", allow_zero=True
-            ),
-            unit=unit,
-            noise=check_positive_scalar(
-                self.input_noise, "input_noise", allow_zero=True
-            ),
-            noise_mode=check_option(
-                self.noise_mode, "noise_mode", {"expected", "sampled"}
-            ),
-            contractive=check_positive_scalar(
-                self.contractive, "contractive", allow_zero=True
-            ),
-            max_iter=check_positive_int(self.max_iter, "max_iter"),
-            tol=check_positive_scalar(self.tol, "tol"),
-            n_epochs=check_positive_int(self.n_epochs, "n_epochs"),
-        )
-        check_option(self.solver, "solver", {"lbfgs"})
-        decoder_penalty = params["weight_decay"] + (0.0 if unit is None else unit)
-        if params["contractive"] > 0 and not self.tied and np.min(decoder_penalty) == 0:
+        decoder_penalty = self.weight_decay + (0.0 if unit is None else unit)
+        if self.contractive > 0 and not self.tied and np.min(decoder_penalty) == 0:
             raise ValueError(
                 "The untied contractive autoencoder has no minimiser: replacing "
                 "A by cA and B by B/c leaves the reconstruction BA unchanged "
@@ -260,7 +261,17 @@ class LinearAutoencoder(
                 "with weight_decay = contractive/2), or penalise the decoder "
                 "too with weight_decay > 0 or positive unit_penalties."
             )
-        return params
+        return dict(
+            k=k,
+            weight_decay=float(self.weight_decay),
+            unit=unit,
+            noise=float(self.input_noise),
+            noise_mode=self.noise_mode,
+            contractive=float(self.contractive),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            n_epochs=int(self.n_epochs),
+        )
 
     # --------------------------------------------------------------------- fit
     def fit(self, X, y=None):
@@ -268,7 +279,7 @@ class LinearAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
             Training data (not modified).
         y : None
             Ignored.
@@ -277,35 +288,77 @@ class LinearAutoencoder(
         -------
         self : LinearAutoencoder
         """
+        # declared parameters checked once (not through @_fit_context, whose
+        # frame inside scikit-learn would then be named by our warnings)
+        self._validate_params()
+        stats = None
         if is_dask_array(X):
-            stats = dask_sufficient_stats(X)  # one distributed pass
-            self.n_features_in_ = stats.n_features
-            X = None
+            stats = fit_statistics(self, X)  # one distributed pass
+            X, (n, d) = None, (stats.n, stats.n_features)
         else:
             X = validate_X(self, X, reset=True)
-            stats = SufficientStats.from_array(X)
-        n, d = stats.n, stats.n_features
+            n, d = X.shape
         p = self._check_params(d)
         k = p["k"]
         rng = check_random_state(self.random_state)
         sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
+        wide = X is not None and n < d and not sampled
+        if stats is None and not wide:
+            stats = SufficientStats.from_array(X)
         if sampled and X is None:
             raise ValueError(
                 "noise_mode='sampled' draws noise for every row, which needs the "
                 "rows in memory; use noise_mode='expected' (the exact expected "
                 "loss, from the scatter matrix alone) with a Dask array."
             )
+        # On small problems BLAS threads only add synchronisation cost (to
+        # L-BFGS's tiny vector operations, measured ~10x slower on a loaded
+        # 2-core machine, and to the small decompositions), so run
+        # single-threaded there.
+        per_iter = d * d * k if sampled else min(n, d) * k
+        once = min(n, d) ** 2 * d
+        threads = nullcontext()
+        if per_iter < _THREADED_WORK and once < 50 * _THREADED_WORK:
+            threads = blas_threads(1)
+        with threads:
+            self._fit_in_basis(X, stats, n, d, p, rng, sampled, wide)
+        if not self.converged_:
+            warn(
+                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations: "
+                f"the largest entry of the scaled gradient is {self._grad:.3g} > "
+                f"tol={p['tol']:g}. Increase max_iter, or loosen tol.",
+                ConvergenceWarning,
+            )
+        del self._grad
+        return self
 
-        self.mean_ = stats.mean
-        scatter = stats.scatter
-        expected = Statistics.expected(scatter, n, p["noise"])
+    def _fit_in_basis(self, X, stats, n, d, p, rng, sampled, wide) -> None:
+        """Statistics in the scatter's eigenbasis (row space when wide), L-BFGS,
+        and the weights mapped back to the features."""
+        k = p["k"]
+        if sampled:  # the noisy statistics are not diagonal in any fixed basis
+            basis, m, mean = None, d, stats.mean
+            expected = Statistics.expected(stats.scatter, n, p["noise"])
+        else:
+            if wide:  # the d×d scatter is never formed
+                mean = np.mean(X, axis=0, dtype=np.float64)
+                Xc = np.asarray(X, dtype=np.float64) - mean
+                basis, eigenvalues = _row_basis(Xc)
+                trace = float(np.einsum("ij,ij->", Xc, Xc))
+            else:
+                mean = stats.mean
+                basis, eigenvalues = _scatter_basis(stats)
+                trace = float(np.trace(stats.scatter))
+            expected = Statistics.eigenbasis(trace, eigenvalues, n, p["noise"])
+            m = basis.shape[1]
+        self.mean_ = mean
         scale = largest_eigenvalue(expected.quad)
         if not scale > 0:
             scale = 1.0
         alpha, beta = unit_weights(
             k, p["weight_decay"], p["unit"], p["contractive"], tied=self.tied
         )
-        shape = dict(n_components=k, n_features=d, scale=scale)
+        shape = dict(n_components=k, n_features=m, scale=scale)
 
         def make_objective(stats: Statistics) -> Objective:
             if self.tied:
@@ -319,43 +372,30 @@ class LinearAutoencoder(
         # depends on B alone, and without a penalty only on its column space,
         # so B starts with columns of unit length instead.
         init_scale = _INIT_SCALE if self.tied else 1.0
-        A0 = rng.standard_normal((k, d)) * (_INIT_SCALE / np.sqrt(d))
-        B0 = rng.standard_normal((d, k)) * (init_scale / np.sqrt(d))
+        A0 = rng.standard_normal((k, m)) * (_INIT_SCALE / np.sqrt(m))
+        B0 = rng.standard_normal((m, k)) * (init_scale / np.sqrt(m))
         params = objective.pack(A0, B0)
-
-        # On small problems BLAS threads only add synchronisation cost to
-        # L-BFGS's tiny vector operations (measured: ~10x slower on a loaded
-        # 2-core machine), so run single-threaded there.
-        threads = nullcontext()
-        if d * d * k < _THREADED_WORK:
-            threads = blas_threads(1)
-        with threads:
-            if sampled:
-                Xc = np.asarray(X, dtype=np.float64) - self.mean_
-                params, curve, n_iter, converged, objective = self._fit_sampled(
-                    make_objective, params, Xc, p, rng
-                )
-            else:
-                params, curve, n_iter, converged = _run_lbfgs(
-                    objective, params, p["max_iter"], p["tol"]
-                )
-        if not converged:
-            grad = float(np.max(np.abs(objective(params)[1])))
-            warnings.warn(
-                f"L-BFGS did not converge in max_iter={p['max_iter']} iterations: "
-                f"the largest entry of the scaled gradient is {grad:.3g} > "
-                f"tol={p['tol']:g}. Increase max_iter, or loosen tol.",
-                ConvergenceWarning,
+        if sampled:
+            Xc = np.asarray(X, dtype=np.float64) - self.mean_
+            params, curve, n_iter, converged, objective = self._fit_sampled(
+                make_objective, params, Xc, p, rng
             )
+        else:
+            params, curve, n_iter, converged = _run_lbfgs(
+                objective, params, p["max_iter"], p["tol"]
+            )
+        self._grad = 0.0 if converged else float(np.max(np.abs(objective(params)[1])))
         A, B = objective.unpack(params)
-        self.encoder_ = A.copy()
-        self.decoder_ = B.copy()
+        if basis is not None:  # back from the eigenbasis to the features
+            A, B = A @ basis.T, basis @ B
+        self.encoder_ = np.array(A)
+        self.decoder_ = np.array(B)
         self.loss_ = objective.loss(params)
         self.loss_curve_ = np.asarray(curve, dtype=float)
         self.n_iter_ = int(n_iter)
+        self.converged_ = bool(converged)
         self._set_directions()
         self._n_features_out = k
-        return self
 
     def _fit_sampled(self, make_objective, params, Xc, p, rng):
         """Sampled input noise: one fresh draw per epoch, statistics averaged.
@@ -389,10 +429,7 @@ class LinearAutoencoder(
 
     def _set_directions(self) -> None:
         U, sv, _ = np.linalg.svd(self.decoder_, full_matrices=False)
-        dirs = U.T
-        signs = np.sign(dirs[np.arange(dirs.shape[0]), np.argmax(np.abs(dirs), 1)])
-        signs[signs == 0] = 1.0
-        self.principal_directions_ = dirs * signs[:, None]
+        self.principal_directions_ = sign_flip(U.T)
         self.decoder_singular_values_ = sv
 
     @property
@@ -457,6 +494,26 @@ class LinearAutoencoder(
         X = validate_X(self, X, reset=False)
         residual = X - self.inverse_transform(self.transform(X))
         return -float(np.einsum("ij,ij->", residual, residual)) / X.shape[0]
+
+
+def _row_basis(Xc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal basis (d, n) of the centred rows' span, in which the scatter
+    ``X_cᵀ X_c`` is diagonal, and that diagonal (decreasing).
+
+    Every minimiser of the objective lies in that span: the reconstruction
+    targets live there, and a component of ``A`` or ``B`` outside it only adds
+    penalty or expected noise. From ``X_cᵀ = Q R`` (O(n² d)) and the SVD of
+    the n×n ``Rᵀ = U S Wᵀ``: ``X_c = U S (Q W)ᵀ``, so the basis is ``Q W``.
+    """
+    Q, R = np.linalg.qr(Xc.T)
+    _, sv, Wt = np.linalg.svd(R.T)
+    return Q @ Wt.T, sv**2
+
+
+def _scatter_basis(stats: SufficientStats) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvectors (d, d) of the scatter and its eigenvalues (decreasing)."""
+    s, V = np.linalg.eigh(stats.scatter)
+    return V[:, ::-1], np.maximum(s[::-1], 0.0)
 
 
 def _run_lbfgs(objective: Objective, params: np.ndarray, max_iter: int, tol: float):

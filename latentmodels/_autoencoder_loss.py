@@ -25,6 +25,12 @@ to every α_i and β_i, the distinct unit penalties of Bao et al. (2020) add
 λ_i to both, and the contractive penalty μ ‖∂h/∂x‖²_F = μ ‖A‖²_F adds μ to
 the α_i only.
 
+The statistics may be given in any orthonormal basis of the features, and in
+the scatter's eigenbasis they are diagonal: :class:`Statistics` then holds the
+diagonals as vectors, and every product with ``C`` or ``Q`` is a scaling of
+rows, O(m k) instead of O(m² k). The estimator fits in that basis (restricted
+to the span of the centred rows when there are fewer rows than features).
+
 These functions assume valid input; the estimator validates.
 """
 
@@ -44,12 +50,35 @@ class Statistics:
         ``C = X̃_cᵀ X_c`` (noisy inputs times clean targets).
     quad : ndarray of shape (d, d)
         ``Q = X̃_cᵀ X̃_c`` (symmetric).
+
+    ``cross`` and ``quad`` may instead both be vectors of shape (d,): the
+    diagonals of diagonal statistics (the scatter's eigenbasis).
     """
 
     def __init__(self, trace: float, cross: np.ndarray, quad: np.ndarray):
         self.trace = float(trace)
         self.cross = cross
         self.quad = quad
+        self.diagonal = np.ndim(quad) == 1
+
+    def times(self, which: str, X: np.ndarray) -> np.ndarray:
+        """``C @ X``, ``Cᵀ @ X`` or ``Q @ X`` (which = 'cross', 'cross_t', 'quad')."""
+        M = self.quad if which == "quad" else self.cross
+        if self.diagonal:
+            return M[:, None] * X
+        return (M.T if which == "cross_t" else M) @ X
+
+    @classmethod
+    def eigenbasis(cls, trace: float, eigenvalues: np.ndarray, n_samples: int,
+                   noise_std: float):
+        """Diagonal statistics of the expected loss in the scatter's eigenbasis.
+
+        ``eigenvalues`` are those of the scatter ``Σ`` (its diagonal in that
+        basis); input noise adds ``n s²`` to ``Q``'s diagonal.
+        """
+        s = np.asarray(eigenvalues, dtype=float)
+        quad = s + n_samples * noise_std**2 if noise_std > 0 else s
+        return cls(trace, s, quad)
 
     @classmethod
     def expected(cls, scatter: np.ndarray, n_samples: int, noise_std: float):
@@ -106,14 +135,13 @@ def loss_and_grad(
     grad_A : ndarray of shape (k, d)
     grad_B : ndarray of shape (d, k)
     """
-    C, Q = stats.cross, stats.quad
-    M = Q @ A.T
+    M = stats.times("quad", A.T)
     K = A @ M
-    N = C.T @ A.T
+    N = stats.times("cross_t", A.T)
     BtB = B.T @ B
     loss = stats.trace - 2.0 * np.vdot(B, N) + np.vdot(BtB, K)
     grad_B = 2.0 * (B @ K - N)
-    grad_A = 2.0 * (BtB @ M.T - (C @ B).T)
+    grad_A = 2.0 * (BtB @ M.T - stats.times("cross", B).T)
     row_sq = np.einsum("ij,ij->i", A, A)
     col_sq = np.einsum("ij,ij->j", B, B)
     loss += alpha @ row_sq + beta @ col_sq
@@ -174,6 +202,8 @@ def largest_eigenvalue(S: np.ndarray, n_iter: int = 50) -> float:
     Only a scale for the optimiser's tolerance, so a few digits suffice;
     costs O(n_iter d²) instead of a full eigendecomposition.
     """
+    if np.ndim(S) == 1:  # a diagonal matrix given by its diagonal
+        return max(float(np.max(S)), 0.0)
     diag = np.diag(S)
     if not np.any(diag > 0):
         return 0.0
@@ -204,18 +234,23 @@ class EncoderSolver:
     """
 
     def __init__(self, stats: Statistics, alpha: np.ndarray):
-        q, V = np.linalg.eigh(stats.quad)
-        q_max = max(float(q[-1]), 0.0)
+        if stats.diagonal:  # already in the eigenbasis
+            q, V = np.asarray(stats.quad, dtype=float), None
+        else:
+            q, V = np.linalg.eigh(stats.quad)
+        q_max = max(float(q.max()), 0.0)
         eps = np.finfo(float).eps
         self.q = np.where(q > q_max * q.size * eps * 10, q, 0.0)
         self.V = V
-        self.cross = stats.cross
+        self.stats = stats
         self.alpha = np.asarray(alpha, dtype=float)
 
     def __call__(self, B: np.ndarray) -> np.ndarray:
         q, alpha = self.q, self.alpha
         G = B.T @ B
-        rhs = (self.cross @ B).T @ self.V  # k×d: Bᵀ Cᵀ V
+        rhs = self.stats.times("cross", B).T  # k×d: Bᵀ Cᵀ (then V)
+        if self.V is not None:
+            rhs = rhs @ self.V
         floor = 1e-14 * (np.abs(G).max() * q.max() + alpha.max())
         if np.ptp(alpha) == 0:  # one eigendecomposition of BᵀB does it all
             g, W = np.linalg.eigh(G)
@@ -228,7 +263,7 @@ class EncoderSolver:
             systems = q[:, None, None] * G[None] + np.diag(alpha)[None]
             systems += (floor + np.finfo(float).tiny) * np.eye(k)[None]
             A_rot = np.linalg.solve(systems, rhs.T[:, :, None])[:, :, 0].T
-        return A_rot @ self.V.T
+        return A_rot if self.V is None else A_rot @ self.V.T
 
 
 class ProfiledObjective(Objective):

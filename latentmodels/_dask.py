@@ -90,6 +90,20 @@ def dask_sufficient_stats(X, *, split_every: int = 8) -> SufficientStats:
     return stats
 
 
+def fit_statistics(estimator, X) -> SufficientStats:
+    """Statistics of a Dask array for ``estimator.fit``, and its input attributes.
+
+    One distributed pass (:func:`dask_sufficient_stats`); sets
+    ``n_features_in_`` and forgets ``feature_names_in_`` from an earlier fit
+    on a DataFrame, which no longer describes the data.
+    """
+    stats = dask_sufficient_stats(X)
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
+    estimator.n_features_in_ = stats.n_features
+    return stats
+
+
 def map_rows(X, func, n_out: int | None, dtype=np.float64):
     """Lazy ``func`` over row blocks; ``n_out`` columns, or None for a vector."""
     X = check_dask_array(X)

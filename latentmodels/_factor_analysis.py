@@ -1,7 +1,10 @@
-r"""Factor analysis by maximum likelihood: EM on the covariance, SQUAREM, rotations.
+r"""Factor analysis by maximum likelihood, and its EM map on the covariance.
 
-The model is ``x = μ + W h + ε`` with ``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)``,
-``Ψ = diag(ψ)``, so ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ`` (THEORY.md §3). The
+The estimator fits by the profile likelihood of the uniquenesses
+(:mod:`latentmodels._profile`) or by the EM algorithm below, from several
+starts, then rotates. The model is ``x = μ + W h + ε`` with
+``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)``, ``Ψ = diag(ψ)``, so ``x ~ N(μ, C)``
+with ``C = W Wᵀ + Ψ`` (user guide: factor_analysis.rst). The
 likelihood depends on the data only through ``n``, the mean and the maximum
 likelihood covariance ``S``; after one pass over the rows, every EM iteration
 costs ``O(d² k)`` whatever ``n`` is.
@@ -36,26 +39,29 @@ feature and is as well conditioned on raw data whose variances differ by
 
 from __future__ import annotations
 
-import functools
-import warnings
+import contextlib
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._assessment import FactorAssessmentMixin
 from ._base import GaussianLatentModel, IncrementalStatsMixin
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian
+from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
 from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
-from ._validation import check_option, check_positive_int, check_positive_scalar
+from ._threads import blas_threads
+from ._warnings import warn
+from .rotations import METHODS as ROTATIONS
 
 _LOG_2PI = np.log(2.0 * np.pi)
-ROTATIONS = ("varimax", "quartimax", "equamax", "promax", "oblimin")
 
 
 def fa_n_parameters(n_features: int, n_components: int) -> int:
@@ -288,25 +294,7 @@ def em_squarem(S, W, psi, *, floor, tol, max_iter) -> EMResult:
 
 
 # --------------------------------------------------------------------------
-# Starting points and the canonical orientation (on the correlation scale).
-
-
-def init_pca(R: np.ndarray, k: int, floor: np.ndarray):
-    """PPCA start on ``R``: ``W = U_k (Λ_k − σ²)^{1/2}``, ``ψ = diag(R − W Wᵀ)``."""
-    d = R.shape[0]
-    lam, U = linalg.eigh(R, subset_by_index=[d - k, d - 1])
-    lam, U = lam[::-1], U[:, ::-1]
-    sigma2 = max((np.trace(R) - lam.sum()) / (d - k), 0.0) if k < d else 0.0
-    W = U * np.sqrt(np.maximum(lam - sigma2, 0.0))
-    psi = np.maximum(np.diag(R) - np.sum(W * W, axis=1), floor)
-    return W, psi
-
-
-def init_random(R: np.ndarray, k: int, floor: np.ndarray, rng):
-    """Random loadings of variance ``1/(4k)`` per entry, ``ψ = ½ diag(R)``."""
-    d = R.shape[0]
-    W = rng.standard_normal((d, k)) * np.sqrt(0.25 / k)
-    return W, np.maximum(0.5 * np.diag(R), floor)
+# The canonical orientation (starting points: latentmodels._profile).
 
 
 def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
@@ -329,40 +317,77 @@ def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 # The estimator.
 
+# The largest number of features for which solver='auto' picks the profile
+# likelihood: its Newton step needs all eigenpairs and the Hessian (O(d³ k)),
+# an EM step only O(d² k).
+_PROFILE_MAX_FEATURES = 150
+# Up to this many features, BLAS runs on one thread during the fit: threads
+# only add overhead on such small matrices (and contend on a loaded machine).
+_SMALL = 256
+
 
 class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLatentModel):
-    r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by EM.
+    r"""Factor analysis: ``x ~ N(μ, W Wᵀ + Ψ)`` with diagonal ``Ψ``, by ML.
 
-    The likelihood is maximised by the EM algorithm of Rubin & Thayer (1982)
-    in its covariance form: after one pass over the data for ``(n, μ, S)``
-    each iteration costs ``O(d² k)``. The iteration runs on the correlation
-    scale (``S`` standardised by its diagonal) and is mapped back, so scaling
-    feature ``j`` by ``c`` scales its loadings by ``c`` and ``ψ_j`` by ``c²``
-    and changes nothing else. SQUAREM (Varadhan & Roland 2008) accelerates it
-    without losing EM's monotone likelihood.
+    The likelihood depends on the data through ``(n, μ, S)`` only. It is
+    maximised on the correlation scale (``S`` standardised by its diagonal)
+    and mapped back, so scaling feature ``j`` by ``c`` scales its loadings by
+    ``c`` and ``ψ_j`` by ``c²`` and changes nothing else. Two solvers (see
+    :ref:`the user guide <fa_algorithm>`):
+
+    * ``'profile'``: ``W`` is maximised out in closed form through the
+      eigendecomposition of ``Ψ^{-1/2} R Ψ^{-1/2}`` (Jöreskog 1967; R's
+      ``factanal``), and the profile likelihood of the uniquenesses is
+      maximised by a projected Newton method with its analytic gradient and
+      Hessian, the noise floor as bound (:func:`latentmodels._profile.fit_profile`).
+    * ``'em'``: the EM algorithm of Rubin & Thayer (1982) in its covariance
+      form, ``O(d² k)`` per iteration, accelerated by SQUAREM (Varadhan &
+      Roland 2008); its likelihood never decreases.
+
+    The likelihood has several local maxima in general: the fit runs from
+    ``n_init`` starts and keeps the best.
 
     Parameters
     ----------
     n_components : int or None, default=None
         Number of factors ``k`` (1 ≤ k ≤ n_features); None means n_features.
+    solver : {'auto', 'profile', 'em'}, default='auto'
+        ``'auto'`` uses ``'profile'`` for complete data with at most 400
+        features and ``'em'`` otherwise (each Newton step costs ``O(d³ k)``,
+        each EM step ``O(d² k)``). Missing values (``missing_values='em'``
+        with NaN in ``X``) are always fitted by exact EM.
     tol : float, default=1e-10
-        Stop when one plain EM step raises the mean log-likelihood per sample
-        by less than ``tol`` (an absolute tolerance in nats per sample; it does
-        not depend on the units of the data). Models with more factors than
-        the data support approach a flat ridge or a Heywood boundary, where EM
-        is slow; a smaller ``tol`` then needs many more iterations.
+        Convergence tolerance in nats per sample (it does not depend on the
+        units of the data). ``'profile'`` stops when the predicted gain of a
+        Newton step is below ``tol`` and the step moved no ``log ψ_j`` by
+        more than ``1e-8``; ``'em'`` when one EM step raises the mean
+        log-likelihood by less than ``tol``.
     max_iter : int, default=10000
-        Maximum number of applications of the EM map (SQUAREM's extrapolated
-        points count as one each).
+        Maximum number of iterations per start (Newton steps, or applications
+        of the EM map).
+    n_init : int, default=3
+        Number of starts; the fit with the highest likelihood is kept. The
+        first start is given by ``init``, the others draw
+        ``ψ_j = R_jj · U(0.1, 0.9)`` from ``random_state``. With the
+        ``'profile'`` solver a later start stops early once Newton's local
+        model shows it heading for a maximum already found or a lower one.
+    init : {'smc', 'pca', 'random'}, default='smc'
+        The first start: ``'smc'`` is ``factanal``'s,
+        ``ψ_j = (1 − k/2d)/(R⁻¹)_jj`` (from the squared multiple
+        correlations), ``'pca'`` is ``ψ = diag(R − W Wᵀ)`` at the PPCA
+        loadings of ``R``, ``'random'`` a random start.
     noise_floor : float, default=1e-6
         Each noise variance is held at or above ``noise_floor · S_jj``, a
         fraction of the feature's sample variance (Heywood cases). Features
         held at the floor are listed in ``heywood_features_``.
     acceleration : {'squarem', None}, default='squarem'
-        SQUAREM extrapolation with fall-back to the plain EM step whenever the
-        extrapolated point has a lower likelihood, or plain EM.
-    rotation : {None, 'varimax', 'quartimax', 'equamax', 'promax', 'oblimin'}, \
-            default=None
+        For ``solver='em'``: SQUAREM extrapolation with fall-back to the plain
+        EM step whenever the extrapolated point has a lower likelihood, or
+        plain EM.
+    rotation : str or None, default=None
+        Any method of :func:`latentmodels.rotations.rotate` (``'varimax'``,
+        ``'quartimax'``, ``'equamax'``, ``'geomin_t'``, ``'promax'``,
+        ``'oblimin'``, ``'geomin_q'``, ... — ``rotations.METHODS``).
         Rotation of the fitted loadings (:func:`latentmodels.rotations.rotate`),
         computed on the standardised loadings ``D⁻¹ W`` (``D² = diag(S)``, the
         loadings of the correlation matrix) so that it does not depend on the
@@ -374,15 +399,12 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         Keyword arguments for :func:`~latentmodels.rotations.rotate`
         (``normalize``, ``power``, ``gamma``, ``tol``, ``max_iter``,
         ``n_starts``, ``sort``...).
-    init : {'pca', 'random'}, default='pca'
-        Starting point: the PPCA solution of the correlation matrix with
-        ``ψ = diag(R − W Wᵀ)``, or random loadings.
     missing_values : {'raise', 'em'}, default='raise'
         What to do with NaN in ``X``: raise an error, or fit by exact EM with
-        missing entries (Ilin & Raiko 2010), which needs a pass over the rows
-        per iteration.
+        missing entries (Ilin & Raiko 2010) from one start, which needs a
+        pass over the rows per iteration.
     random_state : int, RandomState instance or None, default=None
-        Seeds ``init='random'`` and random starts of the rotation.
+        Seeds the random starts and random starts of the rotation.
     extraction : {'ml', 'minres', 'principal_axis'}, default='ml'
         Maximum likelihood, or a least-squares extraction of the correlation
         matrix: minres/ULS (``psych::fa(fm="minres")``) or iterated principal
@@ -403,10 +425,24 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
     mean_ : ndarray of shape (n_features,)
     n_components_ : int
     loglike_ : list of float
-        Mean log-likelihood per sample after each accepted update; never
-        decreases. The last entry is the log-likelihood of the fitted model.
+        Mean log-likelihood per sample after each accepted update of the best
+        start; never decreases. The last entry is the log-likelihood of the
+        fitted model.
+    start_loglikes_ : ndarray of shape (n_init,)
+        Final mean log-likelihood per sample from each start, in the order of
+        the starts. When the best value is reached by one start only and the
+        other converged starts stop lower by more than ``max(10 tol, 1e-8)``,
+        a warning says that the likelihood has several maxima.
+    solver_ : str
+        The solver used (``'profile'`` or ``'em'``; the extraction's name for
+        a least-squares ``extraction``, which runs once from its own start).
     n_iter_ : int
-        Applications of the EM map.
+        Iterations of the best start (Newton steps or EM map applications).
+    converged_ : bool
+        Whether the best start met the stopping rule.
+    stop_reason_ : str
+        Why the best start stopped: ``'converged'``, ``'max_iter'`` or
+        ``'no_progress'``.
     heywood_features_ : ndarray of int
         Indices of the features whose noise variance is held at the floor
         (Heywood cases). Constant features also sit at the floor (they have no
@@ -422,15 +458,17 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
 
     References
     ----------
+    Jöreskog, K. G. (1967). Some contributions to maximum likelihood factor
+    analysis. Psychometrika 32(4):443–482.
+    Lawley, D. N. & Maxwell, A. E. (1971). Factor Analysis as a Statistical
+    Method, 2nd ed. Butterworths.
     Rubin, D. B. & Thayer, D. T. (1982). EM algorithms for ML factor analysis.
     Psychometrika 47(1):69–76.
-    Ghahramani, Z. & Hinton, G. E. (1996). The EM algorithm for mixtures of
-    factor analyzers. Technical report CRG-TR-96-1, University of Toronto.
     Varadhan, R. & Roland, C. (2008). Simple and globally convergent methods
     for accelerating the convergence of any EM algorithm. Scand. J. Statist.
     35(2):335–353.
-    Lawley, D. N. & Maxwell, A. E. (1971). Factor Analysis as a Statistical
-    Method, 2nd ed. Butterworths.
+    Bertsekas, D. P. (1982). Projected Newton methods for optimization
+    problems with simple constraints. SIAM J. Control Optim. 20(2):221–246.
 
     Examples
     --------
@@ -444,30 +482,52 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
     ((2, 6), (6,))
     """
 
+    _parameter_constraints: dict = {
+        # the range is checked against n_features at fit (_resolve_n_components)
+        "n_components": [Integral, None],
+        "solver": [StrOptions({"auto", "profile", "em"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"smc", "pca", "random"})],
+        "noise_floor": [Interval(Real, 0, 1, closed="neither")],
+        "acceleration": [StrOptions({"squarem"}), None],
+        "rotation": [StrOptions(set(ROTATIONS)), None],
+        "rotation_kwargs": [dict, None],
+        "missing_values": [StrOptions({"raise", "em"})],
+        "random_state": ["random_state"],
+        "extraction": [StrOptions(set(EXTRACTIONS))],
+        "scores": [StrOptions(set(SCORE_METHODS))],
+    }
+
     def __init__(
         self,
         n_components=None,
         *,
+        solver="auto",
         tol=1e-10,
         max_iter=10000,
+        n_init=3,
+        init="smc",
         noise_floor=1e-6,
         acceleration="squarem",
         rotation=None,
         rotation_kwargs=None,
-        init="pca",
         missing_values="raise",
         random_state=None,
         extraction="ml",
         scores="regression",
     ):
         self.n_components = n_components
+        self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.n_init = n_init
+        self.init = init
         self.noise_floor = noise_floor
         self.acceleration = acceleration
         self.rotation = rotation
         self.rotation_kwargs = rotation_kwargs
-        self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
         self.extraction = extraction
@@ -477,30 +537,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         return fa_n_parameters(self.n_features_in_, self.n_components_)
 
     # --- fitting ----------------------------------------------------------------
-    def _check_params(self) -> None:
-        check_positive_scalar(self.tol, "tol", allow_zero=True)
-        check_positive_int(self.max_iter, "max_iter")
-        floor = check_positive_scalar(self.noise_floor, "noise_floor")
-        if floor >= 1.0:
-            raise ValueError(
-                f"noise_floor is a fraction of each feature's variance and must be "
-                f"in (0, 1), got {self.noise_floor!r}."
-            )
-        if self.acceleration is not None:
-            check_option(self.acceleration, "acceleration", ("squarem",))
-        if self.rotation is not None:
-            check_option(self.rotation, "rotation", ROTATIONS)
-        if self.rotation_kwargs is not None and not isinstance(
-            self.rotation_kwargs, dict
-        ):
-            raise TypeError(
-                "rotation_kwargs must be a dict of keyword arguments for "
-                f"latentmodels.rotations.rotate or None, got {self.rotation_kwargs!r}."
-            )
-        check_option(self.init, "init", ("pca", "random"))
-        check_option(self.missing_values, "missing_values", ("raise", "em"))
-        check_option(self.extraction, "extraction", EXTRACTIONS)
-        check_option(self.scores, "scores", SCORE_METHODS)
+    def _check_combination(self) -> None:
         if self.extraction != "ml" and self.missing_values == "em":
             raise ValueError(
                 "missing_values='em' fits by maximum likelihood; use "
@@ -508,16 +545,66 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
 
     def _fit_array(self, X: np.ndarray) -> None:
-        self._check_params()
+        self._validate_params()
+        self._check_combination()
         if self.missing_values == "em" and np.isnan(X).any():
             if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
                 del self._sufficient_stats
             self._fit_missing(X)
         else:  # one pass for (n, mean, S), kept for partial_fit
-            super()._fit_array(X)
+            self._sufficient_stats = SufficientStats.from_array(X)
+            self._fit_complete(self._sufficient_stats)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
-        self._check_params()
+        """Fit from statistics (``partial_fit``, Dask)."""
+        self._validate_params()
+        self._check_combination()
+        self._fit_complete(stats)
+
+    def _resolve_solver(self, d: int) -> str:
+        if self.solver != "auto":
+            return self.solver
+        return "profile" if d <= _PROFILE_MAX_FEATURES else "em"
+
+    def _run_em(self, R, W, psi, floor):
+        """The one call of the EM engine (complete data, correlation scale)."""
+        em = em_squarem if self.acceleration == "squarem" else em_plain
+        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
+        reason = "converged" if res.converged else "max_iter"
+        return ProfileResult(
+            res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
+        )
+
+    def _fit_one(self, R, k, psi0, floor, solver, known) -> ProfileResult:
+        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
+        if solver == "profile":
+            return fit_profile(
+                R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter,
+                known=known,
+            )
+        prof = ProfileLikelihood(R, k)
+        x0 = np.log(psi0)
+        _, lam, U = prof.evaluate(x0)
+        return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
+
+    def _fit_starts(self, R, k, floor, solver, rng) -> list:
+        """Fit from each start; later profile starts are screened (``known``)."""
+        starts = starting_points(
+            R, k, floor, n_init=self.n_init, init=self.init, rng=rng
+        )
+        fits, known, index = [], [], []
+        with blas_threads(1) if R.shape[0] <= _SMALL else contextlib.nullcontext():
+            for _, psi0 in starts:
+                res = self._fit_one(R, k, psi0, floor, solver, known)
+                if res.joined is not None:  # index into fits, not into known
+                    res.joined = index[res.joined]
+                fits.append(res)
+                if res.converged:
+                    known.append((np.log(res.psi), res.loglike[-1]))
+                    index.append(len(fits) - 1)
+        return fits
+
+    def _fit_complete(self, stats: SufficientStats) -> None:
         rng = check_random_state(self.random_state)
         d = stats.n_features
         k = self._resolve_n_components(stats.n, d)
@@ -529,39 +616,90 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         R = S / D[:, None] / D[None, :]
         R = 0.5 * (R + R.T)
         floor = self.noise_floor * np.where(var > 0, np.diag(R), 1.0)
-        if self.init == "pca":
-            W, psi = init_pca(R, k, floor)
-        else:
-            W, psi = init_random(R, k, floor, rng)
-        em = em_squarem if self.acceleration == "squarem" else em_plain
-        if self.extraction != "ml":  # least squares (_extraction.py)
-            em = functools.partial(least_squares_fit, self.extraction)
-        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter)
-        if not res.converged:
-            ll = res.loglike
-            change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""
-            warnings.warn(
-                f"FactorAnalysis EM did not converge in max_iter={self.max_iter} "
-                f"iterations: the mean log-likelihood was still rising{change} "
-                f"per step (tol={self.tol:g}). Increase max_iter or loosen tol; "
-                "with more factors than the data support EM is slow.",
-                ConvergenceWarning,
-                stacklevel=4,
+        if self.extraction != "ml":  # least squares (_extraction.py), one start
+            solver = self.extraction
+            res = least_squares_fit(
+                self.extraction, R, np.zeros((d, k)), floor=floor, tol=self.tol,
+                max_iter=self.max_iter,
             )
-        W = canonical_orientation(res.W, res.psi)
+            reason = "converged" if res.converged else "max_iter"
+            fits = [ProfileResult(res.W, res.psi, list(res.loglike), res.n_iter,
+                                  res.converged, reason)]
+        else:
+            solver = self._resolve_solver(d)
+            fits = self._fit_starts(R, k, floor, solver, rng)
+        # a screened start that joined a known maximum is credited with it
+        finals = np.array([
+            fits[r.joined].loglike[-1] if r.joined is not None else r.loglike[-1]
+            for r in fits
+        ])
+        best = fits[int(np.argmax(finals))]
+        if best.converged:
+            self._report_starts(
+                finals,
+                np.array([r.converged or r.stop_reason in ("joined", "below")
+                          for r in fits]),
+            )
+        if not best.converged:
+            ll = best.loglike
+            change = f" by {ll[-1] - ll[-2]:.3g}" if len(ll) > 1 else ""
+            why = (
+                f"did not converge in max_iter={self.max_iter} iterations"
+                if best.stop_reason == "max_iter"
+                else "stopped where no step increased the likelihood, before "
+                "the stopping rule held"
+            )
+            warn(
+                f"FactorAnalysis ({solver!r} solver) {why}: the mean "
+                f"log-likelihood last rose{change} per step (tol={self.tol:g}). "
+                "Increase max_iter or loosen tol.",
+                ConvergenceWarning,
+            )
+        W = canonical_orientation(best.W, best.psi)
         shift = np.sum(np.log(D))  # log-likelihood on the raw scale
+        self.solver_ = solver
+        self.start_loglikes_ = finals - shift
+        self.converged_ = bool(best.converged)
+        self.stop_reason_ = best.stop_reason
         self._set_fit(
             W * D[:, None],
-            res.psi * D**2,
+            best.psi * D**2,
             stats.mean,
             k,
-            loglike=[ll - shift for ll in res.loglike],
-            n_iter=res.n_iter,
+            loglike=[ll - shift for ll in best.loglike],
+            n_iter=best.n_iter,
             # a constant feature sits at the floor but is no Heywood case
-            heywood=(res.psi <= floor * (1.0 + 1e-6)) & (var > 0),
+            heywood=(best.psi <= floor * (1.0 + 1e-6)) & (var > 0),
             scale=D,
             rng=rng,
         )
+
+    def _report_starts(self, finals: np.ndarray, settled: np.ndarray) -> None:
+        """Warn when the first start alone would have missed the best maximum.
+
+        ``finals`` holds every start's final log-likelihood, ``settled`` which
+        of them converged (or were screened as joining a known maximum or
+        heading below one). The likelihood's several maxima are always listed
+        in ``start_loglikes_``; a warning is given only when the best one was
+        reached by a single start *other than the first* (the deterministic
+        SMC/PCA start), i.e. when the default start lands on a lower maximum
+        by more than the tolerance, so that more starts may still pay.
+        """
+        finals = finals[settled]
+        if finals.size < 2 or not settled[0]:
+            return
+        spread_tol = max(10.0 * self.tol, 1e-8)
+        top = finals.max()
+        reached = finals >= top - spread_tol
+        if np.sum(reached) == 1 and not reached[0]:
+            warn(
+                f"FactorAnalysis: the likelihood has several maxima; the first "
+                f"({self.init!r}) start stopped {top - finals[0]:.3g} nats per "
+                f"sample below the best, which only one of n_init={self.n_init} "
+                "starts reached. The best is kept; increase n_init to search "
+                "further (start_loglikes_ lists every start's maximum).",
+                UserWarning,
+            )
 
     def _fit_missing(self, X: np.ndarray) -> None:
         """Exact EM with missing entries (``latentmodels._missing``)."""
@@ -585,6 +723,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         D = np.sqrt(np.where(var > 0, var, fallback))
         psi = np.asarray(res.noise_variance, dtype=np.float64)
         W = canonical_orientation(np.asarray(res.components).T, psi)
+        self.solver_ = "em"
+        self.start_loglikes_ = np.array([res.loglike[-1]])
+        self.converged_ = res.n_iter < self.max_iter
+        self.stop_reason_ = "converged" if self.converged_ else "max_iter"
         self._set_fit(
             W,
             psi,
@@ -629,12 +771,11 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                 if names is not None
                 else [int(j) for j in idx]
             )
-            warnings.warn(
+            warn(
                 f"Heywood case: the noise variance of feature(s) {which} reached "
                 f"the floor noise_floor={self.noise_floor:g} times the feature's "
                 "variance (the factors explain it almost entirely). The fit is "
                 "valid with these variances held at the floor; consider fewer "
                 "components or removing near-duplicate features.",
                 UserWarning,
-                stacklevel=5,
             )

@@ -16,8 +16,8 @@ and sign (Comon 1994; Hyvärinen & Oja 2000). This module gives the instruments:
   :func:`procrustes_alignment` (up to rotation), :func:`matched_congruence` and
   :func:`amari_distance` (up to permutation, sign and, for Amari, scale), and
   :func:`recovery_report` that returns them all;
-* :func:`identifiability_demo` -- the comparison printed by
-  ``python -m latentmodels identifiability``.
+* the comparison printed by ``python -m latentmodels identifiability`` lives
+  with the command line (:func:`latentmodels.cli.identifiability_demo`).
 
 References
 ----------
@@ -57,8 +57,6 @@ __all__ = [
     "RecoveryReport",
     "amari_distance",
     "congruence_matrix",
-    "format_demo",
-    "identifiability_demo",
     "likelihood_invariance",
     "matched_congruence",
     "max_principal_angle",
@@ -611,89 +609,3 @@ def recovery_report(
         signs=cong.signs,
         amari_distance=amari_distance(T, E) if square else None,
     )
-
-
-# --------------------------------------------------------------------------
-# The demo printed by ``python -m latentmodels identifiability``
-# --------------------------------------------------------------------------
-def identifiability_demo(
-    n_samples: int = 2000,
-    n_features: int = 20,
-    n_components: int = 4,
-    random_state: int = 0,
-    quick: bool = False,
-) -> dict:
-    """Fit Gaussian and non-Gaussian models to Gaussian and Laplace factor data.
-
-    For each prior (``'gaussian'``, ``'laplace'``) data are drawn with
-    :func:`latentmodels.datasets.make_factor_data` with the same seed, hence
-    the same loadings, noise and covariance for both
-    and every available model is fitted: factor analysis, probabilistic PCA,
-    the linear autoencoder, sparse coding and, for reference, scikit-learn's
-    FastICA. For each, :func:`recovery_report` against the true loadings is
-    summarised (largest principal angle in degrees, Procrustes relative
-    residual, matched Tucker congruence, Amari distance) and, for the Gaussian
-    models, :func:`likelihood_invariance` (spread of the log-likelihood and of
-    the Laplace criterion over random rotations).
-
-    What to expect: every model finds the subspace (small angles) on both data
-    sets; only on Laplace factors do sparse coding and FastICA find the axes
-    (congruence near 1, Amari distance near 0), while the Gaussian models'
-    axes are an arbitrary rotation and their log-likelihood spread is zero.
-
-    Parameters
-    ----------
-    n_samples, n_features, n_components : int
-        Size of each data set.
-    random_state : int, default=0
-        Seed of the data, the rotations and the models.
-    quick : bool, default=False
-        Smaller problem (at most 400 rows, 10 features, 3 components, 5
-        rotations), for smoke tests.
-
-    Returns
-    -------
-    result : dict
-        ``settings``; ``results[prior][model]``: dicts of floats
-        (``max_principal_angle_deg``, ``procrustes_relative_residual``,
-        ``mean_congruence``, ``amari_distance`` and, for the Gaussian models,
-        ``loglik_spread`` and ``laplace_criterion_spread``); ``notes``
-        (model: why it was left out or replaced) and ``warnings`` (messages
-        raised while fitting, e.g. FastICA not converging on Gaussian
-        sources, which have no axes to find).
-    """
-    from ._identifiability_demo import run_demo
-
-    return run_demo(n_samples, n_features, n_components, random_state, quick)
-
-
-def format_demo(result: dict) -> str:
-    """Render :func:`identifiability_demo`'s result as a plain-text table."""
-    cols = [
-        ("max_principal_angle_deg", "max angle°"),
-        ("procrustes_relative_residual", "procrustes"),
-        ("mean_congruence", "congruence"),
-        ("amari_distance", "amari"),
-        ("loglik_spread", "loglik spread"),
-        ("laplace_criterion_spread", "laplace spread"),
-    ]
-    s = result["settings"]
-    lines = [
-        f"n_samples={s['n_samples']} n_features={s['n_features']} "
-        f"n_components={s['n_components']} rotations={s['n_rotations']}"
-    ]
-    for prior, rows in result["results"].items():
-        lines += [
-            "",
-            f"{prior} factors",
-            f"{'model':<24}" + "".join(f"{title:>15}" for _, title in cols),
-        ]
-        for label, row in rows.items():
-            cells = []
-            for key, _ in cols:
-                v = row.get(key)
-                cells.append(f"{'-':>15}" if v is None else f"{v:>15.3g}")
-            lines.append(f"{label:<24}" + "".join(cells))
-    for label, why in result["notes"].items():
-        lines.append(f"note: {label}: {why}")
-    return "\n".join(lines)

@@ -31,10 +31,9 @@ def _test01():
     return pd.read_csv(data).to_numpy(float), pd.read_csv(ref)
 
 
-# R factanal(test01, k) converges to the same maximum as our EM for k <= 12
-# (statistic to 6e-8 relative). For k = 13, 14, 15 the two fits land on
-# different points (our statistic differs by 3e-4, 6e-3, 4e-3: both are near
-# Heywood boundaries); the fit itself is being reworked on branch fa.
+# R factanal(test01, k) and the fit reach the same maximum for k <= 8
+# (statistic to 1e-6 relative); at k = 12 the fit's three starts find a higher
+# one. tests/test_fa_references.py checks "never above factanal" for k = 1..15.
 @pytest.mark.parametrize("k", [1, 2, 3, 5, 8, 12])
 def test_statistic_matches_factanal(k):
     X, ref = _test01()
@@ -43,8 +42,11 @@ def test_statistic_matches_factanal(k):
         warnings.simplefilter("ignore")
         gof = FactorAnalysis(k).fit(X).goodness_of_fit()
     assert gof.dof == int(row.df)
-    np.testing.assert_allclose(gof.statistic, row.statistic, rtol=1e-6)
-    if row.pvalue > 1e-300:
+    # never above factanal's statistic; below it where the fit's several
+    # starts found a higher maximum than factanal's one start (k = 12: 392.3
+    # against 397.2)
+    assert gof.statistic <= row.statistic * (1 + 1e-6)
+    if gof.statistic >= row.statistic * (1 - 1e-6) and row.pvalue > 1e-300:
         np.testing.assert_allclose(gof.pvalue, row.pvalue, rtol=1e-4)
 
 

@@ -86,6 +86,29 @@ def test_docs_cover_every_page_and_public_name(built_docs):
     assert not missing, f"not in the API reference: {missing}"
 
 
+@pytest.mark.slow
+def test_math_renders_offline_from_the_build(built_docs):
+    """MathJax is served from the built site, never from a CDN (issue 17)."""
+    import re
+
+    proc, out = built_docs
+    if proc.returncode != 0:
+        pytest.fail("the docs did not build; see test_docs_build_without_warnings")
+    page = (out / "user_guide" / "autoencoder.html").read_text()
+    assert r"\[" in page or "math notranslate" in page  # the page has math
+    sources = re.findall(r'<script[^>]*src="([^"]+)"', page)
+    mathjax = [src for src in sources if "mathjax" in src.lower()]
+    assert mathjax, sources
+    for src in sources:
+        assert not re.match(r"^(https?:)?//", src), f"script from the network: {src}"
+    for src in mathjax:
+        path = (out / "user_guide" / src.split("?")[0]).resolve()
+        assert path.is_file() and path.stat().st_size > 100_000, src
+        assert path.is_relative_to(out.resolve())
+    # the fonts CHTML output asks for are there too
+    assert any((out / "_static" / "mathjax").rglob("*.woff"))
+
+
 def test_quickstart_python_block_runs():
     """The quickstart's Python example runs as written."""
     text = (ROOT / "docs" / "quickstart.rst").read_text()

@@ -25,8 +25,6 @@ from latentmodels.datasets import make_factor_data
 from latentmodels.identifiability import (
     amari_distance,
     congruence_matrix,
-    format_demo,
-    identifiability_demo,
     likelihood_invariance,
     matched_congruence,
     max_principal_angle,
@@ -441,50 +439,6 @@ def test_example_gaussian_vs_laplace(monkeypatch):
     for name in AXES_MODELS:
         rep = results["laplace"][name]
         assert rep.mean_congruence > 0.97 and rep.amari_distance < 0.1, name
-
-
-def test_identifiability_demo_quick():
-    result = identifiability_demo(quick=True, random_state=0)
-    assert result["settings"]["n_components"] == 3
-    assert set(result["results"]) == {"gaussian", "laplace"}
-    assert result["notes"] == {}  # every latentmodels estimator is available
-    for prior, rows in result["results"].items():
-        assert set(rows) == {
-            "FactorAnalysis",
-            "ProbabilisticPCA",
-            "LinearAutoencoder",
-            "SparseCoding",
-            "FastICA (scikit-learn)",
-        }
-        for name, row in rows.items():
-            assert row["max_principal_angle_deg"] < 10, (prior, name)
-        for name in ("FactorAnalysis", "ProbabilisticPCA"):
-            assert rows[name]["loglik_spread"] < 1e-10
-            assert rows[name]["laplace_criterion_spread"] > 1e-3
-    laplace = result["results"]["laplace"]
-    for name in ("SparseCoding", "FastICA (scikit-learn)"):
-        assert laplace[name]["mean_congruence"] > 0.97, name
-    assert laplace["FactorAnalysis"]["mean_congruence"] < 0.95
-    text = format_demo(result)
-    assert "laplace factors" in text and "SparseCoding" in text
-
-
-def test_identifiability_demo_without_optional_models(monkeypatch):
-    """When latentmodels' estimators cannot be imported the demo says so."""
-    import latentmodels._identifiability_demo as demo
-
-    monkeypatch.setattr(demo, "_latentmodels_estimator", lambda name: None)
-    result = identifiability_demo(quick=True)
-    assert set(result["notes"]) == {
-        "FactorAnalysis",
-        "ProbabilisticPCA",
-        "LinearAutoencoder",
-        "SparseCoding",
-    }
-    rows = result["results"]["laplace"]
-    assert set(rows) == {"FactorAnalysis", "FastICA (scikit-learn)"}
-    assert rows["FactorAnalysis"]["loglik_spread"] < 1e-10  # scikit-learn's FA
-    assert "scikit-learn's FactorAnalysis" in format_demo(result)
 
 
 # --------------------------------------------------------------------------

@@ -4,9 +4,16 @@
 message is one line that says what was wrong and what to do; the command line
 prints it and exits with status 2. Supported files:
 
-* ``.csv`` (comma separated) or ``.tsv`` (tab separated), with or without a
-  header row. The first row is a header when none of its cells is a number.
-  Empty cells and ``nan``/``NA`` are missing values (NaN).
+* ``.csv``, ``.tsv`` or ``.txt`` text, optionally gzip-compressed (``.gz``),
+  with or without a header row. The delimiter (comma, semicolon, tab, bar
+  or runs of spaces) and the decimal mark (point, or comma when the delimiter is not a
+  comma) are sniffed from the first rows. The first row is a header when it
+  names columns: a text cell above a numeric column, every cell text, or
+  pandas' default names ``0, 1, …`` of an unnamed frame. Empty cells and
+  ``nan``/``NA`` are missing values (NaN); a first row of NaN is data.
+* A leading column with an empty name (or none) holding exactly ``0 … n−1``
+  is pandas' index written by ``DataFrame.to_csv``: it is dropped with a note
+  (``index_col`` names another column to drop, or ``'none'`` keeps it).
 * ``.npy``: one 2-D numeric array (loaded with ``allow_pickle=False``).
 * ``.npz``: the data array is the one named ``X`` (or ``data``), or the only
   array left once the target is set aside; loaded with ``allow_pickle=False``.
@@ -18,49 +25,31 @@ present and no target is named).
 
 from __future__ import annotations
 
-import csv
-import math
-from dataclasses import dataclass, field
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-NA_TOKENS = frozenset({"", "nan", "na", "n/a", "null", "none", "?"})
+from ._dataset import NA_TOKENS, DataError, Dataset
+from ._text import read_text
 
+__all__ = ["NA_TOKENS", "DataError", "Dataset", "load_data", "nan_rows"]
 
-class DataError(ValueError):
-    """Bad input for the command line; the message is a single line."""
-
-
-@dataclass
-class Dataset:
-    """A data matrix, optional labels and where they came from."""
-
-    X: np.ndarray
-    y: np.ndarray | None
-    source: str
-    target: str | None = None
-    feature_names: list[str] | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-
-def load_data(path: str | None, target: str | None = None) -> Dataset:
+def load_data(
+    path: str | None, target: str | None = None, index_col: str = "auto"
+) -> Dataset:
     """Load ``path`` (None: scikit-learn's bundled digits) and check it.
 
     Parameters
     ----------
     path : str or None
-        A ``.csv``, ``.tsv``, ``.npy`` or ``.npz`` file; None for the digits.
+        A ``.csv``, ``.tsv``, ``.txt`` (optionally ``.gz``), ``.npy`` or
+        ``.npz`` file; None for the digits.
     target : str or None
         The label column (see the module docstring).
+    index_col : str, default='auto'
+        Text files: ``'auto'`` drops a leading unnamed ``0 … n−1`` column,
+        ``'none'`` keeps every column, a name or index drops that column.
 
     Returns
     -------
@@ -75,34 +64,56 @@ def load_data(path: str | None, target: str | None = None) -> Dataset:
     if path is None:
         if target is not None:
             raise DataError(
-                "--target names a label column of a file given with --data; the "
-                "default digits data already has its labels."
+                "--target names a label column of a data file; the default "
+                "digits data already has its labels."
             )
         from sklearn.datasets import load_digits
 
         X, y = load_digits(return_X_y=True)
         data = Dataset(X.astype(np.float64), y, source="digits (scikit-learn)")
-        data.target = "digit"
+        data.target, data.image_shape = "digit", (8, 8)
     else:
         file = Path(path)
-        if not file.exists():
+        try:
+            exists, is_file = file.exists(), file.is_file()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise DataError(
+                f"cannot access the data file: {exc.strerror or exc}."
+            ) from exc
+        if not exists:
             raise DataError(f"data file {path!r} does not exist.")
-        if not file.is_file():
+        if not is_file:
             raise DataError(f"{path!r} is not a file; pass a .csv, .npy or .npz file.")
-        suffix = file.suffix.lower()
-        readers = {".csv": _read_text, ".tsv": _read_text, ".txt": _read_text}
+        suffixes = [x.lower() for x in file.suffixes[-2:]]
+        compressed = bool(suffixes) and suffixes[-1] == ".gz"
+        suffix = (suffixes[-2] if len(suffixes) == 2 else "") if compressed else (
+            suffixes[-1] if suffixes else ""
+        )
+        if compressed and suffix not in TEXT_SUFFIXES:
+            raise DataError(
+                f"cannot read {path!r}: only compressed text is read "
+                "(.csv.gz, .tsv.gz, .txt.gz); decompress it first."
+            )
+        readers = {x: read_text for x in TEXT_SUFFIXES}
         readers.update({".npy": _read_npy, ".npz": _read_npz})
         if suffix not in readers:
             raise DataError(
                 f"cannot read {path!r}: unknown file type {suffix or '(none)'!r}; "
-                "pass a .csv, .tsv, .npy or .npz file."
+                "pass a .csv, .tsv, .txt (optionally .gz), .npy or .npz file."
             )
         try:
-            data = readers[suffix](file, target)
-        except OSError as exc:
-            raise DataError(f"cannot read {path!r}: {exc.strerror or exc}.") from exc
+            if suffix in TEXT_SUFFIXES:
+                data = read_text(file, target, index_col, compressed)
+            else:
+                data = readers[suffix](file, target)
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise DataError(f"cannot read {path!r}: {why}.") from exc
     _check_shape(data)
     return data
+
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 # --------------------------------------------------------------------- checks
@@ -127,6 +138,11 @@ def _check_shape(data: Dataset) -> None:
             f"row {rows[0]}, counting from 0); remove or clip them."
         )
     if data.y is not None:
+        if data.y.ndim != 1:
+            raise DataError(
+                f"the target {data.target!r} is an array of shape {data.y.shape}; "
+                "it must hold one label per row."
+            )
         if data.y.shape[0] != X.shape[0]:
             raise DataError(
                 f"the target has {data.y.shape[0]} entries but the data has "
@@ -135,122 +151,20 @@ def _check_shape(data: Dataset) -> None:
         if data.y.dtype.kind == "f" and np.isnan(data.y).any():
             first = int(np.flatnonzero(np.isnan(data.y))[0])
             raise DataError(
-                f"the target column has missing labels (first: row {first}, "
-                "counting from 0); remove those rows."
+                f"the target column {data.target!r} has missing labels (first: row "
+                f"{first}, counting from 0); remove those rows."
+            )
+        if data.y.dtype.kind == "f" and np.isinf(data.y).any():
+            first = int(np.flatnonzero(np.isinf(data.y))[0])
+            raise DataError(
+                f"the target column {data.target!r} has infinite values (first: row "
+                f"{first}, counting from 0); remove or fix those rows."
             )
 
 
 def nan_rows(X: np.ndarray) -> np.ndarray:
     """Indices of the rows of ``X`` with at least one NaN."""
     return np.flatnonzero(np.isnan(X).any(axis=1))
-
-
-# --------------------------------------------------------------------- text
-def _parse_float(cell: str) -> float | None:
-    """The number in ``cell``, NaN for a missing-value token, None otherwise."""
-    text = cell.strip()
-    if text.lower() in NA_TOKENS:
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _read_text(file: Path, target: str | None) -> Dataset:
-    delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        try:
-            rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"cannot parse {str(file)!r} as text: {exc}.") from exc
-    source = str(file)
-    if not rows:
-        raise DataError(f"{source} is empty; it needs at least two data rows.")
-    first = rows[0]
-    header = None
-    if all(
-        _parse_float(c) is None or c.strip().lower() in NA_TOKENS for c in first
-    ) and any(c.strip() for c in first):
-        header = [c.strip() for c in first]
-        rows = rows[1:]
-    width = len(header) if header is not None else len(rows[0]) if rows else 0
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise DataError(
-                f"{source}: data row {i} has {len(row)} fields but the first "
-                f"{'line' if header is None else 'header'} has {width}."
-            )
-    names = header or [str(j) for j in range(width)]
-    target_col = None if target is None else _column_index(target, header, width)
-    columns, labels = [], None
-    for j in range(width):
-        cells = [row[j] for row in rows]
-        if j == target_col:
-            labels = _labels_from_cells(cells)
-            continue
-        values = [_parse_float(c) for c in cells]
-        bad = next((i for i, v in enumerate(values) if v is None), None)
-        if bad is not None:
-            hint = (
-                f"; pass --target {names[j]!r} if it holds the labels"
-                if target is None
-                else ""
-            )
-            if header is None and bad == 0:
-                hint += (
-                    " (a first line is read as a header only when none of its "
-                    "cells is a number)"
-                )
-            raise DataError(
-                f"{source}: column {names[j]!r} is not numeric (data row {bad} "
-                f"holds {cells[bad].strip()!r}){hint}."
-            )
-        columns.append(values)
-    X = np.array(columns, dtype=np.float64).T if columns else np.empty((len(rows), 0))
-    if not rows:
-        X = np.empty((0, len(columns)))
-    kept = [n for j, n in enumerate(names) if j != target_col]
-    return Dataset(
-        X,
-        labels,
-        source=source,
-        target=None if target_col is None else names[target_col],
-        feature_names=kept if header is not None else None,
-    )
-
-
-def _column_index(target: str, header: list[str] | None, width: int) -> int:
-    if header is not None and target in header:
-        return header.index(target)
-    try:
-        index = int(target)
-    except ValueError:
-        where = (
-            f"the header has columns {', '.join(header)}"
-            if header is not None
-            else "the file has no header row, so name the column by its index"
-        )
-        raise DataError(f"--target {target!r} is not a column: {where}.") from None
-    if not -width <= index < width:
-        raise DataError(
-            f"--target {index} is out of range: the file has {width} columns."
-        )
-    return index % width
-
-
-def _labels_from_cells(cells: list[str]) -> np.ndarray:
-    values = [_parse_float(c) for c in cells]
-    if all(v is not None for v in values):
-        return np.array(values, dtype=np.float64)
-    stripped = [c.strip() for c in cells]
-    missing = [i for i, c in enumerate(stripped) if c.lower() in NA_TOKENS]
-    if missing:
-        raise DataError(
-            f"the target column has missing labels (first: data row {missing[0]}); "
-            "remove those rows."
-        )
-    return np.array(stripped, dtype=object)
 
 
 # --------------------------------------------------------------------- numpy
@@ -264,7 +178,7 @@ def _numeric(array: np.ndarray, what: str) -> np.ndarray:
 
 def _np_load(file: Path):
     try:
-        return np.load(file, allow_pickle=False)
+        return np.load(file, allow_pickle=False, mmap_mode=None)
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "pickle" in str(exc).lower():
             raise DataError(
@@ -279,6 +193,12 @@ def _np_load(file: Path):
 def _read_npy(file: Path, target: str | None) -> Dataset:
     array = _np_load(file)
     source = str(file)
+    if not isinstance(array, np.ndarray):
+        array.close()
+        raise DataError(
+            f"{source} is an .npz archive (several arrays) named .npy; rename it "
+            "to .npz."
+        )
     if array.ndim != 2:
         raise DataError(
             f"{source} holds an array of shape {array.shape}; it must be 2-D "
@@ -309,7 +229,13 @@ def _read_npy(file: Path, target: str | None) -> Dataset:
 
 def _read_npz(file: Path, target: str | None) -> Dataset:
     source = str(file)
-    with _np_load(file) as archive:
+    archive = _np_load(file)
+    if isinstance(archive, np.ndarray):
+        raise DataError(
+            f"{source} holds a single array (.npy format) named .npz; rename it to "
+            ".npy."
+        )
+    with archive:
         keys = list(archive.keys())
         if target is None and "y" in keys:
             target = "y"
@@ -335,9 +261,22 @@ def _read_npz(file: Path, target: str | None) -> Dataset:
                 f"{source} holds Python objects (pickled data), which are not loaded "
                 "for safety; save plain numeric arrays."
             ) from exc
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{source} is damaged or truncated ({exc}).") from exc
+    for key, value in ((data_key, X), (target, y)):
+        if value is not None and not isinstance(value, np.ndarray):
+            raise DataError(
+                f"member {key!r} of {source} is not a numpy array (.npy); save the "
+                "archive with numpy.savez."
+            )
     X = _numeric(X, f"array {data_key!r} of {source}")
     if y is not None:
-        y = np.asarray(y).ravel() if np.asarray(y).ndim > 1 else np.asarray(y)
+        if y.ndim == 0:
+            raise DataError(
+                f"target array {target!r} of {source} holds a single value; it must "
+                "hold one label per row."
+            )
+        y = y.ravel() if y.ndim > 1 and max(y.shape[1:]) == 1 else y
         if y.dtype.kind in "biuf":
             y = y.astype(np.float64)
         elif y.dtype.kind not in "US":
