@@ -15,35 +15,39 @@ A peer that imputes column means and then fits the complete-data model (what
 ``factor_analyzer`` and the ``ppca`` package do) is timed too, for scale, with
 its log-likelihood of the observed entries.
 
+With ``--baseline REF`` the same fits of the package as it was at git
+revision ``REF`` (imported beside the working tree's, see ``_baseline.py``)
+are timed in the same race, with their E-step counts and log-likelihoods:
+the before/after of one run.
+
 Each fit is timed ``repeats`` times with the calls of all sides interleaved
 (other processes share the CPU) and the best time kept, both wall-clock and
 CPU (process) time. BLAS runs on one thread (threadpoolctl) so that the
 ratios measure the algorithms, not thread contention on a shared machine;
 with one thread, CPU time is the cost without the pauses of a loaded machine
 (which lengthen long runs more than short ones in a best-of-N).
-``iterations`` are SQUAREM cycles (two EM steps and one extrapolated step,
-two or three E-steps) and ``e_steps`` counts E-steps.
+``n_iter`` is what the estimator reports (E-steps since the EM engine,
+SQUAREM cycles before it) and ``e_steps`` counts E-steps, the cost, for both.
 
-Run: ``python benchmarks/bench_missing.py [--quick]`` (writes
-benchmarks/results/missing.json). ``--quick`` runs 3 repeats instead of 7.
+Run: ``python benchmarks/bench_missing.py [--quick] [--baseline REF]``
+(writes benchmarks/results/missing.json). ``--quick`` runs 3 repeats
+instead of 7.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
+from _baseline import load_baseline, write_report
 from scipy.linalg import subspace_angles
 from threadpoolctl import threadpool_limits
 
+import latentmodels
 import latentmodels._missing as missing
-from latentmodels import ProbabilisticPCA
 from latentmodels.datasets import make_factor_data
 
 N, D, K = 20000, 50, 5
@@ -61,35 +65,35 @@ def masks(n: int, d: int, seed: int = 1) -> dict:
     return {"mcar": mcar, "blocks": blocks}
 
 
-def estimators() -> dict:
-    ests = {"ppca": lambda mv: ProbabilisticPCA(K, missing_values=mv)}
-    try:
-        from latentmodels import FactorAnalysis
-
-        if "missing_values" in FactorAnalysis().get_params():
-            ests["fa"] = lambda mv: FactorAnalysis(K, missing_values=mv)
-    except ImportError:  # pragma: no cover - depends on the checkout
-        pass
+def estimators(package) -> dict:
+    ests = {"ppca": lambda mv: package.ProbabilisticPCA(K, missing_values=mv)}
+    FactorAnalysis = getattr(package, "FactorAnalysis", None)
+    if FactorAnalysis is not None and "missing_values" in FactorAnalysis().get_params():
+        ests["fa"] = lambda mv: FactorAnalysis(K, missing_values=mv)
     return ests
 
 
 class ECounter:
-    """Counts calls of the E-step (wraps ``_missing._e_step``)."""
+    """Counts calls of the E-step (wraps ``<package>._missing._e_step``)."""
 
-    def __init__(self):
+    def __init__(self, module=missing):
         self.calls = 0
-        self._orig = missing._e_step
+        self.loglikes = []  # the log-likelihood each E-step computed
+        self.module = module
+        self._orig = module._e_step
 
     def __enter__(self):
         def wrapped(*args, **kwargs):
             self.calls += 1
-            return self._orig(*args, **kwargs)
+            out = self._orig(*args, **kwargs)
+            self.loglikes.append(float(out[2]))
+            return out
 
-        missing._e_step = wrapped
+        self.module._e_step = wrapped
         return self
 
     def __exit__(self, *exc):
-        missing._e_step = self._orig
+        self.module._e_step = self._orig
 
 
 def race(fns: dict, repeats: int) -> tuple[dict, dict, dict]:
@@ -110,17 +114,21 @@ def observed_loglike(model, Xm) -> float:
     return float(model.score(Xm))
 
 
-def run(repeats: int) -> dict:
+def run(repeats: int, baseline=None) -> dict:
     X, truth = make_factor_data(N, D, K, noise="heteroscedastic", random_state=0)
     cases = {name: np.where(m, np.nan, X) for name, m in masks(N, D).items()}
+    base_ests = estimators(baseline) if baseline is not None else {}
     results = {}
-    for est_name, make in estimators().items():
+    for est_name, make in estimators(latentmodels).items():
         fns = {"complete": lambda make=make: make("raise").fit(X)}
+        make_base = base_ests.get(est_name)
         for case, Xm in cases.items():
             fns[case] = lambda make=make, Xm=Xm: make("em").fit(Xm)
             fns[case + "_mean_imputed"] = lambda make=make, Xm=Xm: make("raise").fit(
                 np.where(np.isnan(Xm), np.nanmean(Xm, axis=0), Xm)
             )
+            if make_base is not None:
+                fns[case + "_baseline"] = lambda mb=make_base, Xm=Xm: mb("em").fit(Xm)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             times, cpu, fits = race(fns, repeats)
@@ -133,9 +141,7 @@ def run(repeats: int) -> dict:
             }
         }
         for case, Xm in cases.items():
-            with ECounter() as counter, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = make("em").fit(Xm)
+            fit, e_steps, trace = _counted_fit(make, Xm, missing)
             imputed = fits[case + "_mean_imputed"]
             row[case] = {
                 "seconds": times[case],
@@ -143,7 +149,8 @@ def run(repeats: int) -> dict:
                 "cpu_seconds": cpu[case],
                 "cpu_ratio_to_complete": cpu[case] / cpu["complete"],
                 "n_iter": fit.n_iter_,
-                "e_steps": counter.calls,
+                "e_steps": e_steps,
+                "stop_reason": getattr(fit, "stop_reason_", None),
                 "loglike_observed": observed_loglike(fit, Xm),
                 "max_subspace_angle_to_complete_fit_deg": float(
                     np.degrees(
@@ -158,8 +165,32 @@ def run(repeats: int) -> dict:
                 "fraction_missing": float(np.isnan(Xm).mean()),
                 "n_patterns": int(np.unique(np.isnan(Xm), axis=0).shape[0]),
             }
+            if make_base is not None:
+                old, old_e, _ = _counted_fit(make_base, Xm, baseline._missing)
+                # E-steps the new fit takes to reach the baseline's final value
+                reach = np.flatnonzero(np.asarray(trace) >= old.loglike_[-1])
+                row[case]["baseline"] = {
+                    "seconds": times[case + "_baseline"],
+                    "cpu_seconds": cpu[case + "_baseline"],
+                    "n_iter": old.n_iter_,
+                    "e_steps": old_e,
+                    "loglike_observed": observed_loglike(old, Xm),
+                    "e_step_ratio_baseline_to_new": old_e / e_steps,
+                    "new_e_steps_to_reach_baseline_loglike": (
+                        int(reach[0]) + 1 if reach.size else None
+                    ),
+                    "time_ratio_baseline_to_new": times[case + "_baseline"]
+                    / times[case],
+                }
         results[est_name] = row
     return results
+
+
+def _counted_fit(make, Xm, module):
+    with ECounter(module) as counter, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = make("em").fit(Xm)
+    return fit, counter.calls, counter.loglikes
 
 
 def _with_em(fitted, make):
@@ -174,10 +205,14 @@ def _with_em(fitted, make):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 repeats, not 7")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also time the package at git revision REF"
+    )
     args = parser.parse_args()
     repeats = 3 if args.quick else 7
+    baseline = load_baseline(args.baseline) if args.baseline else None
     with threadpool_limits(1):
-        results = run(repeats)
+        results = run(repeats, baseline)
     report = {
         "benchmark": "missing values: exact EM vs the complete-data fit",
         "n_samples": N,
@@ -185,16 +220,11 @@ def main() -> None:
         "n_components": K,
         "repeats": repeats,
         "blas_threads": 1,
-        "goal": "blocks (5 patterns) under 3x the complete-data fit",
+        "goal": "blocks (5 patterns) under 3x the complete-data fit; "
+        "at least 5x fewer E-steps than before the EM engine",
         "results": results,
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(OUT, report, args.baseline)
     for est, row in results.items():
         c = row["complete"]["seconds"]
         print(f"{est}: complete {c * 1e3:.1f} ms")
@@ -204,9 +234,19 @@ def main() -> None:
                 f"  {case}: {r['seconds'] * 1e3:.1f} ms = "
                 f"{r['ratio_to_complete']:.2f}x complete (CPU "
                 f"{r['cpu_ratio_to_complete']:.2f}x), {r['n_iter']} iterations "
-                f"({r['e_steps']} E-steps), loglike {r['loglike_observed']:.5f} vs "
+                f"({r['e_steps']} E-steps), loglike {r['loglike_observed']:.10f} vs "
                 f"mean-imputed {r['mean_imputed_then_fit']['loglike_observed']:.5f}"
             )
+            if "baseline" in r:
+                b = r["baseline"]
+                print(
+                    f"    baseline: {b['seconds'] * 1e3:.1f} ms, {b['e_steps']} "
+                    f"E-steps, loglike {b['loglike_observed']:.10f}: "
+                    f"{b['e_step_ratio_baseline_to_new']:.2f}x the E-steps, "
+                    f"{b['time_ratio_baseline_to_new']:.2f}x the time; the new "
+                    f"fit passes its log-likelihood after "
+                    f"{b['new_e_steps_to_reach_baseline_loglike']} E-steps"
+                )
 
 
 if __name__ == "__main__":

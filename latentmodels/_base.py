@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -22,7 +23,11 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._gaussian import LinearGaussian
-from ._missing import impute_observed, posterior_mean_observed, score_rows_observed
+from ._gaussian_observed import (
+    impute_observed,
+    posterior_mean_observed,
+    score_rows_observed,
+)
 from ._stats import SufficientStats
 from ._validation import check_data, check_n_components, validate_X
 
@@ -75,6 +80,20 @@ class GaussianLatentModel(
         raise NotImplementedError
 
     # --- validation ---------------------------------------------------------------
+    def _validate_declared_params(self) -> None:
+        """Check the constructor arguments against ``_parameter_constraints``.
+
+        Called once per ``fit``/``partial_fit`` (scikit-learn's constraint
+        tables, ``sklearn.utils._param_validation``), for the estimators that
+        declare their parameters that way; skipped where scikit-learn says so
+        (inside a subclass's ``@_fit_context`` that has checked them already,
+        or with ``skip_parameter_validation`` set).
+        """
+        if hasattr(type(self), "_parameter_constraints") and not get_config()[
+            "skip_parameter_validation"
+        ]:
+            self._validate_params()
+
     def _validate(self, X, *, reset: bool) -> np.ndarray:
         return validate_X(
             self,
@@ -108,14 +127,20 @@ class GaussianLatentModel(
         -------
         self
         """
+        self._validate_declared_params()
         if is_dask_array(X):
             return self._fit_dask(X)
-        X = self._validate(X, reset=True)
+        # One memory layout for the arithmetic: a Fortran-ordered or strided
+        # array would sum in another order and change the fit by rounding.
+        X = np.ascontiguousarray(self._validate(X, reset=True))
         self._fit_array(X)
         return self
 
     def _fit_dask(self, X):
-        """Fit from one distributed pass over a Dask array (THEORY.md §7)."""
+        """Fit from one distributed pass over a Dask array.
+
+        See the user guide, factor analysis, "Streams and Dask arrays".
+        """
         if self._allow_nan():
             raise ValueError(
                 "missing_values='em' needs a pass over the data per EM iteration "
@@ -326,6 +351,7 @@ class IncrementalStatsMixin:
         -------
         self
         """
+        self._validate_declared_params()
         first = not hasattr(self, "_sufficient_stats")
         X = validate_X(
             self,
@@ -336,7 +362,7 @@ class IncrementalStatsMixin:
                 "missing_values='em', or impute them."
             ),
         )
-        new = SufficientStats.from_array(X)
+        new = SufficientStats.from_array(np.ascontiguousarray(X))
         stats = new if first else self._sufficient_stats.merge(new)
         self._sufficient_stats = stats
         self.n_samples_seen_ = stats.n
@@ -351,9 +377,38 @@ def ppca_n_parameters(n_features: int, n_components: int) -> int:
     return d * k - k * (k - 1) // 2 + 1 + d
 
 
-def sign_flip(components: np.ndarray) -> np.ndarray:
-    """Deterministic signs: the largest-magnitude entry of each row is positive."""
-    idx = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(components.shape[0]), idx])
+def sign_flip(
+    components: np.ndarray, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """Deterministic signs: the largest-magnitude entry of each row is positive.
+
+    This is the package's one sign convention. With ``reference`` (same shape)
+    the signs are chosen on ``reference`` and applied to ``components``: a row
+    of ``components`` is flipped when the largest-magnitude entry of the same
+    row of ``reference`` is negative (factor analysis chooses them on the
+    whitened loadings ``Ψ^{-1/2} W``, which do not depend on feature units).
+    """
+    ref = components if reference is None else reference
+    idx = np.argmax(np.abs(ref), axis=1)
+    signs = np.sign(ref[np.arange(ref.shape[0]), idx])
     signs[signs == 0] = 1.0
     return components * signs[:, None]
+
+
+def canonical_orientation(
+    W: np.ndarray, noise_variance: np.ndarray | None = None
+) -> np.ndarray:
+    """Rotate loadings ``W`` (d, k) to the canonical member of their orbit.
+
+    ``W R`` for orthogonal ``R`` is the same model. With ``A = Ψ^{-1/2} W``
+    (``A = W`` when ``noise_variance`` is None or constant) and its thin SVD
+    ``A = U diag(s) Qᵀ``, the result is ``W Q``: the columns of ``Ψ^{-1/2} W Q``
+    are orthogonal and sorted by decreasing norm (``Wᵀ Ψ⁻¹ W`` diagonal and
+    decreasing: Lawley & Maxwell's orientation of the maximum likelihood
+    solution of factor analysis; ``U diag(s)`` itself for PPCA), with signs by
+    :func:`sign_flip` on the columns of ``A``. Fits from different starts can
+    then be compared entry by entry.
+    """
+    A = W if noise_variance is None else W / np.sqrt(noise_variance)[:, None]
+    _, _, Qt = linalg.svd(A, full_matrices=False)
+    return sign_flip((W @ Qt.T).T, reference=(A @ Qt.T).T).T

@@ -21,7 +21,7 @@ factorised),
 
 and ``Ψ_new`` is held at or above ``noise_floor · S_jj`` (Heywood cases;
 noise variances that keep falling are tried at the floor, see
-:meth:`_EMMap.heywood_jump`).
+:class:`~latentmodels._em.HeywoodJump`).
 The one ``d × d`` by ``d × k`` product ``S βᵀ`` serves both the update and the
 log-likelihood of the current parameters,
 
@@ -40,28 +40,29 @@ feature and is as well conditioned on raw data whose variances differ by
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg
-from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._assessment import FactorAssessmentMixin
-from ._base import GaussianLatentModel, IncrementalStatsMixin
+from ._base import (
+    GaussianLatentModel,
+    IncrementalStatsMixin,
+    canonical_orientation,
+)
+from ._em import EMResult as _EngineResult
+from ._em import HeywoodJump, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
-from ._gaussian import LinearGaussian
+from ._gaussian import LinearGaussian, covariance_root
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
 from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._warnings import warn
 from .rotations import METHODS as ROTATIONS
-
-_LOG_2PI = np.log(2.0 * np.pi)
 
 
 def fa_n_parameters(n_features: int, n_components: int) -> int:
@@ -78,7 +79,14 @@ def fa_n_parameters(n_features: int, n_components: int) -> int:
 # The EM map on a covariance matrix.
 
 
-def fa_em_step(S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None):
+def fa_em_step(
+    S: np.ndarray,
+    W: np.ndarray,
+    psi: np.ndarray,
+    S_diag=None,
+    expanded=True,
+    S_root=None,
+):
     """One EM step of factor analysis on the covariance ``S``; ``O(d² k)``.
 
     Parameters
@@ -91,6 +99,14 @@ def fa_em_step(S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None):
         Current noise variances (positive).
     S_diag : ndarray of shape (d,), optional
         ``diag(S)``, if the caller has it.
+    expanded : bool, default=True
+        Parameter-expanded EM (PX-EM, Liu, Rubin & Wu 1998): the loadings
+        times a square root of ``E[h hᵀ]`` (:meth:`LinearGaussian.em_update`);
+        the same ``Ψ_new`` and fixed points. False: Rubin & Thayer's step.
+    S_root : ndarray of shape (d, r), optional
+        ``L`` with ``L Lᵀ = S`` (:func:`~latentmodels._gaussian.covariance_root`):
+        the log-likelihood then keeps its accuracy near a Heywood floor
+        (:meth:`LinearGaussian.em_moments`).
 
     Returns
     -------
@@ -102,216 +118,108 @@ def fa_em_step(S: np.ndarray, W: np.ndarray, psi: np.ndarray, S_diag=None):
         Not floored: the caller holds it above its noise floor.
     """
     S_diag = np.diag(S) if S_diag is None else S_diag
-    # E-step in the eigenbasis Q of M (the shared Gaussian core), M-step here.
+    # E-step and the loadings' M-step in the shared Gaussian core
     model = LinearGaussian(W.T, psi, np.zeros(W.shape[0]))
-    loglike, SB, E, Qt = model.em_moments(S)
-    X, info = lapack.dposv(E, SB.T, lower=1)[1:]  # E⁻¹ Qᵀ β S (k × k LAPACK)
-    if info != 0:
-        raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
-    W_new = X.T @ Qt  # S βᵀ E[h hᵀ]⁻¹
-    psi_new = S_diag - np.einsum("ji,ij->i", X, SB)  # diag(S − W_new β S)
-    return float(loglike), W_new, psi_new
+    loglike, W_new, explained = model.em_update(S, expanded=expanded, S_root=S_root)
+    return float(loglike), W_new, S_diag - explained  # diag(S − W_new β S)
 
 
-@dataclass
-class EMResult:
-    """What an EM run did: the parameters reached and the trace.
+class EMResult(_EngineResult):
+    """:class:`latentmodels._em.EMResult` of a factor analysis run.
 
-    ``loglike`` holds the mean log-likelihood after each accepted update (it
-    never decreases); ``n_iter`` counts applications of the EM map.
+    ``params`` is ``(W, psi)``; ``W`` and ``psi`` name them. ``loglike`` holds
+    the mean log-likelihood after each accepted update (it never decreases);
+    ``n_iter`` counts applications of the EM map; ``stop_reason`` says why the
+    run ended.
     """
 
-    W: np.ndarray
-    psi: np.ndarray
-    loglike: list
-    n_iter: int
-    converged: bool
+    @property
+    def W(self) -> np.ndarray:
+        return self.params[0]
+
+    @property
+    def psi(self) -> np.ndarray:
+        return self.params[1]
 
 
 class _EMMap:
-    """The EM map on ``S`` with the noise floor, counting its evaluations.
+    """The EM map ``(W, ψ) ↦ (ℓ, (W', ψ'))`` on ``S`` with the noise floor.
 
-    It also proposes the *Heywood jump* (:meth:`heywood_jump`): EM approaches
-    a maximum on the boundary ``ψ_j = 0`` only sublinearly (``ψ_j`` falls
-    like ``1/t``), so noise variances that keep falling are tried at the floor.
+    It also proposes the *Heywood jump* (:class:`~latentmodels._em.HeywoodJump`):
+    EM approaches a maximum on the boundary ``ψ_j = 0`` only sublinearly
+    (``ψ_j`` falls like ``1/t``), so noise variances that keep falling are
+    tried at the floor. SQUAREM extrapolates on ``(W, log ψ)`` (:meth:`pack`),
+    which keeps the extrapolated noise variances positive; :meth:`unpack`
+    holds them at the floor.
     """
 
-    # A feature is a Heywood candidate when its noise variance is below this
-    # fraction of its variance and still falling; candidates are tried every
-    # ``window`` calls, a window that doubles after each failed trial.
-    HEYWOOD_RTOL, HEYWOOD_WINDOW = 0.25, 10
-
-    def __init__(self, S, floor, max_iter):
-        self.S, self.floor, self.max_iter, self.n_eval = S, floor, max_iter, 0
+    def __init__(self, S, floor, shape):
+        self.S, self.floor, self.shape = S, floor, shape
         self.S_diag = np.diag(S).copy()
-        self._psi_ref, self._n_calls, self._window = None, 0, self.HEYWOOD_WINDOW
+        self.S_root = covariance_root(S)  # accurate log-likelihoods at the floor
+        self._log_floor = np.log(floor)
+        self.heywood_jump = HeywoodJump(self.S_diag, floor)
 
-    def __call__(self, W, psi):
+    def __call__(self, theta):
         """``(loglike(W, ψ), F(W, ψ))``, or ``(-inf, None)`` on invalid input."""
-        self.n_eval += 1
-        with np.errstate(all="ignore"):
-            try:
-                ll, W_new, psi_new = fa_em_step(self.S, W, psi, self.S_diag)
-            except (np.linalg.LinAlgError, ValueError):  # e.g. ψ overflowed
-                return -np.inf, None
+        W, psi = theta
+        ll, W_new, psi_new = fa_em_step(
+            self.S, W, psi, self.S_diag, S_root=self.S_root
+        )
         if not (np.isfinite(ll) and np.all(np.isfinite(W_new))):
             return -np.inf, None
         return ll, (W_new, np.maximum(psi_new, self.floor))
 
-    @property
-    def exhausted(self) -> bool:
-        return self.n_eval >= self.max_iter
+    def pack(self, theta) -> np.ndarray:
+        W, psi = theta
+        return np.concatenate([W.ravel(), np.log(psi)])
 
-    def heywood_jump(self, W, psi, ll):
-        """Try the falling noise variances at the floor; None if not better.
-
-        Every ``window`` calls, the features whose ``ψ_j`` is below
-        ``HEYWOOD_RTOL · S_jj`` and fell since the last window are set to the
-        floor, each loading row rescaled so that ``‖w_j‖² + ψ_j = S_jj`` (as
-        at the maximum: there ``w_j`` alone explains feature ``j``, and EM
-        would take very many steps to adjust it). The trial is kept only if its
-        log-likelihood is at least ``ll`` (so the trace stays monotone); it
-        costs one evaluation. Returns ``(W, psi, loglike, F(W, psi))``.
-        """
-        self._n_calls += 1
-        if self._n_calls < self._window:
-            return None
-        self._n_calls = 0
-        ref, self._psi_ref = self._psi_ref, psi
-        if ref is None or self.exhausted:
-            return None
-        cand = (
-            (psi < self.HEYWOOD_RTOL * self.S_diag)
-            & (psi < (1.0 - 1e-3) * ref)
-            & (psi > self.floor * (1.0 + 1e-9))
-        )
-        if not cand.any():
-            return None
-        W_t, psi_t = W.copy(), psi.copy()
-        norm2 = np.sum(W_t[cand] ** 2, axis=1)
-        target = self.S_diag[cand] - self.floor[cand]
-        gain = np.where(norm2 > 0, target / np.where(norm2 > 0, norm2, 1.0), 1.0)
-        W_t[cand] *= np.sqrt(gain)[:, None]
-        psi_t[cand] = self.floor[cand]
-        ll_t, nxt_t = self(W_t, psi_t)
-        if ll_t >= ll:
-            self._window = self.HEYWOOD_WINDOW
-            return W_t, psi_t, ll_t, nxt_t
-        self._window = min(2 * self._window, 16 * self.HEYWOOD_WINDOW)
-        return None
+    def unpack(self, t: np.ndarray):
+        n = self.shape[0] * self.shape[1]
+        return t[:n].reshape(self.shape), np.exp(np.maximum(t[n:], self._log_floor))
 
 
-def em_plain(S, W, psi, *, floor, tol, max_iter) -> EMResult:
-    """Plain EM: iterate until one step raises the log-likelihood by < ``tol``."""
-    F = _EMMap(S, floor, max_iter)
-    ll, nxt = F(W, psi)
-    loglike = [ll]
-    while not F.exhausted:
-        ll_new, nxt_new = F(*nxt)
-        if ll_new - loglike[-1] < tol:
-            if ll_new >= loglike[-1]:  # else rounding undid the step: keep the last
-                W, psi = nxt
-                loglike.append(ll_new)
-            return EMResult(W, psi, loglike, F.n_eval, True)
-        W, psi = nxt
-        loglike.append(ll_new)
-        nxt = nxt_new
-        jump = F.heywood_jump(W, psi, ll_new)
-        if jump is not None:
-            W, psi, ll_new, nxt = jump
-            loglike.append(ll_new)
-    return EMResult(W, psi, loglike, F.n_eval, False)
+def em_squarem(
+    S, W, psi, *, floor, tol, max_iter, param_tol=None, accelerate=True
+) -> EMResult:
+    r"""Factor analysis EM on ``S`` through the engine (:func:`~._em.run_em`).
 
-
-def em_squarem(S, W, psi, *, floor, tol, max_iter) -> EMResult:
-    r"""EM accelerated by SQUAREM (Varadhan & Roland 2008, scheme SqS3).
-
-    On the parameter vector ``θ = (W, log ψ)`` (log keeps extrapolated noise
-    variances positive), from ``θ₀`` with ``θ₁ = F(θ₀)``, ``θ₂ = F(θ₁)``:
-
-    .. math::
-
-        r = θ₁ − θ₀, \quad v = θ₂ − 2θ₁ + θ₀, \quad
-        α = \lVert r \rVert / \lVert v \rVert, \quad
-        θ' = θ₀ + 2α r + α² v
-
-    (α = 1 gives back ``θ₂``). α is clipped to ``[1, α_max]``; ``α_max``
-    grows fourfold each time it is reached and shrinks after a failure. The
-    extrapolated ``θ'`` is kept only if its log-likelihood is at least that of
-    ``θ₁``; otherwise the cycle falls back to the plain EM point ``θ₂``. The
-    next cycle starts with ``F(θ')``, the stabilising EM step of SqS3, and
-    the log-likelihood of a point comes with its EM step (:func:`fa_em_step`),
-    so a successful cycle costs two evaluations of the EM map. Convergence is
-    judged on the plain EM step ``θ₀ → θ₁`` of each cycle.
+    SQUAREM (Varadhan & Roland 2008, SqS3) on ``θ = (W, log ψ)`` with the
+    noise floor applied to extrapolated points and the Heywood jump
+    (:class:`~latentmodels._em.HeywoodJump`); ``accelerate=False`` is plain
+    EM. Stops when one plain EM step raises the mean log-likelihood by at
+    most ``tol`` *and* changes ``(W, log ψ)`` by at most ``param_tol``
+    relative (the rule of :mod:`latentmodels._em`). ``max_iter`` bounds the
+    applications of the EM
+    map (extrapolated points and Heywood trials count as one each).
     """
-    F = _EMMap(S, floor, max_iter)
-    ll0, nxt0 = F(W, psi)
-    loglike = [ll0]
-    step_max = 1.0
-    log_floor = np.log(floor)
-    while not F.exhausted:
-        jump = F.heywood_jump(W, psi, ll0)
-        if jump is not None:
-            W, psi, ll0, nxt0 = jump
-            loglike.append(ll0)
-            if F.exhausted:
-                break
-        W1, psi1 = nxt0
-        ll1, nxt1 = F(W1, psi1)
-        if ll1 < ll0:  # an EM step cannot lower the likelihood: rounding noise
-            return EMResult(W, psi, loglike, F.n_eval, True)
-        loglike.append(ll1)
-        if ll1 - ll0 < tol or F.exhausted:
-            return EMResult(W1, psi1, loglike, F.n_eval, ll1 - ll0 < tol)
-        W2, psi2 = nxt1
-        t0 = np.concatenate([W.ravel(), np.log(psi)])
-        t1 = np.concatenate([W1.ravel(), np.log(psi1)])
-        t2 = np.concatenate([W2.ravel(), np.log(psi2)])
-        r, v = t1 - t0, t2 - 2.0 * t1 + t0
-        v_norm = np.linalg.norm(v)
-        alpha = np.linalg.norm(r) / v_norm if v_norm > 0 else 1.0
-        alpha = float(np.clip(alpha, 1.0, step_max))
-        if alpha == step_max:
-            step_max *= 4.0
-        accepted = False
-        if alpha > 1.0:
-            t = t0 + 2.0 * alpha * r + alpha**2 * v
-            W_x = t[: W.size].reshape(W.shape)
-            psi_x = np.exp(np.maximum(t[W.size :], log_floor))
-            ll_x, nxt_x = F(W_x, psi_x)
-            if ll_x >= ll1:
-                accepted = True
-                W, psi, ll0, nxt0 = W_x, psi_x, ll_x, nxt_x
-            else:
-                step_max = max(1.0, step_max / 4.0)
-        if not accepted:  # plain EM point θ₂, whose EM step comes next
-            if F.exhausted:
-                return EMResult(W1, psi1, loglike, F.n_eval, False)
-            W, psi = W2, psi2
-            ll0, nxt0 = F(W, psi)
-        loglike.append(ll0)
-    return EMResult(W, psi, loglike, F.n_eval, False)
+    F = _EMMap(S, floor, W.shape)
+    res = run_em(
+        F,
+        (W, psi),
+        pack=F.pack,
+        unpack=F.unpack,
+        tol=tol,
+        param_tol=param_tol,
+        max_iter=max_iter,
+        accelerate=accelerate,
+        jump=F.heywood_jump,
+    )
+    return EMResult(**vars(res))
 
 
-# --------------------------------------------------------------------------
-# The canonical orientation (starting points: latentmodels._profile).
-
-
-def canonical_orientation(W: np.ndarray, psi: np.ndarray) -> np.ndarray:
-    """Rotate ``W`` so that ``Wᵀ Ψ⁻¹ W`` is diagonal and decreasing.
-
-    This is the orientation of Lawley & Maxwell's maximum likelihood solution:
-    the columns of ``Ψ^{-1/2} W`` are orthogonal and sorted by norm, with the
-    largest entry of each positive. ``Ψ^{-1/2} W`` does not change when a
-    feature is rescaled, so neither does the choice.
-    """
-    A = W / np.sqrt(psi)[:, None]
-    _, _, Qt = linalg.svd(A, full_matrices=False)
-    W, A = W @ Qt.T, A @ Qt.T
-    idx = np.argmax(np.abs(A), axis=0)
-    signs = np.sign(A[idx, np.arange(A.shape[1])])
-    signs[signs == 0] = 1.0
-    return W * signs
+def em_plain(S, W, psi, *, floor, tol, max_iter, param_tol=None) -> EMResult:
+    """Plain EM (no extrapolation) with the stopping rule of :func:`em_squarem`."""
+    return em_squarem(
+        S,
+        W,
+        psi,
+        floor=floor,
+        tol=tol,
+        max_iter=max_iter,
+        param_tol=param_tol,
+        accelerate=False,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -584,7 +492,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
         prof = ProfileLikelihood(R, k)
         x0 = np.log(psi0)
-        _, lam, U = prof.evaluate(x0)
+        _, lam, U = prof.evaluate(x0, full=False)  # the k leading pairs only
         return self._run_em(R, prof.loadings(x0, lam, U), psi0, floor)
 
     def _fit_starts(self, R, k, floor, solver, rng) -> list:

@@ -1,8 +1,8 @@
 r"""The one linear-Gaussian core: ``x ~ N(μ, C)`` with ``C = W Wᵀ + Ψ``.
 
 PCA read as a model, probabilistic PCA and factor analysis all have this
-marginal (THEORY.md §1); every likelihood, posterior, covariance, precision and
-sample in the package is computed here, once.
+marginal (see the user guide, "PCA and probabilistic PCA"); every likelihood,
+posterior, covariance, precision and sample in the package is computed here, once.
 
 Conventions: ``components`` is ``Wᵀ`` with shape ``(k, d)`` (scikit-learn's
 ``components_``), ``noise_variance`` is the diagonal of ``Ψ`` with shape
@@ -90,16 +90,23 @@ class LinearGaussian:
         d = self.n_features
         return -0.5 * (d * _LOG_2PI + self.logdet + self._mahalanobis(R_tilde))
 
-    def mean_log_likelihood(self, mean: np.ndarray, covariance: np.ndarray) -> float:
+    def mean_log_likelihood(
+        self, mean: np.ndarray, covariance: np.ndarray, root=None
+    ) -> float:
         """Mean log-density of a data set known by its mean and covariance ``S``.
 
         ``−½[d log 2π + log det C + tr(C⁻¹ S) + (m − μ)ᵀ C⁻¹ (m − μ)]``, where
         ``S`` is the maximum likelihood (1/n) covariance around the data mean
-        ``m``. Costs ``O(d² k)``; no ``d × d`` factorisation.
+        ``m``. Costs ``O(d² k)``; no ``d × d`` factorisation. With ``root``
+        (``L Lᵀ = S``) the trace is the sum of non-negative parts of
+        :meth:`em_moments`, accurate when a noise variance is tiny.
         """
-        S_tilde = covariance * np.outer(self._isd, self._isd)
-        VtSV_diag = np.einsum("ij,ij->j", self._V, S_tilde @ self._V)
-        trace = np.trace(S_tilde) - VtSV_diag @ self._shrink
+        if root is not None:
+            trace = self._trace_from_root(root)
+        else:
+            S_tilde = covariance * np.outer(self._isd, self._isd)
+            VtSV_diag = np.einsum("ij,ij->j", self._V, S_tilde @ self._V)
+            trace = np.trace(S_tilde) - VtSV_diag @ self._shrink
         delta = ((np.asarray(mean) - self.mean) * self._isd)[None, :]
         maha = self._mahalanobis(delta)[0]
         d = self.n_features
@@ -122,7 +129,7 @@ class LinearGaussian:
             Q = linalg.qr(np.hstack([Q, np.eye(k)]), mode="economic")[0][:, :k]
         return (Q * inv_eig) @ Q.T
 
-    def em_moments(self, S: np.ndarray):
+    def em_moments(self, S: np.ndarray, S_root: np.ndarray | None = None):
         r"""E-step of EM from the covariance ``S`` of data centred at ``mean``.
 
         With ``β = Wᵀ C⁻¹ = M⁻¹ Wᵀ Ψ⁻¹`` the expected sufficient statistics
@@ -133,6 +140,27 @@ class LinearGaussian:
         they stay accurate when ``M`` is ill-conditioned (Heywood cases). The
         one ``O(d² k)`` product ``S βᵀ`` also gives the mean log-likelihood of
         the current parameters: ``tr(C⁻¹ S) = Σ_j S_jj/ψ_j − tr(Wᵀ Ψ⁻¹ S βᵀ)``.
+
+        That difference loses digits when a noise variance is tiny beside its
+        loadings (both terms grow like ``S_jj/ψ_j``: at a Heywood floor of
+        ``1e-6`` the log-likelihood carries an error of ~``1e-10``, enough to
+        stall EM's comparisons). Given a square root ``S = L Lᵀ`` (``S_root``,
+        computed once per fit), the trace is the sum of non-negative parts
+
+        .. math::
+
+            \operatorname{tr}(C̃^{-1} S̃) = \lVert (I − V Vᵀ) L̃ \rVert_F^2
+                + \sum_i \frac{\lVert v_iᵀ L̃ \rVert^2}{1 + s_i^2},
+            \qquad L̃ = Ψ^{-1/2} L,
+
+        as :meth:`log_likelihood_rows` does per row (two more ``O(d² k)``
+        products).
+
+        Parameters
+        ----------
+        S : ndarray of shape (d, d)
+        S_root : ndarray of shape (d, r), optional
+            ``L`` with ``L Lᵀ = S``, for the accurate trace.
 
         Returns
         -------
@@ -153,11 +181,68 @@ class LinearGaussian:
         P = self._V * (s * self._isd[:, None])  # Ψ⁻¹ W Q
         B = P / (1.0 + s**2)  # βᵀ Q
         SB = S @ B
-        trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
+        if S_root is None:
+            trace = np.diagonal(S) @ (self._isd**2) - np.vdot(P, SB)
+        else:
+            trace = self._trace_from_root(S_root)
         loglike = -0.5 * (d * _LOG_2PI + self.logdet + trace)
         E = B.T @ SB
         E[np.diag_indices_from(E)] += 1.0 / (1.0 + s**2)
         return float(loglike), SB, E, self._Qt
+
+    def _trace_from_root(self, root: np.ndarray) -> float:
+        """``tr(C⁻¹ S)`` from ``S = L Lᵀ`` as a sum of non-negative parts.
+
+        ``‖(I − V Vᵀ) L̃‖² + Σ_i ‖v_iᵀ L̃‖²/(1 + s_i²)`` with ``L̃ = Ψ^{-1/2} L``.
+        """
+        L = root * self._isd[:, None]
+        G = self._V.T @ L
+        perp = L - self._V @ G
+        return float(
+            np.vdot(perp, perp) + np.sum(G * G, axis=1) @ (1.0 / (1.0 + self._s**2))
+        )
+
+    def em_update(self, S: np.ndarray, *, expanded: bool = True, S_root=None):
+        r"""One EM step's loadings from ``S``, with or without parameter expansion.
+
+        With the moments of :meth:`em_moments` (``E[x hᵀ] = S βᵀ``,
+        ``E[h hᵀ] = M⁻¹ + β S βᵀ``), the M-step for the loadings is
+        ``W_new = S βᵀ E[h hᵀ]⁻¹``. Parameter-expanded EM (PX-EM; Liu, Rubin
+        & Wu 1998) lets the factors have a free covariance ``Σ`` in the
+        M-step, whose maximiser is ``Σ = E[h hᵀ]``, and maps back to
+        ``h ~ N(0, I)`` with ``W_px = W_new Σ^{1/2}`` (the symmetric square
+        root, so that the loadings do not turn from one step to the next):
+        the same fixed points and the same monotone likelihood, but the
+        scale of each loading column, which plain EM approaches at the rate
+        ``1 − 2ψ/λ`` (hopeless when the noise is small beside the leading
+        variance), is set in one step. In the eigenbasis ``Q`` of ``M``, with
+        ``Qᵀ E[h hᵀ] Q = V diag(e) Vᵀ`` (``k × k``), ``W_px = S βᵀ Q V
+        diag(e^{-1/2}) Vᵀ Qᵀ``; the explained variances ``diag(W_new β S)``
+        that the noise update ``ψ_new = diag(S) − diag(W_new β S)`` needs are
+        the squared row norms of ``S βᵀ Q V diag(e^{-1/2})`` in both variants.
+
+        ``S_root`` (``L Lᵀ = S``) is passed to :meth:`em_moments`.
+
+        Returns
+        -------
+        loglike : float
+            Mean log-likelihood of the *current* parameters (as
+            :meth:`em_moments`).
+        W_new : ndarray of shape (d, k)
+        explained : ndarray of shape (d,)
+            ``diag(W_new β S)``.
+        """
+        loglike, SB, E, Qt = self.em_moments(S, S_root)
+        e, V = linalg.eigh(E, check_finite=False)
+        if not e[0] > 0:
+            raise np.linalg.LinAlgError("E[h hᵀ] is not positive definite.")
+        Y = (SB @ V) / np.sqrt(e)  # S βᵀ Q V diag(e^{-1/2})
+        explained = np.einsum("ij,ij->i", Y, Y)
+        if expanded:
+            W_new = (Y @ V.T) @ Qt
+        else:
+            W_new = ((Y / np.sqrt(e)) @ V.T) @ Qt
+        return loglike, W_new, explained
 
     # --- second moments -------------------------------------------------------
     def covariance(self) -> np.ndarray:
@@ -193,3 +278,16 @@ def floor_noise(noise_variance, reference, rtol: float) -> np.ndarray:
     floor = rtol * np.maximum(np.asarray(reference, dtype=np.float64), 0.0)
     floor = np.where(floor > 0, floor, np.finfo(np.float64).tiny)
     return np.maximum(np.asarray(noise_variance, dtype=np.float64), floor)
+
+
+def covariance_root(S: np.ndarray) -> np.ndarray:
+    """A square root ``L`` (d × r) of a PSD matrix, ``L Lᵀ = S`` to rounding.
+
+    From the eigen-decomposition; eigenvalues below ``d · eps · λ_max`` are
+    rounding (a rank-deficient ``S``, fewer samples than features) and are
+    dropped. Once per fit, for the accurate trace of
+    :meth:`LinearGaussian.em_moments`.
+    """
+    lam, U = linalg.eigh(S)
+    keep = lam > S.shape[0] * np.finfo(np.float64).eps * max(lam[-1], 0.0)
+    return U[:, keep] * np.sqrt(lam[keep])

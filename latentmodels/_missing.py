@@ -1,6 +1,6 @@
 r"""Exact EM for probabilistic PCA and factor analysis with missing entries.
 
-The model is the one of THEORY.md §1, ``x = μ + W h + ε`` with
+The model is the linear-Gaussian one, ``x = μ + W h + ε`` with
 ``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)`` (``Ψ = σ² I`` for PPCA, diagonal for
 factor analysis). A row ``x`` with observed entries ``o`` has the marginal
 ``x_o ~ N(μ_o, W_o W_oᵀ + Ψ_o)``: the same Gaussian restricted to the rows
@@ -38,38 +38,39 @@ linear in ``x_o``, so an iteration costs ``O(d² k)`` per pattern, whatever
 Patterns with few rows (entries missing at random) are handled row by row, in
 one batch: ``O(n d k)`` per iteration plus ``O(k³)`` per pattern.
 
-Numerics. The algebra is that of :class:`~latentmodels._gaussian.LinearGaussian`
-(Woodbury and the determinant lemma through ``M_o = I + W̃_oᵀ W̃_o`` with
-``W̃ = Ψ^{-1/2} W``; the quadratic form as the non-negative sum
-``‖r̃ − W̃_o m‖² + ‖m‖²``), written for a stack of sub-models at once, since a
-data set missing at random has about one pattern per row. The fitted model
-scores a few patterns with one ``LinearGaussian`` per observed sub-model; the
-tests check both routes against each other and against scipy.
+Numerics. The observed-data algebra (Woodbury and the determinant lemma
+through ``M_o = I + W̃_oᵀ W̃_o`` with ``W̃ = Ψ^{-1/2} W``; the quadratic form as
+the non-negative sum ``‖r̃ − W̃_o m‖² + ‖m‖²``, for a stack of sub-models at
+once) belongs to the Gaussian core, :mod:`latentmodels._gaussian_observed`;
+this module accumulates the E-step's moments and takes the M-step. The
+E-step's log-likelihood is computed through ``M_o`` and ``tr(Ψ⁻¹ S_p)``,
+which lose relative accuracy like ``1e-16 · max_j ‖w_j‖²/ψ_j``: harmless at
+the default floors (FA ``1e-6`` of a feature's variance), visible only in
+near-degenerate fits (PPCA of data of exact rank ``k``, ``σ²`` at ``1e-12``),
+where the fitted model's scoring (:mod:`latentmodels._gaussian_observed`)
+switches to its accurate pattern-by-pattern route.
 
-Acceleration. Iterations are SQUAREM steps (Varadhan & Roland 2008) kept only
-when they do not lower the likelihood, so the guarantees of EM stay.
+Acceleration and stopping. The EM map runs through the package's one engine,
+:func:`latentmodels._em.run_em`: SQUAREM (Varadhan & Roland 2008) in
+``(W / s, log ψ, μ / s)`` (``s`` the observed standard deviation of each
+feature), extrapolated points kept only when they do not lower the
+likelihood, so the guarantees of EM stay; the run stops when one plain EM step
+changes both the log-likelihood and the parameters by less than their
+tolerances.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import linalg
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._gaussian import LinearGaussian, floor_noise
+from ._em import EMResult as _EngineResult
+from ._em import HeywoodJump, run_em, warn_not_converged
+from ._gaussian import _LOG_2PI, floor_noise
+from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
 from ._stats import SufficientStats
-from ._validation import (
-    check_array_finite,
-    check_n_components,
-    check_positive_int,
-    check_positive_scalar,
-)
-
-_LOG_2PI = np.log(2.0 * np.pi)
+from ._validation import check_array_finite, check_n_components
 
 # A pattern with at least max(this, n_features) rows enters the E-step through
 # its sufficient statistics; the others are handled row by row. Both routes give
@@ -110,114 +111,12 @@ def _head(idx: np.ndarray, n: int = 5) -> str:
     return text + (", ..." if idx.size > n else "")
 
 
-def group_patterns(observed: np.ndarray):
-    """Group the rows of a boolean mask by missingness pattern.
-
-    Returns
-    -------
-    patterns : ndarray of bool, shape (n_patterns, n_features)
-        The distinct rows of ``observed``.
-    inverse : ndarray of int, shape (n_samples,)
-        Pattern index of each row.
-    counts : ndarray of int, shape (n_patterns,)
-    """
-    n, d = observed.shape
-    # 64 features per integer key: one integer sort when d <= 64
-    width = -(-d // 64) * 8
-    packed = np.zeros((n, width), dtype=np.uint8)
-    packed[:, : -(-d // 8)] = np.packbits(observed, axis=1)
-    keys = packed.view(np.uint64)
-    if keys.shape[1] == 1:
-        keys = keys[:, 0]
-    _, first, inverse, counts = np.unique(
-        keys,
-        axis=0 if keys.ndim == 2 else None,
-        return_index=True,
-        return_inverse=True,
-        return_counts=True,
-    )
-    return observed[first], inverse.reshape(-1), counts
-
-
-def observed_submodel(model: LinearGaussian, observed: np.ndarray) -> LinearGaussian:
-    """The marginal Gaussian of the observed entries ``x_o``: rows ``o`` of W, μ, Ψ."""
-    return LinearGaussian(
-        model.components[:, observed],
-        model.noise_variance[observed],
-        model.mean[observed],
-    )
-
-
-# Up to this many distinct patterns, the fitted model scores rows pattern by
-# pattern with a LinearGaussian on the observed sub-model; beyond, in one batch
-# (the row E-step's algebra), which avoids a Python loop over ~n patterns.
-_MAX_PATTERNS_ONE_BY_ONE = 64
-
-
-def _observed_rows(model: LinearGaussian, X: np.ndarray):
-    """Posterior means ``E[h | x_o]`` (n, k) and ``log N(x_o; μ_o, C_oo)`` (n,).
-
-    A row with no observed entry gets the prior mean 0 and log-density 0 (the
-    empty marginal).
-    """
-    observed = ~np.isnan(X)
-    patterns, inverse, _ = group_patterns(observed)
-    n, k = X.shape[0], model.components.shape[0]
-    if patterns.shape[0] > _MAX_PATTERNS_ONE_BY_ONE:
-        W, psi = model.components.T, model.noise_variance
-        isd = 1.0 / np.sqrt(psi)
-        Wt = W * isd[:, None]
-        outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(-1, k * k)
-        M_inv, logdet = _pattern_posteriors(patterns.astype(float), Wt, isd, outer_w)
-        mask = observed.astype(np.float64)
-        R = np.where(observed, X - model.mean, 0.0) * isd
-        H, quad = _row_posteriors(R, mask, M_inv[inverse], Wt)
-        ll = -0.5 * (mask.sum(axis=1) * _LOG_2PI + logdet[inverse] + quad)
-        return H, ll
-    H, ll = np.zeros((n, k)), np.zeros(n)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(patterns.shape[0] + 1))
-    for p, obs in enumerate(patterns):
-        rows = order[bounds[p] : bounds[p + 1]]
-        if obs.any():
-            sub = observed_submodel(model, obs)
-            X_o = X[np.ix_(rows, obs)]
-            H[rows] = sub.posterior_mean(X_o)
-            ll[rows] = sub.log_likelihood_rows(X_o)
-    return H, ll
-
-
-# --- the fitted model on rows with missing entries -------------------------------
-def score_rows_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
-    """Log-density of the observed entries of each row, ``log N(x_o; μ_o, C_oo)``.
-
-    A row with no observed entry has log-density 0 (the empty marginal).
-    """
-    return _observed_rows(model, X)[1]
-
-
-def posterior_mean_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
-    """``E[h | x_o]`` for each row, from its observed entries only (prior mean 0)."""
-    return _observed_rows(model, X)[0]
-
-
-def impute_observed(model: LinearGaussian, X: np.ndarray) -> np.ndarray:
-    """A copy of ``X`` with each missing entry set to ``E[x_m | x_o]``.
-
-    ``E[x_m | x_o] = μ_m + W_m E[h | x_o]``: the posterior-mean reconstruction.
-    """
-    H = posterior_mean_observed(model, X)
-    filled = np.array(X, dtype=np.float64, copy=True)
-    missing = np.isnan(filled)
-    recon = H @ model.components + model.mean
-    filled[missing] = recon[missing]
-    return filled
-
-
 # --- exact EM -------------------------------------------------------------------
-@dataclass
-class MissingEMResult:
-    """What :func:`fit_missing` found.
+class MissingEMResult(_EngineResult):
+    """:class:`latentmodels._em.EMResult` of :func:`fit_missing`.
+
+    ``params`` is ``(W, ψ, μ)`` (μ on the data's scale); the properties name
+    them as the estimators store them.
 
     Attributes
     ----------
@@ -227,18 +126,24 @@ class MissingEMResult:
         Diagonal of ``Ψ`` (constant for PPCA).
     mean : ndarray of shape (n_features,)
     loglike : list of float
-        Mean observed-data log-likelihood per row after each iteration; never
-        decreases.
+        Mean observed-data log-likelihood per row, at the start and after each
+        accepted update; never decreases.
     n_iter : int
+        E-steps (evaluations of the EM map).
     converged : bool
     """
 
-    components: np.ndarray
-    noise_variance: np.ndarray
-    mean: np.ndarray
-    loglike: list
-    n_iter: int
-    converged: bool
+    @property
+    def components(self) -> np.ndarray:
+        return np.ascontiguousarray(self.params[0].T)
+
+    @property
+    def noise_variance(self) -> np.ndarray:
+        return self.params[1]
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.params[2]
 
 
 class _ObservedData:
@@ -311,10 +216,15 @@ class _ObservedData:
 
 
 def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
-    """Closed-form PPCA of the pairwise covariance (Tipping & Bishop 1999)."""
+    """Closed-form PPCA of the pairwise covariance (Tipping & Bishop 1999).
+
+    No pass over the rows. The same start serves factor analysis: a factor
+    analysis fit of the pairwise covariance saves E-steps on large
+    well-conditioned data but was seen to lead EM towards a Heywood boundary
+    and a poorer maximum on a small sample.
+    """
     d = data.d
-    S = data.pairwise_covariance()
-    lam, U = linalg.eigh(S)
+    lam, U = linalg.eigh(data.pairwise_covariance())
     lam, U = lam[::-1], U[:, ::-1]
     mean_var = float(np.mean(data.var))
     sigma2 = float(np.mean(np.maximum(lam[k:], 0.0))) if k < d else 0.0
@@ -331,38 +241,27 @@ def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
 def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray):
     """Expected moments for the M-step and the observed-data log-likelihood.
 
-    Returns ``A`` (d, k+1, k+1), ``b`` (d, k+1) and the mean log-likelihood
-    per row at ``(W, psi, mu)``.
+    Returns ``A`` (d, k+1, k+1), ``b`` (d, k+1), the mean log-likelihood
+    per row at ``(W, psi, mu)`` and ``H = Σ_i E[h̃_i h̃_iᵀ]`` (k+1, k+1) over
+    all rows (for the parameter-expanded step of :func:`_m_step`).
     """
     d, k = W.shape
     A = np.zeros((d, k + 1, k + 1))
     b = np.zeros((d, k + 1))
+    H = np.zeros((k + 1, k + 1))
     isd = 1.0 / np.sqrt(psi)
     Wt = W * isd[:, None]  # W̃ = Ψ^{-1/2} W
     outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(d, k * k)
     total = 0.0
     if data.block_n.size:
-        total += _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b)
+        total += _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b, H)
     if data.rows.shape[0]:
-        total += _e_step_rows(data, Wt, isd, mu, outer_w, A, b)
-    return A, b, total / data.n
+        total += _e_step_rows(data, Wt, isd, mu, outer_w, A, b, H)
+    return A, b, total / data.n, H
 
 
-def _pattern_posteriors(mask, Wt, isd, outer_w):
-    """``Σ_o = M_o⁻¹`` (P, k, k) and ``log det C_oo`` (P,) for each pattern.
-
-    ``M_o = I + W̃ᵀ diag(o) W̃ = I + Σ_{j∈o} w̃_j w̃_jᵀ`` and
-    ``log det C_oo = Σ_{j∈o} log ψ_j + log det M_o`` (determinant lemma).
-    """
-    k = Wt.shape[1]
-    M = (mask @ outer_w).reshape(-1, k, k)
-    M[:, np.arange(k), np.arange(k)] += 1.0
-    M_inv, logdet = _spd_inverse(M)
-    return M_inv, logdet - 2.0 * (mask @ np.log(isd))
-
-
-def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b) -> float:
-    """E-step for the patterns known by ``(n_p, x̄_p, scatter_p)``; adds to A, b.
+def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b, H) -> float:
+    """E-step for the patterns known by ``(n_p, x̄_p, scatter_p)``; adds to A, b, H.
 
     With the gain ``G = Σ_o W_oᵀ Ψ_o⁻¹`` (posterior mean ``m = G (x_o − μ_o)``)
     and ``δ = x̄ − μ``: ``Σ_i m_i = n G δ``, ``Σ_i m_i m_iᵀ = G (scatter + n δδᵀ)
@@ -372,7 +271,7 @@ def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b) -> float:
     """
     k = Wt.shape[1]
     mask, n_p, xbar = data.block_mask, data.block_n, data.block_mean
-    M_inv, logdet = _pattern_posteriors(mask, Wt, isd, outer_w)
+    M_inv, logdet = pattern_posteriors(mask, Wt, isd, outer_w)
     WP = mask[:, :, None] * (Wt * isd[:, None])  # Ψ⁻¹ W_o, (P, d, k)
     gain_t = WP @ M_inv  # Gᵀ (P, d, k)
     delta = xbar - mask * mu  # δ, 0 where missing
@@ -388,48 +287,14 @@ def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b) -> float:
     T = (n_p[:, None, None] * Ht[:, :, None]) * Ht[:, None, :]
     T[:, :k, :k] += n_p[:, None, None] * M_inv + np.swapaxes(gain_t, 1, 2) @ SG
     A += (mask.T @ T.reshape(n_p.size, -1)).reshape(A.shape)
+    H += T.sum(axis=0)
     b[:, :k] += SG.sum(axis=0)
     b += (xbar.T * n_p) @ Ht
     return float(total)
 
 
-def _spd_inverse(M: np.ndarray):
-    """Inverse and log-determinant of a stack of small SPD matrices.
-
-    Cholesky ``M = L Lᵀ`` (LAPACK, batched), then ``L⁻¹`` by forward
-    substitution vectorised over the stack and ``M⁻¹ = L⁻ᵀ L⁻¹`` (exactly
-    symmetric); much cheaper than a batched LU inverse for many ``k × k``.
-    """
-    L = np.linalg.cholesky(M)
-    diag = np.diagonal(L, axis1=1, axis2=2)
-    logdet = 2.0 * np.log(diag).sum(axis=1)
-    if M.shape[0] <= 64:  # few matrices: LAPACK per matrix is cheaper
-        M_inv = np.linalg.inv(M)
-        return 0.5 * (M_inv + np.swapaxes(M_inv, 1, 2)), logdet
-    L_inv = np.zeros_like(L)
-    for i in range(M.shape[-1]):
-        row = -np.einsum("pj,pjc->pc", L[:, i, :i], L_inv[:, :i, :])
-        row[:, i] += 1.0
-        L_inv[:, i, :] = row / diag[:, i, None]
-    return np.swapaxes(L_inv, 1, 2) @ L_inv, logdet
-
-
-def _row_posteriors(R, mask, M_inv_rows, Wt):
-    """Posterior means and quadratic forms of whitened residual rows.
-
-    ``m = M_o⁻¹ W̃ᵀ r̃`` (``r̃`` zero where missing) and
-    ``r̃ᵀ C̃_oo⁻¹ r̃ = ‖r̃ − W̃_o m‖² + ‖m‖²``, a sum of non-negative terms.
-    """
-    H = (M_inv_rows @ (R @ Wt)[:, :, None])[:, :, 0]
-    resid = H @ Wt.T
-    resid *= mask
-    np.subtract(R, resid, out=resid)
-    quad = np.einsum("ij,ij->i", resid, resid) + np.einsum("ij,ij->i", H, H)
-    return H, quad
-
-
-def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
-    """Row-by-row E-step for the patterns with few rows, batched; adds to A, b.
+def _e_step_rows(data, Wt, isd, mu, outer_w, A, b, H_sum) -> float:
+    """Row-by-row E-step for the patterns with few rows, batched; adds to A, b, H.
 
     Per pattern, ``M_o = I + W̃_oᵀ W̃_o`` with ``W̃ = Ψ^{-1/2} W`` (zero rows
     where a feature is missing); per row, ``m = M_o⁻¹ W̃ᵀ r̃`` and the
@@ -439,27 +304,39 @@ def _e_step_rows(data, Wt, isd, mu, outer_w, A, b) -> float:
     """
     d, k = Wt.shape
     P = data.row_patterns  # (P, d) float
-    M_inv, logdet = _pattern_posteriors(P, Wt, isd, outer_w)
+    M_inv, logdet = pattern_posteriors(P, Wt, isd, outer_w)
     pat = data.row_pattern_of
     mask = data.row_mask
     R = mask * mu
     np.subtract(data.rows, R, out=R)  # residuals, 0 where missing
     R *= isd  # whitened
-    H, quad = _row_posteriors(R, mask, M_inv[pat], Wt)
+    H, quad = row_posteriors(R, mask, M_inv[pat], Wt)
     n_obs = mask.sum(axis=1)
     ll = -0.5 * (n_obs * _LOG_2PI + logdet[pat] + quad)
     # M-step moments: Σ_i E[h̃ h̃ᵀ] and Σ_i x_ij E[h̃] over rows observing j.
     Ht = np.hstack([H, np.ones((H.shape[0], 1))])
     outer_h = np.einsum("na,nb->nab", Ht, Ht).reshape(-1, (k + 1) ** 2)
     A += (mask.T @ outer_h).reshape(d, k + 1, k + 1)
-    cov_sum = (data.row_counts[:, None] * M_inv.reshape(-1, k * k)).T @ P
-    A[:, :k, :k] += cov_sum.T.reshape(d, k, k)
+    cov = data.row_counts[:, None] * M_inv.reshape(-1, k * k)
+    A[:, :k, :k] += (cov.T @ P).T.reshape(d, k, k)
+    H_sum += Ht.T @ Ht
+    H_sum[:k, :k] += cov.sum(axis=0).reshape(k, k)
     b += data.rows.T @ Ht
     return float(ll.sum())
 
 
-def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
-    """Joint ``(w_j, μ_j)`` by least squares on the moments, then ``Ψ`` (floored)."""
+def _m_step(data: _ObservedData, A, b, H, isotropic: bool, floor: np.ndarray):
+    r"""Joint ``(w_j, μ_j)`` by least squares on the moments, ``Ψ`` (floored), PX.
+
+    Then the parameter-expanded step (PX-EM, Liu, Rubin & Wu 1998): with the
+    factors given a free prior ``h ~ N(η, Σ)`` in the M-step, its maximiser is
+    ``η = Σ_i E[h_i] / n``, ``Σ = Σ_i E[h_i h_iᵀ] / n − η ηᵀ`` (from ``H``), and
+    the model maps back to ``h ~ N(0, I)`` as ``μ ← μ + W η``,
+    ``W ← W Σ^{1/2}`` (symmetric root), ``Ψ`` unchanged. It is an EM step of
+    the expanded model, so the observed-data log-likelihood still never
+    decreases and the fixed points are EM's, and it sets the scale and the
+    centre of the factors in one step where plain EM crawls.
+    """
     k = A.shape[1] - 1
     coef = np.linalg.solve(A, b[:, :, None])[:, :, 0]  # (d, k+1)
     resid = np.maximum(data.sum_sq - np.einsum("ja,ja->j", coef, b), 0.0)
@@ -467,48 +344,60 @@ def _m_step(data: _ObservedData, A, b, isotropic: bool, floor: np.ndarray):
         psi = np.full(data.d, resid.sum() / data.n_observed.sum())
     else:
         psi = resid / data.n_observed
-    return coef[:, :k], np.maximum(psi, floor), coef[:, k]
+    W, mu = coef[:, :k], coef[:, k]
+    eta = H[:k, k] / data.n
+    Sigma = H[:k, :k] / data.n - np.outer(eta, eta)
+    e, V = np.linalg.eigh(Sigma)
+    if e[0] > 0:
+        mu = mu + W @ eta
+        W = W @ ((V * np.sqrt(e)) @ V.T)
+    return W, np.maximum(psi, floor), mu
 
 
-def _try_e_step(data: _ObservedData, theta: tuple):
-    """E-step at an extrapolated point, or None if it is not a usable model."""
-    try:
-        with np.errstate(all="ignore"):
-            moments = _e_step(data, *theta)
-    except np.linalg.LinAlgError:  # M_o not numerically positive definite
-        return None
-    if not (np.isfinite(moments[2]) and np.all(np.isfinite(moments[0]))):
-        return None
-    return moments
+class _MissingEMMap:
+    """The EM map ``(W, ψ, μ) ↦ (ℓ, M(W, ψ, μ))`` on the observed data.
 
-
-def _squarem_point(theta0, theta1, theta2, floor, step_max):
-    """The SQUAREM extrapolation (scheme S3) in ``(W, log ψ, μ)``, or None.
-
-    Returns ``(candidate, α)``; None when the step length is −1 (the
-    candidate would be ``θ₂`` itself) or the candidate is not finite.
+    :meth:`pack` gives SQUAREM's coordinates ``(W / s, log ψ, μ / s)`` with
+    ``s`` the observed standard deviation of each feature (a unit scale, for
+    the step length and the relative parameter change); :meth:`unpack` holds
+    extrapolated noise variances at the floor.
     """
 
-    def pack(theta):
-        W, psi, mu = theta
-        return np.concatenate([W.ravel(), np.log(psi), mu])
+    def __init__(self, data: _ObservedData, isotropic: bool, floor: np.ndarray, k):
+        self.data, self.isotropic, self.floor, self.k = data, isotropic, floor, k
+        self.sd = np.sqrt(np.where(data.var > 0, data.var, 1.0))
+        self._log_floor = np.log(floor)
 
-    t0, t1, t2 = pack(theta0), pack(theta1), pack(theta2)
-    r, v = t1 - t0, t2 - 2.0 * t1 + t0
-    norm_v = np.linalg.norm(v)
-    if not norm_v > 0:
-        return None, -1.0
-    alpha = max(-np.linalg.norm(r) / norm_v, -step_max)
-    if alpha >= -1.0:
-        return None, alpha
-    t = t0 - 2.0 * alpha * r + alpha**2 * v
-    W0 = theta0[0]
-    d, k = W0.shape
-    W = t[: d * k].reshape(d, k)
-    log_psi = np.maximum(t[d * k : d * k + d], np.log(floor))
-    if not (np.all(np.isfinite(t)) and np.all(log_psi < 700.0)):
-        return None, alpha
-    return (W, np.exp(log_psi), t[d * k + d :]), alpha
+    def __call__(self, theta):
+        A, b, ll, H = _e_step(self.data, *theta)
+        if not (np.isfinite(ll) and np.all(np.isfinite(A))):
+            return -np.inf, None
+        return ll, _m_step(self.data, A, b, H, self.isotropic, self.floor)
+
+    def pack(self, theta) -> np.ndarray:
+        W, psi, mu = theta
+        return np.concatenate(
+            [(W / self.sd[:, None]).ravel(), np.log(psi), mu / self.sd]
+        )
+
+    def unpack(self, t: np.ndarray):
+        d, k = self.sd.size, self.k
+        W = t[: d * k].reshape(d, k) * self.sd[:, None]
+        log_psi = np.minimum(np.maximum(t[d * k : d * k + d], self._log_floor), 700.0)
+        return W, np.exp(log_psi), t[d * k + d :] * self.sd
+
+
+def _heywood_jump(data: _ObservedData, floor: np.ndarray, isotropic: bool):
+    """Factor analysis: noise variances falling towards 0 tried at the floor.
+
+    Only where the E-step stays accurate at the floor (the floor at least
+    ``1e-8`` of each feature's variance; the default ``noise_floor=1e-6`` of
+    FactorAnalysis is): the observed-data log-likelihood loses digits like
+    ``max_j ‖w_j‖²/ψ_j`` (module docstring), and a jump must be judged on it.
+    """
+    if isotropic or not np.all(floor >= 1e-8 * data.var):
+        return None
+    return HeywoodJump(data.var, floor)
 
 
 def fit_missing(
@@ -521,6 +410,8 @@ def fit_missing(
     max_iter: int,
     random_state=None,
     accelerate: bool = True,
+    param_tol=None,
+    estimator: str = "EM with missing values",
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
 
@@ -545,25 +436,28 @@ def fit_missing(
         feature's observed variance (factor analysis) or the mean observed
         variance (PPCA).
     tol : float
-        Stop when an iteration raises the mean observed-data log-likelihood
-        per row by less than ``tol`` (nats).
+        Log-likelihood tolerance (nats per row): the run stops when one plain
+        EM step raises the mean observed-data log-likelihood by at most
+        ``tol`` and changes the parameters by at most ``param_tol`` relative
+        (the stopping rule of :mod:`latentmodels._em`).
     max_iter : int
-        Maximum number of EM iterations; a ConvergenceWarning says when they
-        ran out.
+        Maximum number of E-steps (evaluations of the EM map); a
+        ConvergenceWarning naming ``estimator`` says when they ran out.
     random_state : int, RandomState instance or None
         Only used to restart a loading column that the starting point sets to
         zero (a fixed point EM cannot leave). The start is the closed-form
         PPCA of the pairwise-complete covariance.
     accelerate : bool, default=True
-        SQUAREM (Varadhan & Roland 2008): each iteration takes two EM steps
-        ``θ → θ₁ → θ₂`` and tries the extrapolation
-        ``θ − 2α r + α² v`` (``r = θ₁ − θ``, ``v = θ₂ − 2θ₁ + θ``,
-        ``α = −‖r‖/‖v‖``) in ``(W, log ψ, μ)``; it is kept only if its
-        log-likelihood is at least that of ``θ₁`` (otherwise ``θ₂`` is), so
-        the recorded log-likelihood still never decreases and the fixed points
-        are EM's. An iteration costs two E-steps when the extrapolation is
-        kept, three otherwise.
-        False: one plain EM step per iteration.
+        SQUAREM (Varadhan & Roland 2008, scheme SqS3, through
+        :func:`latentmodels._em.run_em`) in ``(W / s, log ψ, μ / s)``; an
+        extrapolated point is kept only if its log-likelihood is at least that
+        of the plain EM step it started from, so the recorded log-likelihood
+        never decreases and the fixed points are EM's. False: plain EM.
+    param_tol : float or None, default=None
+        Relative parameter tolerance of the stopping rule; None means
+        ``max(tol, latentmodels._em.PARAM_TOL)``.
+    estimator : str
+        Name used in the ConvergenceWarning.
 
     Returns
     -------
@@ -584,9 +478,6 @@ def fit_missing(
         check_array_finite(X, allow_nan=True)  # raises, naming the rows
     d = X.shape[1]
     k = check_n_components(n_components, upper=d, upper_reason=f"n_features={d}")
-    floor_rtol = check_positive_scalar(noise_floor_rtol, "noise_floor_rtol")
-    tol = check_positive_scalar(tol, "tol", allow_zero=True)
-    max_iter = check_positive_int(max_iter, "max_iter")
     observed = np.isnan(X)
     np.logical_not(observed, out=observed)
     groups = group_patterns(observed)
@@ -598,48 +489,30 @@ def fit_missing(
     positive = var > 0
     fallback = var[positive].mean() if positive.any() else 1.0
     var = np.where(positive, var, fallback)
-    floor = floor_noise(np.zeros(d), floor_rtol * var, 1.0)  # positive
-    W, psi, mu = _initial_parameters(data, k, check_random_state(random_state))
-    theta = (W, np.maximum(psi, floor), mu)
-    moments = _e_step(data, *theta)
-    loglike, converged, change = [], False, np.inf
-    step_max = 4.0
-    for n_iter in range(1, max_iter + 1):
-        theta1 = _m_step(data, *moments[:2], isotropic, floor)
-        moments1 = _e_step(data, *theta1)
-        new, new_moments = theta1, moments1
-        if accelerate and moments1[2] - moments[2] >= tol:
-            # θ₂ = F(θ₁) needs only the E-step at θ₁; E(θ₂) only on rejection
-            theta2 = _m_step(data, *moments1[:2], isotropic, floor)
-            cand, alpha = _squarem_point(theta, theta1, theta2, floor, step_max)
-            cand_moments = None if cand is None else _try_e_step(data, cand)
-            if cand_moments is not None and cand_moments[2] >= moments1[2]:
-                new, new_moments = cand, cand_moments
-                if alpha <= -step_max:
-                    step_max *= 4.0
-            else:
-                new, new_moments = theta2, _e_step(data, *theta2)
-        change = new_moments[2] - moments[2]
-        theta, moments = new, new_moments
-        loglike.append(moments[2])
-        if change < tol:
-            converged = True
-            break
-    if not converged:
-        warnings.warn(
-            f"EM with missing values did not converge in max_iter={max_iter} "
-            f"iterations: the last one raised the mean observed-data "
-            f"log-likelihood by {change:.3g} > tol={tol:g}. Increase max_iter or "
-            "loosen tol; with much of the data missing EM converges slowly.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    W, psi, mu = theta
-    return MissingEMResult(
-        components=np.ascontiguousarray(W.T),
-        noise_variance=psi,
-        mean=mu + data.offset,
-        loglike=loglike,
-        n_iter=n_iter,
-        converged=converged,
+    floor = floor_noise(np.zeros(d), noise_floor_rtol * var, 1.0)  # positive
+    rng = check_random_state(random_state)
+    W, psi, mu = _initial_parameters(data, k, rng)
+    theta0 = (W, np.maximum(psi, floor), mu)
+    F = _MissingEMMap(data, isotropic, floor, k)
+    res = run_em(
+        F,
+        theta0,
+        pack=F.pack,
+        unpack=F.unpack,
+        tol=tol,
+        param_tol=param_tol,
+        max_iter=max_iter,
+        accelerate=accelerate,
+        jump=_heywood_jump(data, floor, isotropic),
     )
+    warn_not_converged(
+        estimator,
+        res,
+        tol=tol,
+        max_iter=max_iter,
+        hint="Increase max_iter or loosen tol; with much of the data missing EM "
+        "converges slowly.",
+    )
+    W, psi, mu = res.params
+    res.params = (W, psi, mu + data.offset)
+    return MissingEMResult(**vars(res))

@@ -24,36 +24,24 @@ by the exact EM of Ilin & Raiko (2010) in :mod:`latentmodels._missing`.
 
 from __future__ import annotations
 
-import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from scipy import linalg
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import (
     GaussianLatentModel,
     IncrementalStatsMixin,
+    canonical_orientation,
     ppca_n_parameters,
-    sign_flip,
 )
-from ._gaussian import LinearGaussian, floor_noise
+from ._em import run_em, warn_not_converged
+from ._gaussian import LinearGaussian, covariance_root, floor_noise
 from ._missing import fit_missing
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
-from ._validation import check_option, check_positive_int, check_positive_scalar
 
 NOISE_RTOL = 1e-12
-
-
-def canonical_loadings(W: np.ndarray) -> np.ndarray:
-    """Rotate loadings ``W`` (d, k) to ``U diag(s)``: orthogonal columns by norm.
-
-    ``W R`` for orthogonal ``R`` is the same model; this picks the member of
-    the orbit whose columns are orthogonal and sorted, with deterministic
-    signs, so that fits from different starts can be compared entry by entry.
-    """
-    U, s, _ = linalg.svd(W, full_matrices=False)
-    return sign_flip((U * s).T).T
 
 
 def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
@@ -64,16 +52,23 @@ def ppca_closed_form(S: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     sigma2 = (np.trace(S) - lam[:k].sum()) / (d - k) if k < d else 0.0
     sigma2 = float(floor_noise(sigma2, np.trace(S) / d, NOISE_RTOL))
     W = U[:, :k] * np.sqrt(np.maximum(lam[:k] - sigma2, 0.0))
-    return canonical_loadings(W), sigma2
+    return canonical_orientation(W), sigma2
 
 
-def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
+def ppca_em_step(
+    S: np.ndarray, W: np.ndarray, sigma2: float, expanded=True, S_root=None
+):
     """One EM step of Tipping & Bishop on the covariance ``S``; O(d² k).
 
     The E-step is the shared one of the Gaussian core
-    (:meth:`LinearGaussian.em_moments`, Ψ = σ² I); the M-step is
+    (:meth:`LinearGaussian.em_update`, Ψ = σ² I); the M-step is
     ``W_new = S βᵀ E[h hᵀ]⁻¹`` and ``σ²_new = tr(S − W_new β S) / d``, the
-    paper's update written with ``β = M⁻¹ Wᵀ / σ²``.
+    paper's update written with ``β = M⁻¹ Wᵀ / σ²``. ``expanded=True`` (the
+    default) takes the parameter-expanded step (PX-EM, Liu, Rubin & Wu 1998):
+    ``W_new`` times a square root of ``E[h hᵀ]``, with the same ``σ²_new`` and
+    fixed points, and far faster convergence of the columns' scales.
+    ``S_root`` (``L Lᵀ = S``) makes the log-likelihood accurate when ``σ²`` is
+    tiny beside the leading variance (:meth:`LinearGaussian.em_moments`).
 
     Returns
     -------
@@ -84,10 +79,8 @@ def ppca_em_step(S: np.ndarray, W: np.ndarray, sigma2: float):
     """
     d = W.shape[0]
     model = LinearGaussian(W.T, np.full(d, sigma2), np.zeros(d))
-    loglike, SB, E, Qt = model.em_moments(S)
-    X = np.linalg.solve(E, SB.T)  # k × k: numpy's solve has little overhead
-    W_new = X.T @ Qt
-    sigma2_new = (np.trace(S) - np.einsum("ji,ij->", X, SB)) / d
+    loglike, W_new, explained = model.em_update(S, expanded=expanded, S_root=S_root)
+    sigma2_new = (np.trace(S) - explained.sum()) / d
     return loglike, W_new, float(sigma2_new)
 
 
@@ -102,10 +95,14 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         Eigen-decomposition of ``S``, or the EM algorithm on ``S``. Both reach
         the same maximum; EM is the route that extends to missing values.
     tol : float, default=1e-10
-        EM stops when one iteration raises the mean log-likelihood per sample
-        by less than ``tol`` (nats per sample, so independent of data scale).
+        EM stops when one plain EM step raises the mean log-likelihood per
+        sample by at most ``tol`` (nats per sample, so independent of data
+        scale) *and* changes the parameters by at most ``max(tol, 1e-10)``
+        relative (see the user guide, "EM: acceleration and stopping
+        rule").
     max_iter : int, default=10000
-        Maximum number of EM iterations.
+        Maximum number of EM map evaluations (E-steps); SQUAREM's extrapolated
+        points count as one each.
     random_state : int, RandomState instance or None, default=None
         Seeds the random initial loadings of EM.
     missing_values : {'raise', 'em'}, default='raise'
@@ -127,10 +124,13 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     mean_ : ndarray of shape (n_features,)
     n_components_ : int
     loglike_ : list of float
-        Mean log-likelihood per sample at each EM iteration (one value for the
-        closed form). Never decreases.
+        Mean log-likelihood per sample at the start of EM and after each
+        accepted update (one value for the closed form). Never decreases.
     n_iter_ : int
-        EM iterations run (1 for the closed form, a single solve).
+        EM map evaluations (1 for the closed form, a single solve).
+    stop_reason_ : str
+        Why EM stopped: ``"converged"``, ``"no_progress"`` (at the maximum to
+        working precision) or ``"max_iter"``; ``"closed_form"`` otherwise.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -152,6 +152,16 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
     (2, 5)
     """
 
+    _parameter_constraints: dict = {
+        # its range depends on the data: checked in fit (_resolve_n_components)
+        "n_components": "no_validation",
+        "method": [StrOptions({"closed_form", "em"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "missing_values": [StrOptions({"raise", "em"})],
+    }
+
     def __init__(
         self,
         n_components=None,
@@ -170,7 +180,6 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         self.missing_values = missing_values
 
     def _fit_array(self, X: np.ndarray) -> None:
-        check_option(self.missing_values, "missing_values", ("raise", "em"))
         if not np.isnan(X).any():
             if self.method == "closed_form" and X.shape[0] < X.shape[1]:
                 if self._fit_wide(X):
@@ -184,16 +193,18 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
             k,
             isotropic=True,
             noise_floor_rtol=NOISE_RTOL,
-            tol=check_positive_scalar(self.tol, "tol", allow_zero=True),
+            tol=self.tol,
             max_iter=self.max_iter,
             random_state=self.random_state,
+            estimator="ProbabilisticPCA(missing_values='em')",
         )
-        self.components_ = canonical_loadings(result.components.T).T
+        self.components_ = canonical_orientation(result.components.T).T
         self.noise_variance_ = result.noise_variance
         self.mean_ = result.mean
         self.n_components_ = k
         self.loglike_ = result.loglike
         self.n_iter_ = result.n_iter
+        self.stop_reason_ = result.stop_reason
 
     def _fit_wide(self, X: np.ndarray) -> bool:
         """Closed form for wide data (n < d) from the ``n × n`` Gram matrix.
@@ -217,7 +228,7 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         sigma2 = float(
             floor_noise((total - lam.sum()) / (d - k), total / d, NOISE_RTOL)
         )
-        W = canonical_loadings(Vt[:k].T * np.sqrt(np.maximum(lam - sigma2, 0.0)))
+        W = canonical_orientation(Vt[:k].T * np.sqrt(np.maximum(lam - sigma2, 0.0)))
         model = LinearGaussian(W.T, np.full(d, sigma2), mean)
         self.components_ = W.T
         self.noise_variance_ = np.full(d, sigma2)
@@ -225,60 +236,79 @@ class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
         self.n_components_ = k
         self.loglike_ = [float(model.log_likelihood_rows(X).mean())]
         self.n_iter_ = 1
+        self.stop_reason_ = "closed_form"
         return True
 
     def _fit_stats(self, stats: SufficientStats) -> None:
-        check_option(self.missing_values, "missing_values", ("raise", "em"))
-        method = check_option(self.method, "method", ("closed_form", "em"))
-        check_positive_scalar(self.tol, "tol", allow_zero=True)
         d = stats.n_features
         k = self._resolve_n_components(stats.n, d)
         S = stats.covariance
-        if method == "closed_form":
+        if self.method == "closed_form":
             W, sigma2 = ppca_closed_form(S, k)
-            loglike, n_iter = [self._mean_ll(W, sigma2, stats)], 1
+            loglike, n_iter, reason = [self._mean_ll(W, sigma2, stats)], 1, None
         else:
-            W, sigma2, loglike, n_iter = self._em(S, k, stats)
+            W, sigma2, loglike, n_iter, reason = self._em(S, k)
         self.components_ = W.T
         self.noise_variance_ = np.full(d, sigma2)
         self.mean_ = stats.mean
         self.n_components_ = k
         self.loglike_ = loglike
         self.n_iter_ = n_iter
+        self.stop_reason_ = reason or "closed_form"
 
     @staticmethod
     def _mean_ll(W, sigma2, stats) -> float:
         model = LinearGaussian(W.T, np.full(stats.n_features, sigma2), stats.mean)
-        return model.mean_log_likelihood(stats.mean, stats.covariance)
+        S = stats.covariance  # the root keeps σ² at its floor accurate (k = d)
+        return model.mean_log_likelihood(stats.mean, S, root=covariance_root(S))
 
-    def _em(self, S, k, stats):
-        check_positive_int(self.max_iter, "max_iter")
+    def _em(self, S, k):
+        """Tipping & Bishop's EM on ``S`` through the engine, with SQUAREM.
+
+        SQUAREM extrapolates on ``(W / s, log(σ² / s²))`` with ``s² = tr(S)/d``
+        (unit scale whatever the data's units); ``σ²`` is held at or above
+        ``NOISE_RTOL · s²``. Starts from random loadings of scale ``s``.
+        """
         d = S.shape[0]
         rng = check_random_state(self.random_state)
-        scale = np.sqrt(np.trace(S) / d)
-        W = rng.standard_normal((d, k)) * scale
-        sigma2 = float(np.trace(S) / d)
-        floor = np.trace(S) / d
-        ll, W_next, s2_next = ppca_em_step(S, W, sigma2)
-        loglike = [ll]
-        converged = False
-        for n_iter in range(1, self.max_iter + 1):
-            W, sigma2 = W_next, float(floor_noise(s2_next, floor, NOISE_RTOL))
-            ll, W_next, s2_next = ppca_em_step(S, W, sigma2)
-            loglike.append(ll)
-            if loglike[-1] - loglike[-2] < self.tol:
-                converged = True
-                break
-        if not converged:
-            warnings.warn(
-                f"PPCA EM did not converge in max_iter={self.max_iter} iterations: "
-                f"the last step raised the mean log-likelihood by "
-                f"{loglike[-1] - loglike[-2]:.3g} > tol={self.tol:g}. Increase "
-                "max_iter, loosen tol, or use method='closed_form'.",
-                ConvergenceWarning,
-                stacklevel=3,
+        var = float(np.trace(S) / d)
+        scale = np.sqrt(var)
+        root = covariance_root(S)
+
+        def em_map(theta):
+            W, sigma2 = theta
+            ll, W_new, s2_new = ppca_em_step(S, W, sigma2, S_root=root)
+            return ll, (W_new, float(floor_noise(s2_new, var, NOISE_RTOL)))
+
+        def pack(theta):
+            W, sigma2 = theta
+            return np.append(W.ravel() / scale, np.log(sigma2 / var))
+
+        def unpack(t):
+            sigma2 = var * np.exp(min(t[-1], 700.0))
+            return t[:-1].reshape(d, k) * scale, float(
+                floor_noise(sigma2, var, NOISE_RTOL)
             )
-        return canonical_loadings(W), sigma2, loglike[1:], n_iter
+
+        W0 = rng.standard_normal((d, k)) * scale
+        res = run_em(
+            em_map,
+            (W0, var),
+            pack=pack,
+            unpack=unpack,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+        warn_not_converged(
+            "ProbabilisticPCA(method='em')",
+            res,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            hint="Increase max_iter, loosen tol, or use method='closed_form'.",
+        )
+        W, sigma2 = res.params
+        W = canonical_orientation(W)
+        return W, sigma2, res.loglike, res.n_iter, res.stop_reason
 
     def _n_parameters(self) -> int:
         return ppca_n_parameters(self.n_features_in_, self.n_components_)

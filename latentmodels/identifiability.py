@@ -15,7 +15,12 @@ and sign (Comon 1994; Hyvärinen & Oja 2000). This module gives the instruments:
   :func:`max_principal_angle` (subspace, rotation-invariant),
   :func:`procrustes_alignment` (up to rotation), :func:`matched_congruence` and
   :func:`amari_distance` (up to permutation, sign and, for Amari, scale), and
-  :func:`recovery_report` that returns them all;
+  :func:`recovery_report` that returns them all. Under
+  ``sklearn.set_config(array_api_dispatch=True)`` they accept array-API
+  arrays (PyTorch, CuPy, ...): the k×d / k×k computations run on the host
+  with numpy/scipy in float64 and array results come back in the input's
+  namespace, device and floating dtype (scalars stay Python floats); see the
+  user guide page ``docs/user_guide/array_api.rst``;
 * the comparison printed by ``python -m latentmodels identifiability`` lives
   with the command line (:func:`latentmodels.cli.identifiability_demo`).
 
@@ -38,7 +43,8 @@ problem. Psychometrika 31:1-10.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,6 +54,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
+from ._array_api import as_numpy, from_host, namespace_of, to_host
 from ._validation import as_real_array, check_array_finite, check_positive_int
 
 __all__ = [
@@ -305,6 +312,35 @@ def likelihood_invariance(
 # --------------------------------------------------------------------------
 # Recovery measures (components in the (k, d) convention)
 # --------------------------------------------------------------------------
+def _on_host(measure):
+    """Run ``measure(true, estimated)`` on the host for array-API inputs.
+
+    With dispatch on and array-API inputs, both arguments are moved to numpy,
+    the measure runs unchanged, and its arrays (bare or in a result dataclass)
+    go back to the inputs' namespace, device and floating dtype. Otherwise
+    the measure is called as it is.
+    """
+
+    @functools.wraps(measure)
+    def wrapper(true_components, estimated_components):
+        ns = namespace_of(true_components, estimated_components)
+        if not ns.is_array_api:
+            return measure(true_components, estimated_components)
+        out = measure(*to_host(true_components, estimated_components, ns=ns))
+        if isinstance(out, np.ndarray):
+            return from_host(ns, out)
+        if hasattr(out, "__dataclass_fields__"):
+            moved = {
+                f.name: from_host(ns, getattr(out, f.name))
+                for f in fields(out)
+                if isinstance(getattr(out, f.name), np.ndarray)
+            }
+            return replace(out, **moved)
+        return out
+
+    return wrapper
+
+
 def _check_components(A, name: str) -> np.ndarray:
     A = as_real_array(A, name=name)
     if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] < 1:
@@ -336,6 +372,7 @@ def _check_pair(true_components, estimated_components, *, same_k: bool = False):
     return T, E
 
 
+@_on_host
 def principal_angles(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> np.ndarray:
@@ -353,6 +390,9 @@ def principal_angles(
     exact to rounding; when small and large angles mix, scipy obtains some
     small ones from an arccosine, accurate to about ``√(2ε) ≈ 1.5e-8`` rad.
 
+    Array-API inputs (dispatch on) are compared on the host; the angles come
+    back in their namespace, device and floating dtype.
+
     Returns
     -------
     angles : ndarray of shape (min(k_true, k_est),)
@@ -362,6 +402,7 @@ def principal_angles(
     return subspace_angles(T.T, E.T)
 
 
+@_on_host
 def max_principal_angle(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> float:
@@ -396,6 +437,7 @@ class ProcrustesResult:
     relative_residual: float
 
 
+@_on_host
 def procrustes_alignment(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> ProcrustesResult:
@@ -407,7 +449,9 @@ def procrustes_alignment(
     the estimate equals the truth up to an orthogonal ``Q`` (rotation,
     reflection, permutation, sign), which is what a Gaussian model identifies;
     unlike principal angles it is sensitive to the *scale* of the loadings.
-    Both arguments must have the same number of components.
+    Both arguments must have the same number of components. Array-API inputs
+    (dispatch on) are aligned on the host; ``rotation`` and
+    ``aligned_components`` come back in their namespace, device and dtype.
     """
     T, E = _check_pair(true_components, estimated_components, same_k=True)
     Q, _ = orthogonal_procrustes(E.T, T.T)
@@ -454,6 +498,7 @@ class CongruenceResult:
     aligned_components: np.ndarray
 
 
+@_on_host
 def congruence_matrix(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> np.ndarray:
@@ -462,6 +507,8 @@ def congruence_matrix(
     ``φ(a, b) = aᵀ b / (‖a‖ ‖b‖)``: the cosine between two loading vectors
     (Lorenzo-Seva & ten Berge 2006). An estimated component that is exactly
     zero (e.g. an unused dictionary atom) has congruence 0 with everything.
+    Array-API inputs (dispatch on): computed on the host, returned in their
+    namespace, device and floating dtype.
 
     Returns
     -------
@@ -477,6 +524,7 @@ def congruence_matrix(
     return (T / nt[:, None]) @ (E / ne[:, None]).T
 
 
+@_on_host
 def matched_congruence(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> CongruenceResult:
@@ -491,6 +539,9 @@ def matched_congruence(
     because its components are an arbitrary rotation of the true ones.
     Congruence is invariant to the scale of each component. Different
     numbers of components are allowed (unmatched true components count 0).
+    Array-API inputs (dispatch on): matched on the host (the assignment is a
+    scipy routine); the arrays of the result come back in their namespace and
+    device (``permutation`` as integers, the others in the inputs' dtype).
     """
     T, E = _check_pair(true_components, estimated_components)
     phi = congruence_matrix(T, E)
@@ -515,6 +566,7 @@ def matched_congruence(
     )
 
 
+@_on_host
 def amari_distance(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> float:
@@ -531,7 +583,8 @@ def amari_distance(
     sign and scale of the components; it is positive for a rotation. A row
     or column of ``P`` that is entirely zero counts as worst (``k − 1``). For
     ``k = 1`` it is 0. Both arguments must have the same number of
-    components.
+    components. Array-API inputs (dispatch on) are accepted; the k×k
+    computation runs on the host and the distance is a Python float.
     """
     T, E = _check_pair(true_components, estimated_components, same_k=True)
     k = T.shape[0]
@@ -570,10 +623,13 @@ class RecoveryReport:
         """Plain-Python version (floats and lists), e.g. for JSON or printing."""
         out = {}
         for key, value in asdict(self).items():
+            if value is not None and not isinstance(value, (float, int)):
+                value = as_numpy(value)
             out[key] = value.tolist() if isinstance(value, np.ndarray) else value
         return out
 
 
+@_on_host
 def recovery_report(
     true_components: ArrayLike, estimated_components: ArrayLike
 ) -> RecoveryReport:

@@ -43,7 +43,7 @@ Yates, A. (1987). Multivariate Exploratory Data Analysis. (Geomin.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Callable
 
@@ -59,6 +59,7 @@ from sklearn.utils._param_validation import (
 )
 
 from . import _warnings
+from ._array_api import Namespace, from_host, namespace_of, to_host
 from ._validation import (
     check_array_finite,
     check_option,
@@ -264,6 +265,7 @@ def rotation_criterion(
         For the target methods (see :func:`rotate`).
     """
     check_option(method, "method", tuple(m for m in ALL_METHODS if m != "promax"))
+    _reject_sparse(loadings)
     A = _check_loadings(loadings)
     B, Wt = _check_target(method, A, target, target_weights)
     crit = _make_criterion(
@@ -446,12 +448,16 @@ def _promax_target(L: np.ndarray, power: float) -> np.ndarray:
 # Public API.
 
 
-def _check_loadings(loadings) -> np.ndarray:
+def _reject_sparse(loadings) -> None:
+    """Refuse a sparse matrix with the fix (before the generic array-like check)."""
     if scipy.sparse.issparse(loadings):
         raise TypeError(
             "loadings is a scipy sparse matrix, but a dense array is required; "
             "pass loadings.toarray()."
         )
+
+
+def _check_loadings(loadings) -> np.ndarray:
     A = np.asarray(loadings)
     if A.dtype.kind not in "biuf":
         raise TypeError(f"loadings must be a real numeric array, got dtype {A.dtype}.")
@@ -609,7 +615,12 @@ def rotate(
     ----------
     loadings : array-like of shape (n_features, n_factors)
         Unrotated loadings Λ (``components_.T`` of a fitted estimator). Not
-        modified.
+        modified. Under ``sklearn.set_config(array_api_dispatch=True)`` it may
+        be an array-API array (PyTorch, CuPy, ...): the d×k / k×k iterations
+        then run on the host in float64 (faster than many tiny device kernels)
+        and ``loadings``, ``rotation`` and ``phi`` of the result come back in
+        the input's namespace, device and floating dtype (see the user guide
+        page "Array API and GPUs", ``docs/user_guide/array_api.rst``).
     method : str, default='varimax'
         Orthogonal: ``'varimax'``, ``'quartimax'``, ``'equamax'``,
         ``'geomin_t'``, ``'biquartimax'``, ``'parsimax'``, ``'cf_t'``,
@@ -674,7 +685,14 @@ def rotate(
     True
     """
     params = dict(locals())
+    _reject_sparse(loadings)
     validate_parameter_constraints(_ROTATE_PARAMETERS, params, caller_name="rotate")
+    # Array-API inputs (dispatch on): the d×k / k×k iterations run on the host
+    # in float64 and the results go back to the input's namespace and device.
+    ns = namespace_of(loadings, target, target_weights)
+    loadings, target, target_weights = to_host(
+        loadings, target, target_weights, ns=ns
+    )
     A = _check_loadings(loadings)
     if normalize == "varimax" and method != "promax":
         raise ValueError(
@@ -696,7 +714,9 @@ def rotate(
             )
             f = float(crit(A)[0])
         eye = np.eye(1)
-        return RotationResult(A, eye, eye, f, 0.0, 0, True, method, orthogonal)
+        return _in_namespace(
+            ns, RotationResult(A, eye, eye, f, 0.0, 0, True, method, orthogonal)
+        )
 
     if not orthogonal:
         ev = np.linalg.eigvalsh(A.T @ A)
@@ -749,7 +769,17 @@ def rotate(
             "normalize=True or n_starts > 1.",
             ConvergenceWarning,
         )
-    return RotationResult(L, T, phi, f, s, n_iter, converged, method, orthogonal)
+    return _in_namespace(
+        ns, RotationResult(L, T, phi, f, s, n_iter, converged, method, orthogonal)
+    )
+
+
+def _in_namespace(ns: Namespace, res: RotationResult) -> RotationResult:
+    """``res`` with its arrays in the caller's namespace, device and dtype."""
+    if not ns.is_array_api:
+        return res
+    L, T, phi = from_host(ns, res.loadings, res.rotation, res.phi)
+    return replace(res, loadings=L, rotation=T, phi=phi)
 
 
 def varimax(loadings, *, normalize: bool = False, **kwargs) -> RotationResult:

@@ -5,15 +5,18 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import assert_monotone
 from scipy.stats import multivariate_normal
 from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer
 
+import latentmodels._gaussian_observed as observed
 import latentmodels._missing as missing
 from latentmodels import ProbabilisticPCA
 from latentmodels._gaussian import LinearGaussian
+from latentmodels._gaussian_observed import impute_observed
 from latentmodels._missing import fit_missing
 from latentmodels.datasets import make_factor_data
 
@@ -64,6 +67,10 @@ FIT = dict(noise_floor_rtol=1e-12, random_state=0)
 
 
 # --- the observed-data likelihood ---------------------------------------------
+# Factor analysis here approaches a Heywood boundary slowly (one noise variance
+# falls like 1/t): 500 E-steps do not settle its parameters, and the fit says
+# so; what is checked is the log-likelihood of whatever parameters it returns.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("isotropic", [True, False])
 @pytest.mark.parametrize("threshold", [1, 10**9])  # statistics path / row path
 def test_loglike_is_scipy_on_observed_subvector(isotropic, threshold, monkeypatch):
@@ -77,7 +84,7 @@ def test_loglike_is_scipy_on_observed_subvector(isotropic, threshold, monkeypatc
 
 @pytest.mark.parametrize("max_patterns", [0, 10**9])  # batched / one by one
 def test_score_samples_and_transform_per_row_match_scipy(max_patterns, monkeypatch):
-    monkeypatch.setattr(missing, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
+    monkeypatch.setattr(observed, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
     _, Xm, _ = _data(n=120)
     m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
     C = m.get_covariance()
@@ -101,7 +108,7 @@ def test_score_samples_and_transform_per_row_match_scipy(max_patterns, monkeypat
 def test_impute_is_conditional_expectation_and_leaves_observed(
     max_patterns, monkeypatch
 ):
-    monkeypatch.setattr(missing, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
+    monkeypatch.setattr(observed, "_MAX_PATTERNS_ONE_BY_ONE", max_patterns)
     X, Xm, _ = _data(n=150)
     m = ProbabilisticPCA(2, missing_values="em", tol=1e-9).fit(Xm)
     before = Xm.copy()
@@ -126,13 +133,27 @@ def test_impute_is_conditional_expectation_and_leaves_observed(
 
 # --- EM: monotone, stationary, and the complete-data fit -------------------------
 @pytest.mark.parametrize("isotropic", [True, False])
-def test_loglike_never_decreases(isotropic):
+def test_loglike_never_decreases(isotropic, monkeypatch):
     _, Xm, _ = _data(n=250, frac=0.3, seed=4)
-    r = fit_missing(Xm, 3, isotropic=isotropic, tol=1e-12, max_iter=3000, **FIT)
+    calls = []
+    e_step = missing._e_step
+    monkeypatch.setattr(
+        missing, "_e_step", lambda *a: calls.append(1) or e_step(*a)
+    )
+    # factor analysis with k=3 here sits on a flat ridge (EM settles the
+    # parameters to 1e-10 only after ~5000 E-steps): a looser parameter test
+    r = fit_missing(
+        Xm, 3, isotropic=isotropic, tol=1e-12, max_iter=3000, param_tol=1e-7, **FIT
+    )
     ll = np.array(r.loglike)
-    assert r.converged and ll.size > 10
-    assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
-    assert len(ll) == r.n_iter
+    assert r.converged and r.stop_reason in ("converged", "no_progress")
+    assert ll.size > 5
+    assert_monotone(ll, name="observed-data log-likelihood")
+    # n_iter counts E-steps (evaluations of the EM map), each recorded value
+    # is one of them, and the last is the returned parameters' log-likelihood
+    assert r.n_iter == len(calls) >= len(ll)
+    ref = _dense_observed_loglike(Xm, r.components, r.noise_variance, r.mean)
+    assert ll[-1] == pytest.approx(ref, rel=1e-12)
 
 
 def _dense_observed_loglike_numpy(Xm, W_t, psi, mu):
@@ -229,15 +250,33 @@ def test_statistics_and_row_paths_agree(monkeypatch):
     Xb[:100, :3] = np.nan
     Xb[100:200, 5:] = np.nan
     Xb[200:210, [0, 7]] = np.nan
-    fits = []
+    fits, data = [], []
     for threshold in (1, 10**9):
         monkeypatch.setattr(missing, "_MIN_ROWS_FOR_STATS", threshold)
         fits.append(
             fit_missing(Xb, 2, isotropic=False, tol=1e-12, max_iter=5000, **FIT)
         )
+        obs = ~np.isnan(Xb)
+        data.append(
+            missing._ObservedData(Xb, obs, observed.group_patterns(obs))
+        )
     a, b = fits
-    assert a.n_iter == b.n_iter
-    np.testing.assert_allclose(a.loglike, b.loglike, rtol=1e-12)
+    assert data[0].block_n.size == 4 and data[1].block_n.size == 0  # two routes
+    # one E-step gives the same moments and log-likelihood by either route
+    # (offsets differ only by rounding, so compare at the data's own scale)
+    rng = np.random.RandomState(0)
+    theta = (rng.standard_normal((8, 2)), rng.uniform(0.5, 1.5, 8), np.zeros(8))
+    A0, b0, ll0, H0 = missing._e_step(data[0], *theta)
+    A1, b1, ll1, H1 = missing._e_step(data[1], *theta)
+    assert ll0 == pytest.approx(ll1, rel=1e-12)
+    np.testing.assert_allclose(A0, A1, rtol=1e-11, atol=1e-11 * np.abs(A1).max())
+    np.testing.assert_allclose(b0, b1, rtol=1e-11, atol=1e-11 * np.abs(b1).max())
+    np.testing.assert_allclose(H0, H1, rtol=1e-11, atol=1e-11 * np.abs(H1).max())
+    # the runs follow the same path while the steps are far above rounding
+    # (later, SQUAREM's accept/reject of points equal to rounding can differ)
+    np.testing.assert_allclose(a.loglike[:6], b.loglike[:6], rtol=1e-12)
+    assert a.converged and b.converged
+    assert a.loglike[-1] == pytest.approx(b.loglike[-1], rel=1e-12)
     np.testing.assert_allclose(
         a.components.T @ a.components, b.components.T @ b.components, atol=1e-9
     )
@@ -254,14 +293,14 @@ def test_imputation_beats_column_mean_and_iterative_imputer(noise):
     r = fit_missing(
         Xm, 2, isotropic=noise == "isotropic", tol=1e-8, max_iter=2000, **FIT
     )
-    ours = missing.impute_observed(
+    ours = impute_observed(
         LinearGaussian(r.components, r.noise_variance, r.mean), Xm
     )
     if noise == "isotropic":  # the estimator gives the same imputation
         est = ProbabilisticPCA(2, missing_values="em", tol=1e-8).fit(Xm)
         np.testing.assert_allclose(est.impute(Xm), ours, rtol=1e-6, atol=1e-8)
     # E[x_m | x_o] under the true parameters: the best any imputer can do
-    oracle = missing.impute_observed(
+    oracle = impute_observed(
         LinearGaussian(truth.components, truth.noise_variance, truth.mean), Xm
     )
     colmean = np.where(miss, np.nanmean(Xm, axis=0), Xm)
@@ -302,7 +341,7 @@ def test_clear_errors():
     bad[5, 1] = np.inf
     with pytest.raises(ValueError, match="inf"):
         ProbabilisticPCA(2, missing_values="em").fit(bad)
-    with pytest.raises(ValueError, match="missing_values must be one of"):
+    with pytest.raises(ValueError, match=r"'missing_values' parameter .*'raise'"):
         ProbabilisticPCA(2, missing_values="drop").fit(X)
 
 
@@ -336,8 +375,7 @@ def test_factor_analysis_with_missing_values():
     assert fa.__sklearn_tags__().input_tags.allow_nan
     ref = _dense_observed_loglike(Xm, fa.components_, fa.noise_variance_, fa.mean_)
     assert fa.score(Xm) == pytest.approx(ref, rel=1e-10)
-    ll = np.array(fa.loglike_)
-    assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
+    assert_monotone(fa.loglike_)
     assert not np.isnan(fa.impute(Xm)).any()
 
 
@@ -358,3 +396,30 @@ def test_constant_column_gets_the_complete_data_floor():
         em.noise_variance_[-1], full.noise_variance_[-1], rtol=0.05
     )
     assert em.noise_variance_[-1] > 1e-8
+
+
+def test_factor_analysis_heywood_jump_with_missing_values(monkeypatch):
+    # The boundary case of the complete-data tests (3 features, 1 factor, the
+    # maximum at ψ₃ = 0) with entries missing: the Heywood jump of the engine
+    # lands on the floor where plain EM is still on its way after 2000 steps.
+    from latentmodels._em import HeywoodJump
+
+    rng = np.random.RandomState(0)
+    X = 3 * rng.uniform(size=(60, 3))
+    X[:, 2] = X[:, 0] + X[:, 1] + 0.01 * rng.standard_normal(60)
+    Xm = X.copy()
+    Xm[rng.rand(*X.shape) < 0.1] = np.nan
+    kw = dict(isotropic=False, noise_floor_rtol=1e-6, tol=1e-10, max_iter=2000)
+    jump = fit_missing(Xm, 1, **kw)
+    monkeypatch.setattr(HeywoodJump, "WINDOW", 10**9)  # never tried
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        crawl = fit_missing(Xm, 1, **kw)
+    var = np.nanvar(Xm, axis=0)
+    assert jump.noise_variance[2] == pytest.approx(1e-6 * var[2], rel=1e-6)
+    assert crawl.noise_variance[2] > 10 * 1e-6 * var[2]
+    assert jump.converged and jump.n_iter < crawl.n_iter
+    assert jump.loglike[-1] >= crawl.loglike[-1] - 1e-9
+    assert_monotone(jump.loglike)
+    ref = _dense_observed_loglike(Xm, jump.components, jump.noise_variance, jump.mean)
+    assert jump.loglike[-1] == pytest.approx(ref, rel=1e-9)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from _helpers import assert_monotone
 from scipy.linalg import subspace_angles
 from scipy.stats import multivariate_normal
 from sklearn.exceptions import ConvergenceWarning
@@ -44,7 +45,17 @@ def test_em_log_likelihood_never_decreases():
         ProbabilisticPCA(3, method="em", tol=1e-13, random_state=1).fit(X).loglike_
     )
     assert ll.size > 10
-    assert np.all(np.diff(ll) >= -1e-10 * np.abs(ll[1:]))
+    assert_monotone(ll)
+    # and without acceleration the PX-EM step alone never lowers it either
+    from latentmodels._ppca import ppca_em_step
+
+    S = np.cov(X.T, bias=True)
+    W, s2 = np.random.RandomState(0).standard_normal((8, 3)), 1.0
+    trace = []
+    for _ in range(50):
+        ll_t, W, s2 = ppca_em_step(S, W, s2)
+        trace.append(ll_t)
+    assert_monotone(trace)
 
 
 def test_em_fixed_point_is_stationary():
@@ -53,10 +64,15 @@ def test_em_fixed_point_is_stationary():
     cf = ProbabilisticPCA(3).fit(X)
     from latentmodels._ppca import ppca_em_step
 
-    ll, W, s2 = ppca_em_step(S, cf.components_.T, cf.noise_variance_[0])
-    np.testing.assert_allclose(ll, cf.loglike_[-1], rtol=1e-12)
-    np.testing.assert_allclose(W @ W.T, cf.components_.T @ cf.components_, atol=1e-10)
-    assert s2 == pytest.approx(cf.noise_variance_[0], rel=1e-10)
+    for expanded in (True, False):  # PX-EM and Tipping & Bishop's step
+        ll, W, s2 = ppca_em_step(
+            S, cf.components_.T, cf.noise_variance_[0], expanded=expanded
+        )
+        np.testing.assert_allclose(ll, cf.loglike_[-1], rtol=1e-12)
+        np.testing.assert_allclose(
+            W @ W.T, cf.components_.T @ cf.components_, atol=1e-10
+        )
+        assert s2 == pytest.approx(cf.noise_variance_[0], rel=1e-10)
 
 
 def test_loglik_equals_scipy_and_precision_identity():
@@ -99,6 +115,32 @@ def test_sample_reproducible_and_from_model():
     np.testing.assert_allclose(np.cov(a.T), m.get_covariance(), rtol=0.05, atol=0.3)
 
 
+def test_parameters_declared_once_and_stop_reason(monkeypatch):
+    # every constructor argument has its constraint, and only those
+    assert set(ProbabilisticPCA._parameter_constraints) == set(
+        ProbabilisticPCA().get_params()
+    )
+    X = _data()
+    calls = []
+    real = ProbabilisticPCA._validate_params
+    monkeypatch.setattr(
+        ProbabilisticPCA,
+        "_validate_params",
+        lambda self: calls.append(1) or real(self),
+    )
+    ProbabilisticPCA(3).fit(X)
+    ProbabilisticPCA(3, method="em").partial_fit(X)
+    ProbabilisticPCA(3, missing_values="em").fit(X)
+    assert len(calls) == 3  # once per fit / partial_fit
+    assert ProbabilisticPCA(3).fit(X).stop_reason_ == "closed_form"
+    em = ProbabilisticPCA(3, method="em", random_state=0)
+    for chunk in np.array_split(X, 3):  # partial_fit refits from the statistics
+        em.partial_fit(chunk)
+    assert em.stop_reason_ in ("converged", "no_progress")
+    ref = ProbabilisticPCA(3).fit(X)
+    assert em.score(X) == pytest.approx(ref.score(X), rel=1e-10)
+
+
 def test_em_convergence_warning_and_n_iter():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         m = ProbabilisticPCA(3, method="em", max_iter=2, tol=0, random_state=0)
@@ -122,12 +164,19 @@ def test_feature_names_out_and_set_output():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(
+        ValueError, match=r"'method' parameter of ProbabilisticPCA.*'closed_form'"
+    ):
         ProbabilisticPCA(2, method="svd").fit(_data())
     with pytest.raises(ValueError, match="n_components=9 is too large"):
         ProbabilisticPCA(9).fit(_data())
     with pytest.raises(TypeError, match="positive integer"):
         ProbabilisticPCA(2.0).fit(_data())
+    # declared once, checked by fit and partial_fit alike
+    for bad in (dict(tol=-1.0), dict(max_iter=0), dict(missing_values="drop")):
+        for method in ("fit", "partial_fit"):
+            with pytest.raises(ValueError, match=f"'{next(iter(bad))}' parameter"):
+                getattr(ProbabilisticPCA(2, **bad), method)(_data())
     with pytest.raises(ValueError, match="shape"):
         ProbabilisticPCA(2).fit(_data()).inverse_transform(np.ones((3, 5)))
 
@@ -158,3 +207,16 @@ def test_wide_data_closed_form_equals_covariance_route():
     )
     np.testing.assert_allclose(wide.loglike_[-1], ref.loglike_[-1], rtol=1e-11)
     np.testing.assert_allclose(wide.score(X), wide.loglike_[-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["closed_form", "em"])
+def test_recorded_loglike_is_the_score_when_sigma2_sits_at_its_floor(method):
+    # k = d: σ² goes to its floor (1e-12 of the mean variance) in the closed
+    # form; the recorded log-likelihood (from S) must still be the rows' score.
+    # The difference of traces was off by 5e-4 nats here; the root form is not.
+    X = np.random.RandomState(0).standard_normal((50, 5))
+    m = ProbabilisticPCA(5, method=method, random_state=0).fit(X)
+    assert m.loglike_[-1] == pytest.approx(m.score(X), rel=1e-12)
+    assert m.score(X) == pytest.approx(
+        ProbabilisticPCA(5).fit(X).score(X), rel=1e-12
+    )
