@@ -20,6 +20,7 @@ _ESTIMATORS = {
     "FactorAnalysis": "._factor_analysis",
     "SparseCoding": "._sparse_coding",
     "LinearAutoencoder": "._autoencoder",
+    "ConfirmatoryFactorAnalysis": "._cfa",
 }
 _SUBMODULES = ("datasets", "identifiability", "rotations", "selection", "sparse")
 

@@ -223,6 +223,9 @@ def goodness_of_fit(
     chi2_multiplier=None,
     n_mean_params=None,
     rmsea_n=None,
+    statistic=None,
+    baseline_statistic=None,
+    loglike=None,
 ) -> GoodnessOfFit:
     r"""Fit statistics of a model-implied covariance ``C`` for the data's ``S``.
 
@@ -248,6 +251,13 @@ def goodness_of_fit(
     rmsea_n : float, default=None
         ``N'`` of the RMSEA and its interval; None means ``n`` (lavaan).
         psych uses ``n − 1``.
+    statistic, baseline_statistic, loglike : float, default=None
+        The χ² of the model and of the independence model, and the maximised
+        log-likelihood, when they do not follow from ``(S, C)`` alone — as
+        with missing data, where full-information ML gives likelihood ratios
+        against the saturated and independence models fitted by FIML (``S``
+        is then the saturated estimate, used by the SRMR). None computes them
+        from ``S`` and ``C``.
 
     Returns
     -------
@@ -276,11 +286,18 @@ def goodness_of_fit(
     n_mean = d if n_mean_params is None else int(n_mean_params)
     dof = d * (d + 1) // 2 - int(n_free_params)
 
-    fmin = ml_discrepancy(S, C)
-    T = m * fmin
-    logdet_s = _logdet(S, "sample")
-    f0 = max(float(np.sum(np.log(np.diag(S)))) - logdet_s, 0.0)
-    T0, dof0 = m * f0, d * (d - 1) // 2
+    if statistic is None:
+        fmin = ml_discrepancy(S, C)
+        T = m * fmin
+    else:
+        T = float(statistic)
+        fmin = T / m
+    dof0 = d * (d - 1) // 2
+    if baseline_statistic is None:
+        logdet_s = _logdet(S, "sample")
+        T0 = m * max(float(np.sum(np.log(np.diag(S)))) - logdet_s, 0.0)
+    else:
+        T0 = float(baseline_statistic)
 
     if dof > 0:
         pvalue = float(stats.chi2.sf(T, dof))
@@ -289,8 +306,9 @@ def goodness_of_fit(
     else:
         pvalue = rmsea_p = np.nan
         ci = (np.nan, np.nan)
-    # log-likelihood at the MLE (mean at the sample mean)
-    loglike = -0.5 * n * (d * _LOG_2PI + fmin + logdet_s + d)
+    if loglike is None:  # at the MLE, the mean at the sample mean
+        logdet_s = _logdet(S, "sample")
+        loglike = -0.5 * n * (d * _LOG_2PI + fmin + logdet_s + d)
     q = int(n_free_params) + n_mean
     return GoodnessOfFit(
         statistic=float(T),

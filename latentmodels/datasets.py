@@ -46,6 +46,7 @@ __all__ = [
     "SparseCodingTruth",
     "make_factor_data",
     "make_sparse_coding_data",
+    "load_holzinger_swineford",
 ]
 
 _PRIORS = ("gaussian", "laplace")
@@ -295,3 +296,86 @@ def make_sparse_coding_data(
     sigma2 = noise_level * n_nonzero / n_features
     X = codes @ D + np.sqrt(sigma2) * rng.standard_normal((n_samples, n_features))
     return X, SparseCodingTruth(dictionary=D, codes=codes, noise_variance=sigma2)
+
+
+# --- Holzinger & Swineford (1939) -----------------------------------------------
+_HS_COLUMNS = [f"x{i}" for i in range(1, 10)]
+
+
+def _semopy_hs_path():
+    """The CSV that an installed semopy ships, found without importing semopy."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("semopy")
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "examples" / "holzinger_swineford39_data.csv"
+    return path if path.is_file() else None
+
+
+def load_holzinger_swineford(path=None):
+    """The Holzinger & Swineford (1939) mental ability data (301 children).
+
+    Nine test scores ``x1 … x9`` (visual: x1–x3, textual: x4–x6, speed:
+    x7–x9, the classic three-factor model of confirmatory factor analysis)
+    with ``id, sex, ageyr, agemo, school, grade``, as R lavaan's
+    ``HolzingerSwineford1939``. The data are read from the CSV that an
+    installed semopy ships, or from ``path``; nothing is downloaded.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A CSV of the data, for example written from R with
+        ``write.csv(lavaan::HolzingerSwineford1939, "hs.csv", row.names=FALSE)``
+        (a leading row-name column is dropped). None reads semopy's copy.
+
+    Returns
+    -------
+    data : pandas.DataFrame of shape (301, 15)
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is None and semopy is not installed; the message says how
+        to get the data.
+
+    References
+    ----------
+    Holzinger, K. J. & Swineford, F. (1939). A study in factor analysis: the
+    stability of a bi-factor solution. Supplementary Educational Monographs 48.
+    University of Chicago.
+
+    Examples
+    --------
+    >>> from latentmodels.datasets import load_holzinger_swineford
+    >>> hs = load_holzinger_swineford()  # doctest: +SKIP
+    >>> hs[[f"x{i}" for i in range(1, 10)]].shape  # doctest: +SKIP
+    (301, 9)
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is in the test extra
+        raise ImportError(
+            "load_holzinger_swineford returns a pandas DataFrame: pip install pandas."
+        ) from exc
+    if path is None:
+        path = _semopy_hs_path()
+        if path is None:
+            raise FileNotFoundError(
+                "The Holzinger-Swineford data are not available: install semopy "
+                "(pip install semopy), which ships them, or write them from R with "
+                'write.csv(lavaan::HolzingerSwineford1939, "hs.csv", '
+                'row.names=FALSE) and pass path="hs.csv".'
+            )
+    data = pd.read_csv(path)
+    first = data.columns[0]
+    if first == "" or str(first).startswith("Unnamed"):
+        data = data.drop(columns=first)
+    missing = [c for c in _HS_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the column(s) {missing}; pass a CSV of lavaan's "
+            "HolzingerSwineford1939 (columns id, sex, ..., x1, ..., x9)."
+        )
+    return data

@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import latentmodels
 from latentmodels import (
     PCA,
+    ConfirmatoryFactorAnalysis,
     FactorAnalysis,
     LinearAutoencoder,
     ProbabilisticPCA,
@@ -38,6 +39,8 @@ ESTIMATORS = [
     FactorAnalysis(n_components=2, rotation="varimax"),
     FactorAnalysis(n_components=2, rotation="oblimin"),
     FactorAnalysis(n_components=1, missing_values="em"),
+    ConfirmatoryFactorAnalysis(),
+    ConfirmatoryFactorAnalysis(missing_values="fiml"),
     SparseCoding(3, alpha=0.1, max_iter=20, random_state=0),
     SparseCoding(
         3,
