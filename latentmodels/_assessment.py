@@ -40,9 +40,11 @@ def _training_stats(model) -> SufficientStats:
     if stats is None:
         raise ValueError(
             f"{type(model).__name__} was fitted without storing the sample "
-            "covariance (missing_values='em' on data with NaN), which this "
-            "statistic needs; fit complete data, or fit_covariance with an "
-            "estimate of the covariance."
+            "covariance, which this statistic needs: missing_values='em' on "
+            "data with NaN, or fewer samples than features (then S is singular "
+            "and the likelihood-ratio test against the saturated model is "
+            "undefined). Fit complete data with n_samples > n_features, or "
+            "fit_covariance with an estimate of the covariance."
         )
     return stats
 
@@ -407,6 +409,41 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         return self.factor_scores(X, method=method)
 
     # --- summary -------------------------------------------------------------------
+    def identification(self, *, n_random=3, random_state=None):
+        """Local identification: the rank of the Jacobian of ``vech C(θ)``.
+
+        ``θ`` holds every loading and noise variance (and the factor
+        correlations of an oblique rotation). The rotations ``W ↦ W Q`` leave
+        ``C`` unchanged, so an orthogonal solution with ``k`` factors shows
+        ``k(k − 1)/2`` unidentified directions (``k(k − 1)`` oblique): the
+        rotation non-identifiability of Gaussian factors, which
+        :class:`~latentmodels.ConfirmatoryFactorAnalysis` removes by
+        constraints (user guide: "Confirmatory factor analysis").
+
+        Parameters
+        ----------
+        n_random : int, default=3
+            Random points at which the rank is also computed.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        Identification
+            ``rank``, ``n_unidentified``, the null directions and the
+            parameters they move.
+        """
+        from ._identification import fa_identification
+
+        check_is_fitted(self, "components_")
+        return fa_identification(
+            self.components_,
+            self.noise_variance_,
+            factor_correlation=getattr(self, "factor_correlation_", None),
+            feature_names=getattr(self, "feature_names_in_", None),
+            n_random=n_random,
+            random_state=random_state,
+        )
+
     def summary(self, standard_errors=False):
         """Loadings table as a pandas DataFrame (psych's ``print.fa`` layout).
 

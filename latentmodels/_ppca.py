@@ -30,6 +30,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._assessment import GoodnessOfFitMixin
 from ._base import (
     GaussianLatentModel,
     IncrementalStatsMixin,
@@ -84,7 +85,7 @@ def ppca_em_step(
     return loglike, W_new, float(sigma2_new)
 
 
-class ProbabilisticPCA(IncrementalStatsMixin, GaussianLatentModel):
+class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Probabilistic PCA: ``x ~ N(μ, W Wᵀ + σ² I)`` by maximum likelihood.
 
     Parameters

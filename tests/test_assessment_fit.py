@@ -155,16 +155,12 @@ def test_fit_covariance_rejects_bad_input():
 
 
 def test_ppca_mixin_is_the_likelihood_ratio():
-    """GoodnessOfFitMixin on ProbabilisticPCA (for the lead to wire): the
-    statistic is 2 (ℓ_saturated − ℓ_model) and dof counts one noise variance."""
+    """ProbabilisticPCA.goodness_of_fit: the statistic is
+    2 (ℓ_saturated − ℓ_model) and dof counts one noise variance."""
     from latentmodels import ProbabilisticPCA
-    from latentmodels._assessment import GoodnessOfFitMixin
-
-    class PPCA(GoodnessOfFitMixin, ProbabilisticPCA):
-        pass
 
     X, _ = make_factor_data(400, 8, 2, random_state=5)
-    model = PPCA(2).fit(X)
+    model = ProbabilisticPCA(2).fit(X)
     gof = model.goodness_of_fit()
     n, d = X.shape
     S = np.cov(X.T, bias=True)

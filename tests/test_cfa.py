@@ -25,6 +25,7 @@ from latentmodels._cfa_fit import (
 from latentmodels._cfa_syntax import parse_model
 from latentmodels._covariance_structure import CovarianceStructure, SaturatedStructure
 from latentmodels._identification import fa_identification, structure_identification
+from latentmodels.datasets import make_factor_data
 
 TWO_FACTORS = "f =~ x0 + x1 + x2\ng =~ x3 + x4 + x5"
 
@@ -374,6 +375,17 @@ def test_fa_identification_of_a_fitted_factor_analysis():
     direction = np.concatenate([(W @ A).T.ravel(), np.zeros(6)])
     v = ident.null_directions[:, 0]
     assert abs(abs(v @ direction) / np.linalg.norm(direction) - 1) < 1e-8
+    # the estimator's method is the same computation
+    meth = fa.identification(random_state=0)
+    assert meth.rank == ident.rank and meth.n_unidentified == 1
+
+
+@pytest.mark.parametrize("rotation, expected", [("varimax", 3), ("oblimin", 6)])
+def test_fa_identification_method_counts_rotations(rotation, expected):
+    """k = 3: k(k−1)/2 = 3 rotational directions, k(k−1) = 6 when oblique."""
+    X, _ = make_factor_data(600, 12, 3, random_state=1)
+    fa = FactorAnalysis(3, rotation=rotation, random_state=0).fit(X)
+    assert fa.identification(random_state=0).n_unidentified == expected
 
 
 def test_observed_equals_expected_information_when_the_model_fits_exactly():
