@@ -140,14 +140,22 @@ def bartlett_multiplier(n_samples: int, n_features: int, n_components: int) -> f
 
 
 def _logdet(A: np.ndarray, name: str) -> float:
-    sign, logdet = np.linalg.slogdet(A)
-    if sign <= 0:
-        raise ValueError(
-            f"The {name} covariance matrix is not positive definite, so the "
-            "likelihood-ratio statistics are undefined; remove constant or "
-            "linearly dependent features."
-        )
-    return float(logdet)
+    """``log det A`` of a covariance matrix, or a ValueError when it is singular
+    to working precision (fewer samples than features, constant or linearly
+    dependent features): its eigenvalues, on the correlation scale, must all
+    exceed ``d · eps`` times the largest."""
+    diag = np.diag(A)
+    if np.all(diag > 0):
+        scale = 1.0 / np.sqrt(diag)
+        lam = np.linalg.eigvalsh(A * scale[:, None] * scale[None, :])
+        if lam[0] > A.shape[0] * np.finfo(np.float64).eps * lam[-1]:
+            return float(np.linalg.slogdet(A)[1])
+    raise ValueError(
+        f"The {name} covariance matrix is singular (fewer samples than "
+        "features, or constant or linearly dependent features), so the "
+        "likelihood-ratio statistics are undefined; fit more samples than "
+        "features, or remove constant or linearly dependent features."
+    )
 
 
 def ml_discrepancy(S: np.ndarray, C: np.ndarray) -> float:

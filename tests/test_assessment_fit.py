@@ -168,3 +168,13 @@ def test_ppca_mixin_is_the_likelihood_ratio():
     np.testing.assert_allclose(gof.statistic, 2 * (ll_sat - n * model.score(X)),
                                rtol=1e-9)
     assert gof.dof == d * (d + 1) // 2 - (d * 2 - 1 + 1)
+
+
+def test_goodness_of_fit_refuses_a_singular_sample_covariance():
+    """n < d: S is singular, the χ² against the saturated model undefined."""
+    X = np.random.default_rng(0).standard_normal((30, 60))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fa = FactorAnalysis(3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="singular"):
+        fa.goodness_of_fit()

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_wine
 from sklearn.decomposition import PCA as SkPCA
 from sklearn.model_selection import train_test_split
 
@@ -165,25 +166,20 @@ print("ok")
 def test_wide_table_end_to_end(tmp_path, capsys):
     """50 rows × 2000 columns, k = 16, written by pandas (issue 17, item 4).
 
-    Every model but factor analysis (whose EM on the 2000 × 2000 covariance
-    is the factor-analysis module's own cost), with the classifier's three
-    folds: seconds of CPU, and the autoencoder on PCA's subspace.
+    Every model, with the classifier's three folds; the autoencoder on PCA's
+    subspace and factor analysis converged. (Its time is measured in
+    benchmarks/bench_cli_wide.py, not asserted here.)
     """
-    import time
-
     rng = np.random.default_rng(0)
     H = rng.standard_normal((50, 5))
     X = H @ rng.standard_normal((5, 2000)) + rng.standard_normal((50, 2000))
     frame = pd.DataFrame(X)
     frame["y"] = (H[:, 0] > 0).astype(int)
     frame.to_csv(tmp_path / "wide.csv", index=False)
-    t0 = time.process_time()
     code, out, err = _run(
         capsys, "compare", tmp_path / "wide.csv", "--target", "y",
-        "--n-components", "16", "--models", "pca,ppca,sparse,autoencoder",
-        "--output", tmp_path / "o",
+        "--n-components", "16", "--output", tmp_path / "o",
     )  # fmt: skip
-    cpu = time.process_time() - t0
     assert code == 0, err
     report = json.loads((tmp_path / "o" / "results.json").read_text())
     assert report["data"]["n_features"] == 2000
@@ -192,7 +188,9 @@ def test_wide_table_end_to_end(tmp_path, capsys):
     assert ae["reconstruction_error"] == pytest.approx(
         report["models"]["pca"]["reconstruction_error"], rel=1e-6
     )
-    assert cpu < 20.0, cpu
+    fa = report["models"]["fa"]
+    assert fa["converged"] and fa["fit_statistics"] is None  # S is singular
+    assert np.isfinite(fa["heldout_loglik"])
 
 
 def test_cv_task_is_chosen_from_the_target():
@@ -209,3 +207,29 @@ def test_cv_task_is_chosen_from_the_target():
     assert cv_plan(np.array(["a", "b"] * 10, dtype=object), 3)[0] == "classification"
     task, folds, why = cv_plan(rng.standard_normal(100), 3, "classification")
     assert task is None and "--task regression" in why
+
+
+def test_fit_statistics_in_the_table_and_results(tmp_path, capsys):
+    """Issue 16: the factor models' goodness_of_fit on the training rows."""
+    from latentmodels import FactorAnalysis
+    from latentmodels.cli._models import split_rows
+
+    frame = load_wine(as_frame=True).frame
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    code, out, err = _run(
+        capsys, "compare", tmp_path / "wine.csv", "--target", "target",
+        "--models", "ppca,fa", "--n-components", "3", "--scale", "standard",
+        "--output", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "results.json").read_text())
+    X = frame.drop(columns="target").to_numpy()
+    train, _ = split_rows(len(X), 0.25, 0)  # the CLI's split (default seed)
+    X_train = X[train]  # FA's χ² does not depend on the columns' scales
+    ref = FactorAnalysis(3, random_state=0).fit(X_train).goodness_of_fit()
+    got = report["models"]["fa"]["fit_statistics"]
+    assert got["dof"] == ref.dof == 42
+    assert got["statistic"] == pytest.approx(ref.statistic, rel=1e-6)
+    assert got["rmsea"] == pytest.approx(ref.rmsea, rel=1e-6)
+    assert "fit (training rows)" in out
+    assert report["models"]["ppca"]["fit_statistics"]["dof"] == 91 - (13 * 3 - 3 + 1)

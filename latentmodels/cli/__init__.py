@@ -63,7 +63,13 @@ from ._prepare import (
     rescale,
     scale_columns,
 )
-from ._report import format_table, json_safe, table_notes, write_figures
+from ._report import (
+    format_fit_statistics,
+    format_table,
+    json_safe,
+    table_notes,
+    write_figures,
+)
 
 OUTPUT_FILES = ("results.json", "metrics.png", "traces.png") + tuple(
     f"components_{name}.png" for name in MODELS
@@ -328,6 +334,9 @@ def compare(args, out=None) -> int:
     print("", file=out)
     if results:
         print(format_table(results), file=out)
+        fit_table = format_fit_statistics(results)
+        if fit_table is not None:
+            print("\n" + fit_table, file=out)
     run.notes += table_notes(results)
     where = "results.json" if outdir is not None else "--output DIR keeps it"
     for name, r in results.items():

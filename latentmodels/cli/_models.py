@@ -280,6 +280,8 @@ def run_model(name, estimator, split, reference, args, log_scale=0.0, progress=N
         result["sparsity"] = float(np.mean(codes == 0))
         core = _core(estimator)
         result["max_angle_to_pca_deg"] = _max_angle_deg(core.components_, reference)
+        if name in FIT_STATISTICS:
+            result["fit_statistics"] = _fit_statistics(core)
         score, std, task, why = _cv_score(
             estimator, split, args.cv, args.seed, getattr(args, "task", "auto"),
             progress,
@@ -305,6 +307,19 @@ def run_model(name, estimator, split, reference, args, log_scale=0.0, progress=N
     )
     result["warnings"] = _distinct_warnings(caught)
     return result, core
+
+
+# Models whose goodness_of_fit() the table reports (on the training rows).
+FIT_STATISTICS = ("ppca", "fa")
+
+
+def _fit_statistics(model) -> dict | None:
+    """``model.goodness_of_fit().as_dict()``, or None where it is undefined
+    (fewer rows than features, missing entries: no sample covariance)."""
+    try:
+        return model.goodness_of_fit().as_dict()
+    except ValueError:
+        return None
 
 
 # Advice in the estimators' messages that the command line cannot follow.

@@ -48,6 +48,33 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def format_fit_statistics(results: dict) -> str | None:
+    """Goodness of fit of the factor models on the training rows.
+
+    The likelihood-ratio χ² against the saturated model (Bartlett-corrected
+    for FA, as R's ``factanal``), its degrees of freedom and p-value, RMSEA,
+    CFI and TLI against the independence model, and SRMR
+    (``goodness_of_fit()`` of each estimator). None when no model has them.
+    """
+    rows = {n: r["fit_statistics"] for n, r in results.items()
+            if r.get("fit_statistics")}
+    if not rows:
+        return None
+    head = (
+        f"{'fit (training rows)':<19} {'chi2':>11} {'dof':>6} {'p':>9} "
+        f"{'RMSEA':>6} {'CFI':>6} {'TLI':>6} {'SRMR':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for name, g in rows.items():
+        lines.append(
+            f"{name:<19} {_fmt(g['statistic'], '.5g', 11)} {g['dof']:>6d} "
+            f"{_fmt(g['pvalue'], '.3g', 9)} {_fmt(g['rmsea'], '.3f', 6)} "
+            f"{_fmt(g['cfi'], '.3f', 6)} {_fmt(g['tli'], '.3f', 6)} "
+            f"{_fmt(g['srmr'], '.3f', 6)}"
+        )
+    return "\n".join(lines)
+
+
 def table_notes(results: dict) -> list[str]:
     """What the marks in the table mean (only those that appear)."""
     notes = []
