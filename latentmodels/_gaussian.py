@@ -36,6 +36,19 @@ from scipy import linalg
 _LOG_2PI = np.log(2.0 * np.pi)
 
 
+def as_loadings_and_noise(components, noise_variance, hint: str = ""):
+    """``(Wᵀ, ψ)`` as float64 arrays of shapes (k, d) and (d,), or a ValueError
+    saying that they do not describe the same features (with ``hint``)."""
+    W_t = np.asarray(components, dtype=np.float64)
+    psi = np.asarray(noise_variance, dtype=np.float64)
+    if W_t.ndim != 2 or psi.shape != (W_t.shape[1],):
+        raise ValueError(
+            f"components of shape {W_t.shape} and noise_variance of shape "
+            f"{psi.shape} do not describe the same number of features{hint}."
+        )
+    return W_t, psi
+
+
 class LinearGaussian:
     """The Gaussian ``N(mean, componentsᵀ components + diag(noise_variance))``.
 
@@ -49,13 +62,7 @@ class LinearGaussian:
     """
 
     def __init__(self, components, noise_variance, mean):
-        W_t = np.asarray(components, dtype=np.float64)
-        psi = np.asarray(noise_variance, dtype=np.float64)
-        if W_t.ndim != 2 or psi.shape != (W_t.shape[1],):
-            raise ValueError(
-                f"components of shape {W_t.shape} and noise_variance of shape "
-                f"{psi.shape} do not describe the same number of features."
-            )
+        W_t, psi = as_loadings_and_noise(components, noise_variance)
         if not np.all(psi > 0) or not np.all(np.isfinite(psi)):
             raise ValueError(
                 "noise_variance must be finite and positive in every feature; "

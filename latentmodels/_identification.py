@@ -34,6 +34,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ._covariance_structure import CovarianceStructure
+from ._gaussian import as_loadings_and_noise
 from ._threads import blas_threads
 
 # A singular value below RANK_RTOL times the largest counts as zero.
@@ -196,14 +197,11 @@ def fa_identification(
     >>> fa_identification(W, np.ones(10)).n_unidentified
     3
     """
-    W_t = np.asarray(components, dtype=np.float64)
-    psi = np.asarray(noise_variance, dtype=np.float64)
-    if W_t.ndim != 2 or psi.shape != (W_t.shape[1],):
-        raise ValueError(
-            f"components of shape {W_t.shape} and noise_variance of shape "
-            f"{psi.shape} do not match: pass components_ (k, d) and "
-            "noise_variance_ (d,) of a fitted factor analysis."
-        )
+    W_t, psi = as_loadings_and_noise(
+        components, noise_variance,
+        hint=": pass components_ (k, d) and noise_variance_ (d,) of a fitted "
+        "factor analysis",
+    )
     k, d = W_t.shape
     names = (
         [f"x{i}" for i in range(d)] if feature_names is None else list(feature_names)

@@ -7,6 +7,7 @@ take raw arrays call :func:`check_array_finite`.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 
@@ -95,6 +96,18 @@ def _with_hint(
     return None
 
 
+@contextlib.contextmanager
+def _hinted(name: str, ensure_min_samples: int, ensure_min_features: int):
+    """Re-raise scikit-learn's ValueError with what to do (:func:`_with_hint`)."""
+    try:
+        yield
+    except ValueError as exc:
+        hint = _with_hint(str(exc), name, ensure_min_samples, ensure_min_features)
+        if hint is None:
+            raise
+        raise ValueError(hint) from exc
+
+
 def check_data(
     X,
     *,
@@ -111,7 +124,7 @@ def check_data(
     non-numeric and empty input). Sparse matrices are refused with a
     TypeError. The input is never modified.
     """
-    try:
+    with _hinted(name, ensure_min_samples, ensure_min_features):
         X = check_array(
             X,
             dtype=dtype,
@@ -120,11 +133,6 @@ def check_data(
             ensure_min_samples=ensure_min_samples,
             ensure_min_features=ensure_min_features,
         )
-    except ValueError as exc:
-        hint = _with_hint(str(exc), name, ensure_min_samples, ensure_min_features)
-        if hint is None:
-            raise
-        raise ValueError(hint) from exc
     check_array_finite(X, name=name, allow_nan=allow_nan)
     return X
 
@@ -183,7 +191,7 @@ def validate_X(
     non-numeric or empty input and for the wrong number of features are
     followed by what to do.
     """
-    try:
+    with _hinted("X", ensure_min_samples, ensure_min_features):
         X = validate_data(
             estimator,
             X,
@@ -193,11 +201,6 @@ def validate_X(
             ensure_min_samples=ensure_min_samples,
             ensure_min_features=ensure_min_features,
         )
-    except ValueError as exc:
-        hint = _with_hint(str(exc), "X", ensure_min_samples, ensure_min_features)
-        if hint is None:
-            raise
-        raise ValueError(hint) from exc
     check_array_finite(X, allow_nan=allow_nan, nan_hint=nan_hint)
     return X
 

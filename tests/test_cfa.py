@@ -461,7 +461,7 @@ def test_dict_columns_by_position():
 
 
 def test_fa_identification_checks_its_input():
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="do not describe the same number of features"):
         fa_identification(np.ones((2, 5)), np.ones(4))
     with pytest.raises(ValueError, match="n_random"):
         fa_identification(np.ones((2, 5)), np.ones(5), n_random=-1)
