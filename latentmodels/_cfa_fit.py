@@ -46,8 +46,7 @@ from ._covariance_structure import (
     gaussian_observed_information,
     whitening,
 )
-
-_LOG_2PI = np.log(2.0 * np.pi)
+from ._gaussian import _LOG_2PI
 
 
 @dataclass

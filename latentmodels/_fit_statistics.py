@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize, stats
 
-_LOG_2PI = np.log(2.0 * np.pi)
+from ._gaussian import _LOG_2PI
 
 
 @dataclass(frozen=True)

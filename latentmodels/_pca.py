@@ -28,7 +28,7 @@ from ._base import (
     sign_flip,
 )
 from ._dask import lazy_over_rows
-from ._gaussian import floor_noise
+from ._gaussian import _LOG_2PI, floor_noise
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
 from ._validation import check_n_components
 
@@ -85,7 +85,7 @@ def minka_log_evidence(spectrum: np.ndarray, n_samples: int) -> np.ndarray:
             log_pu
             - n_samples / 2.0 * np.sum(np.log(lam[:k]))
             - n_samples * (d - k) / 2.0 * np.log(v)
-            + (m + k) / 2.0 * np.log(2.0 * np.pi)
+            + (m + k) / 2.0 * _LOG_2PI
             - log_az / 2.0
             - k * np.log(n_samples) / 2.0
         )

@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
-_LOG_2PI = np.log(2.0 * np.pi)
+from ._gaussian import _LOG_2PI
+
 _MAX_STEP = 6.0
 # Screening of later starts against the maxima already found (fit_profile).
 _LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-2, 1e-2, 1e-6
