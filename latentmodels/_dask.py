@@ -1,6 +1,7 @@
 """Dask support: one distributed pass for the statistics, lazy block-wise maps.
 
-The Gaussian models need only ``(n, mean, scatter)`` (THEORY.md §7). For a
+The Gaussian models need only ``(n, mean, scatter)`` (merged as in Chan, Golub
+& LeVeque 1979). For a
 ``dask.array.Array`` each row block computes its own statistics in float64
 (:meth:`SufficientStats.from_array`), and the blocks are merged pairwise in a
 tree with the Chan et al. rule — one pass over the data, never materialised.

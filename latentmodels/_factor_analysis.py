@@ -63,7 +63,7 @@ from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._warnings import warn
-from .rotations import METHODS as ROTATIONS
+from .rotations import ALL_METHODS as ROTATIONS
 
 
 def fa_n_parameters(n_features: int, n_components: int) -> int:
@@ -304,7 +304,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
     rotation : str or None, default=None
         Any method of :func:`latentmodels.rotations.rotate` (``'varimax'``,
         ``'quartimax'``, ``'equamax'``, ``'geomin_t'``, ``'promax'``,
-        ``'oblimin'``, ``'geomin_q'``, ... — ``rotations.METHODS``).
+        ``'oblimin'``, ``'geomin_q'``, ... — ``rotations.ALL_METHODS``; the
+        target rotations take their ``target`` through ``rotation_kwargs``).
         Rotation of the fitted loadings (:func:`latentmodels.rotations.rotate`),
         computed on the standardised loadings ``D⁻¹ W`` (``D² = diag(S)``, the
         loadings of the correlation matrix) so that it does not depend on the
@@ -694,6 +695,15 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             if rot.orthogonal:
                 W = W @ T
             else:
+                smallest = np.linalg.eigvalsh(rot.phi)[0]
+                if smallest <= 1e-10:  # e.g. oblimax merging two factors
+                    raise ValueError(
+                        f"The {self.rotation!r} rotation made two or more "
+                        "factors identical: their correlation matrix is "
+                        f"singular (smallest eigenvalue {smallest:.2g}). Choose "
+                        "another rotation, or search from more starts with "
+                        "rotation_kwargs={'n_starts': 10}."
+                    )
                 W = np.linalg.solve(T, W.T).T  # W (T⁻¹)ᵀ
                 self.factor_correlation_ = rot.phi
         self.components_ = W.T

@@ -239,7 +239,8 @@ def make_sparse_coding_data(
     """Draw data from a known dictionary with sparse codes.
 
     Each row is ``x = Dᵀ h + ε`` (in the (k, d) convention ``D`` holds the atoms
-    as rows; ``W = Dᵀ`` is the decoder of THEORY §4), where
+    as rows; ``W = Dᵀ`` is the decoder of the sparse-coding model, user guide
+    "Sparse coding"), where
 
     * the atoms are i.i.d. Gaussian directions normalised to ``‖d_j‖₂ = 1``;
     * each code ``h`` has exactly ``n_nonzero`` non-zero entries at positions

@@ -131,9 +131,8 @@ def test_docstring_parameters_match_signature(name):
     )
 
 
-# Estimators that must declare their parameters in a constraint table; the
-# others are listed in the assertion message until they are converted.
-MUST_DECLARE_PARAMETERS = {"PCA"}
+# Every public estimator declares its parameters in a constraint table.
+MUST_DECLARE_PARAMETERS = set(latentmodels._ESTIMATORS)
 
 
 def test_parameter_constraints_cover_get_params():

@@ -16,7 +16,12 @@ from latentmodels._gaussian import LinearGaussian
 from latentmodels._threads import blas_threads
 from latentmodels.datasets import make_factor_data
 from latentmodels.identifiability import random_rotation
-from latentmodels.rotations import METHODS, OBLIQUE_METHODS
+from latentmodels.rotations import (
+    ALL_METHODS,
+    MORE_OBLIQUE_METHODS,
+    OBLIQUE_METHODS,
+    TARGET_METHODS,
+)
 
 
 def _data(n=600, d=8, k=2, seed=0):
@@ -314,16 +319,27 @@ def test_no_heywood_on_regular_data():
 # --- rotations ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", METHODS)  # every rotation rotations offers
+@pytest.mark.parametrize("method", ALL_METHODS)  # every rotation rotations offers
 def test_rotation_keeps_model_and_transform_consistent(method):
     X, _ = _data(n=500, d=9, k=3, seed=2)
     base = FactorAnalysis(3, random_state=0).fit(X)
-    rot = FactorAnalysis(3, rotation=method, random_state=0).fit(X)
+    kwargs = None
+    if method in TARGET_METHODS:  # a simple-structure target, one entry left free
+        target = np.kron(np.eye(3), np.ones((3, 1)))
+        if method.startswith("partial"):
+            target[0, 1] = np.nan
+        kwargs = {"target": target}
+    rot = FactorAnalysis(3, rotation=method, rotation_kwargs=kwargs, random_state=0)
+    if method == "oblimax":  # on these data oblimax merges two factors (Φ singular)
+        with pytest.raises(ValueError, match="made two or more factors identical"):
+            rot.fit(X)
+        return
+    rot.fit(X)
     np.testing.assert_allclose(rot.get_covariance(), base.get_covariance(), atol=1e-10)
     np.testing.assert_allclose(rot.score_samples(X), base.score_samples(X), rtol=1e-10)
     T = rot.rotation_matrix_
     np.testing.assert_allclose(rot.transform(X), base.transform(X) @ T, atol=1e-9)
-    oblique = method in OBLIQUE_METHODS
+    oblique = method in OBLIQUE_METHODS + MORE_OBLIQUE_METHODS
     assert hasattr(rot, "factor_correlation_") == oblique
     if oblique:
         np.testing.assert_allclose(rot.factor_correlation_, T.T @ T, atol=1e-12)
