@@ -52,12 +52,14 @@ def test_em_step_loglike_is_the_gaussian_core():
     assert ll == pytest.approx(ref, rel=1e-13)
 
 
-def _profile_maximiser(S, k):
-    """Independent ML: minimise over log ψ with W profiled out (Jöreskog 1967).
+def _profile_objective(S, k):
+    """Independent ML objective over log ψ with W profiled out (Jöreskog 1967).
 
     For fixed Ψ the best W is Ψ^{1/2} U_k (Λ_k − I)_+^{1/2} with U Λ Uᵀ the
     eigen-decomposition of Ψ^{-1/2} S Ψ^{-1/2}; the gradient in ψ is
-    −½ diag(C⁻¹ − C⁻¹ S C⁻¹) at that W (envelope theorem).
+    −½ diag(C⁻¹ − C⁻¹ S C⁻¹) at that W (envelope theorem), from dense inverses
+    (independent of the package's eigen-form). Returns ``(f, best_C)``: the
+    negative log-likelihood with its gradient in log ψ, and ``C`` at log ψ.
     """
     d = S.shape[0]
 
@@ -75,6 +77,12 @@ def _profile_maximiser(S, k):
         grad_psi = -0.5 * np.diag(P - P @ S @ P)
         return -_dense_loglike(C, S, d), -grad_psi * psi
 
+    return f, best_C
+
+
+def _profile_maximiser(S, k):
+    """scipy L-BFGS-B on :func:`_profile_objective` from ψ = diag(S)/2."""
+    f, best_C = _profile_objective(S, k)
     x0 = np.log(0.5 * np.diag(S))
     res = optimize.minimize(
         f,
@@ -564,29 +572,15 @@ def test_profile_gradient_and_hessian_match_finite_differences():
 
 
 def _brute_force_maximum(S, k, floor, n_starts, seed=0):
-    """Best of scipy L-BFGS-B runs over log ψ (W profiled out) from many starts.
-
-    The gradient is the envelope form ``−½ diag(C⁻¹ − C⁻¹ S C⁻¹)`` in ψ, from
-    dense inverses (independent of the package's eigen-form).
-    """
+    """Best of scipy L-BFGS-B runs on :func:`_profile_objective` (W profiled
+    out) from many starts, with the noise floor as bound."""
     rng = np.random.RandomState(seed)
     starts = [np.log(0.5 * np.diag(S))] + [
         np.log(np.diag(S) * rng.uniform(0.02, 1.0, S.shape[0]))
         for _ in range(n_starts - 1)
     ]
     d = S.shape[0]
-
-    def f(log_psi):
-        psi = np.exp(log_psi)
-        isd = 1.0 / np.sqrt(psi)
-        lam, U = np.linalg.eigh(S * np.outer(isd, isd))
-        lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
-        W = (U * np.sqrt(np.maximum(lam - 1.0, 0.0))) * np.sqrt(psi)[:, None]
-        C = W @ W.T + np.diag(psi)
-        P = np.linalg.inv(C)
-        grad_psi = -0.5 * np.diag(P - P @ S @ P)
-        return -_dense_loglike(C, S, d), -grad_psi * psi
-
+    f, _ = _profile_objective(S, k)
     bounds = [(np.log(floor * S[j, j]), None) for j in range(d)]
     with blas_threads(1):  # tiny matrices: threads only contend
         return -min(
