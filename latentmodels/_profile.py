@@ -55,7 +55,7 @@ from ._gaussian import _LOG_2PI
 
 _MAX_STEP = 6.0
 # Screening of later starts against the maxima already found (fit_profile).
-_LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 1e-2, 1e-2, 1e-6
+_LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 5e-2, 1e-2, 1e-6
 # Fisher scoring (O(d² k) per step, k leading eigenpairs) is kept while each
 # full step shrinks the predicted gain by at least this factor; after a
 # backtrack, slower progress, or once the gain is below tol, exact Newton
@@ -276,9 +276,12 @@ def fit_profile(
         p = np.zeros_like(x)
         p[free], gain, convex = _newton_direction(H, g[free])
         if convex and full_step and gain < _LOCAL_GAIN and known:
-            # Newton's local regime: the quadratic model predicts the maximum
+            # Newton's local regime: the quadratic model predicts the maximum,
+            # at the Newton point x + p (where the next iterate would be)
+            target = np.maximum(x + p, lb)
             near = [j for j, (xk, _) in enumerate(known)
-                    if np.max(np.abs(x - xk)) < _SAME_X]
+                    if min(np.max(np.abs(x - xk)), np.max(np.abs(target - xk)))
+                    < _SAME_X]
             if near:
                 reason, joined = "joined", near[0]
                 break
@@ -290,6 +293,12 @@ def fit_profile(
         if longest > _MAX_STEP:  # ψ moves by at most a factor e^{_MAX_STEP}
             p *= _MAX_STEP / longest
         t, accepted = 1.0, False
+        # scoring ends after this step whatever the line search does (slow, or
+        # nearly there): the trial points get all eigenpairs for exact Newton
+        last_scoring = scoring and (
+            gain <= tol or gain > _SCORING_RATE * prev_gain
+        )
+        partial = scoring and subset and not last_scoring
         # rounding error of ℓ (measured: ~2e-12 at ℓ ≈ −66, d = 61, with six
         # uniquenesses at the floor 1e-6)
         rounding = _ROUNDING * (abs(ll) + prof.d)
@@ -301,7 +310,7 @@ def fit_profile(
         if falling.any():
             x_j = np.maximum(x + p, lb)
             x_j[falling] = lb[falling]
-            ll_j, lam_j, U_j = prof.evaluate(x_j, full=not (scoring and subset))
+            ll_j, lam_j, U_j = prof.evaluate(x_j, full=not partial)
             dx_j = x_j - x
             pred_j = -float(g[free] @ dx_j[free]) - float(g[active] @ dx_j[active])
             if ll_j - ll >= 1e-4 * pred_j and ll_j >= ll:
@@ -310,7 +319,7 @@ def fit_profile(
             x_new = np.maximum(x + t * p, lb)
             # the full step is usually taken: its eigenvectors serve next
             ll_new, lam_new, U_new = prof.evaluate(
-                x_new, vectors=t == 1.0, full=not (scoring and subset)
+                x_new, vectors=t == 1.0, full=not partial
             )
             dx = x_new - x
             pred = -float(g[free] @ dx[free]) - float(g[active] @ dx[active])
@@ -350,14 +359,17 @@ def fit_profile(
             step = np.inf  # (the last step does not count for stopping)
         prev_gain = gain
         x, ll = x_new, ll_new
-        if U_new is None or (not scoring and U_new.shape[1] < prof.d):
-            _, lam, U = prof.evaluate(x, full=not scoring or not subset)
-        else:
-            lam, U = lam_new, U_new
         trace.append(ll)
         # converged: nothing left to gain to rounding (in a flat direction the
         # parameters are determined no better), or little and a tiny step
-        if gain <= rounding or (gain <= tol and step <= xtol):
+        done = gain <= rounding or (gain <= tol and step <= xtol)
+        if U_new is None or (
+            not done and not scoring and U_new.shape[1] < prof.d
+        ):  # (the loadings need only the k leading pairs)
+            _, lam, U = prof.evaluate(x, full=not scoring or not subset)
+        else:
+            lam, U = lam_new, U_new
+        if done:
             reason = "converged"
             break
     W = prof.loadings(x, lam, U)
