@@ -10,12 +10,27 @@ median of the repeats are kept, with the process CPU time of the best run.
 
 Workloads (issue 18):
 
-* ``sparse_encode``: the synthetic problem of ``bench_sparse_encode.py``
-  (64 features, 256 unit-norm atoms, 8 active per signal, α = 0.1, relative
-  gap ≤ 1e-6), 10 000 signals (``--n-signals``; 200 000 on big machines);
+* ``sparse_encode`` at 10 000 and 50 000 signals (``--n-signals``; e.g.
+  200 000 on big machines): the synthetic problem of
+  ``bench_sparse_encode.py`` (64 features, 256 unit-norm atoms, 8 active per
+  signal, α = 0.1, relative gap ≤ 1e-6);
 * ``SparseCoding.fit``: batch learning of 128 atoms on 10 000 such signals,
   2 dictionary updates (``tol=0``);
 * ``FactorAnalysis.fit``: 50 000 × 100 Gaussian data with 10 factors.
+
+**CPU accounting.** On a machine shared with other processes wall-clock
+ratios say little, so every ``sparse_encode`` call is also accounted for
+per thread of its pool (Linux): CPU time (``time.thread_time``), time
+waiting on a run queue for a core taken by another process
+(``/proc/thread-self/schedstat``) and the rest of the wall time in the
+blocks, when the thread slept (waiting for the GIL or a lock). A thread's
+*busy fraction* is its CPU time over its wall time in the blocks (and over
+the part of it not spent waiting for a core; in a VM schedstat can count
+more queueing than there was, so that part is clamped);
+the *idle-machine estimate* of a call's wall time is the main thread's CPU
+time outside the pool plus the longest per-thread CPU + sleep time (run-queue
+waits removed), and its ratios estimate the speed-ups the idle machine would
+show.
 
 Usage: ``python benchmarks/bench_scaling.py [--quick] [--repeats R]``; writes
 ``benchmarks/results/scaling.json`` with the core count and the load
@@ -29,6 +44,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -43,7 +59,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_sparse_encode import ALPHA, TOL, synthetic  # noqa: E402
 
 from latentmodels import FactorAnalysis, SparseCoding  # noqa: E402
-from latentmodels.sparse import encode  # noqa: E402
+from latentmodels.sparse import _encode, encode  # noqa: E402
 
 
 def thread_counts(n_cpu: int) -> list[int]:
@@ -54,18 +70,102 @@ def thread_counts(n_cpu: int) -> list[int]:
     return [*counts, n_cpu]
 
 
-def workloads(n_signals: int, quick: bool):
+def _run_queue_seconds() -> float:
+    """Time this thread has waited for a core (Linux schedstat; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) * 1e-9
+    except OSError:
+        return 0.0
+
+
+def _clocks() -> tuple[float, float, float]:
+    """Wall clock, this thread's CPU time and its run-queue time (seconds)."""
+    return time.perf_counter(), time.thread_time(), _run_queue_seconds()
+
+
+class PoolAccounting:
+    """Per-thread CPU, run-queue and sleep time of ``encode``'s row blocks.
+
+    Wraps the block function ``encode`` hands to its pool
+    (``_encode.map_row_blocks``) while active.
+    """
+
+    def __init__(self):
+        self.blocks = []
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        self._original = _encode.map_row_blocks
+
+        def accounted(fn, n_rows, n_threads, **split):
+            def block(blk):
+                w0, c0, q0 = _clocks()
+                out = fn(blk)
+                w1, c1, q1 = _clocks()
+                row = (threading.get_ident(), w1 - w0, c1 - c0, q1 - q0)
+                with self._lock:
+                    self.blocks.append(row)
+                return out
+
+            return self._original(block, n_rows, n_threads, **split)
+
+        _encode.map_row_blocks = accounted
+        return self
+
+    def __exit__(self, *exc):
+        _encode.map_row_blocks = self._original
+
+    def call(self, fn):
+        """Run ``fn()`` and account for it: a dict of seconds and fractions."""
+        self.blocks.clear()
+        main = threading.get_ident()
+        w0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+        fn()
+        wall = time.perf_counter() - w0
+        process_cpu, main_cpu = time.process_time() - c0, time.thread_time() - m0
+        per = {}
+        for tid, w, c, q in self.blocks:
+            per.setdefault(tid, np.zeros(3))[:] += (w, c, q)
+        # schedstat's run-queue time can exceed (wall - CPU) in a VM: clamp
+        queue = {t: min(a[2], a[0] - a[1]) for t, a in per.items()}
+        sleep = {t: a[0] - a[1] - queue[t] for t, a in per.items()}
+        outside = main_cpu - (per[main][1] if main in per else 0.0)
+        return {
+            "wall_seconds": wall,
+            "process_cpu_seconds": process_cpu,
+            "cpu_in_blocks_seconds": float(sum(a[1] for a in per.values())),
+            "main_cpu_outside_pool_seconds": outside,
+            "run_queue_seconds": float(sum(queue.values())),
+            "sleep_in_blocks_seconds": float(sum(sleep.values())),
+            "busy_fraction_per_thread": sorted(
+                float(a[1] / max(a[0], 1e-12)) for a in per.values()
+            ),
+            "busy_fraction_not_queued_per_thread": sorted(
+                float(a[1] / max(a[0] - queue[t], 1e-12)) for t, a in per.items()
+            ),
+            "idle_estimate_seconds": outside
+            + max((a[1] + sleep[t] for t, a in per.items()), default=0.0),
+        }
+
+
+def workloads(n_signals: list[int], quick: bool):
     rng = np.random.default_rng(0)
-    Xs, Ds = synthetic(n_signals, rng)
+    problems = {n: synthetic(n, rng) for n in n_signals}
     Xf, _ = synthetic(5000 if quick else 10000, rng)
     n_fa = 10000 if quick else 50000
     L = rng.standard_normal((100, 10))
     Xa = rng.standard_normal((n_fa, 10)) @ L.T + rng.standard_normal((n_fa, 100))
 
-    def run_encode(t):
-        res = encode(Xs, Ds, ALPHA, solver="auto", tol=TOL, n_jobs=t)
-        assert res.converged.all(), res.message
-        return {"relative_gap_max": float(res.relative_gap.max())}
+    def run_encode(n):
+        Xs, Ds = problems[n]
+
+        def run(t):
+            res = encode(Xs, Ds, ALPHA, solver="auto", tol=TOL, n_jobs=t)
+            assert res.converged.all(), res.message
+            return {"relative_gap_max": float(res.relative_gap.max())}
+
+        return run
 
     def run_fit(t):
         model = SparseCoding(
@@ -81,61 +181,89 @@ def workloads(n_signals: int, quick: bool):
             model = FactorAnalysis(10, random_state=0).fit(Xa)
         return {"n_iter": int(model.n_iter_)}
 
-    return {
-        "sparse_encode": (run_encode, f"{n_signals} x 64, 256 atoms, alpha=0.1"),
-        "SparseCoding.fit": (run_fit, f"{Xf.shape[0]} x 64, 128 atoms, 2 updates"),
-        "FactorAnalysis.fit": (run_fa, f"{n_fa} x 100, 10 factors"),
+    out = {
+        f"sparse_encode {n}": (
+            run_encode(n),
+            f"{n} x 64, 256 atoms, alpha=0.1, tol={TOL:g}",
+        )
+        for n in n_signals
     }
+    out["SparseCoding.fit"] = (run_fit, f"{Xf.shape[0]} x 64, 128 atoms, 2 updates")
+    out["FactorAnalysis.fit"] = (run_fa, f"{n_fa} x 100, 10 factors")
+    return out
 
 
-def serial_fraction(n_signals: int, repeats: int) -> dict:
-    """Share of one-thread ``encode`` time spent outside its thread pool.
+def _summary(name, counts, times, cpu, info):
+    best1 = min(times[1])
+    rows = {}
+    for t in counts:
+        i = int(np.argmin(times[t]))
+        rows[str(t)] = {
+            "seconds": times[t][i],
+            "median_seconds": float(np.median(times[t])),
+            "cpu_seconds": cpu[t][i],
+            "all_runs": times[t],
+            "speedup_vs_1_thread": best1 / times[t][i],
+            "median_speedup_vs_1_thread": float(
+                np.median(times[1]) / np.median(times[t])
+            ),
+            **info[t],
+        }
+        print(
+            f"{name:20s} threads={t:2d} best {times[t][i]:8.4f} s "
+            f"median {np.median(times[t]):8.4f} s  "
+            f"speedup {best1 / times[t][i]:5.2f}x",
+            flush=True,
+        )
+    return rows
 
-    Amdahl's law bounds the speed-up on ``t`` threads by
-    ``1 / (s + (1 − s) / t)`` for a serial share ``s``; measured by timing the
-    pool (``map_row_blocks``) inside the call.
-    """
-    from latentmodels.sparse import _encode
 
-    X, D = synthetic(n_signals, np.random.default_rng(0))
-    inner = []
-    original = _encode.map_row_blocks
-
-    def timed(*args, **kwargs):
-        t0 = time.perf_counter()
-        out = original(*args, **kwargs)
-        inner.append(time.perf_counter() - t0)
-        return out
-
-    _encode.map_row_blocks = timed
-    try:
-        shares = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            encode(X, D, ALPHA, tol=TOL, n_jobs=1)
-            total = time.perf_counter() - t0
-            shares.append((total - inner[-1]) / total)
-    finally:
-        _encode.map_row_blocks = original
-    s = float(np.median(shares))
-    return {
-        "serial_share_median": s,
-        "amdahl_bound_2_threads": 1.0 / (s + (1.0 - s) / 2.0),
-    }
+def _accounting_summary(name, counts, acc):
+    """Medians over the repeats of each accounted quantity, and the ratios."""
+    out = {}
+    base = np.median([a["idle_estimate_seconds"] for a in acc[1]])
+    cpu1 = np.median([a["process_cpu_seconds"] for a in acc[1]])
+    for t in counts:
+        med = {
+            key: float(np.median([a[key] for a in acc[t]]))
+            for key in acc[t][0]
+            if not key.startswith("busy")
+        }
+        for key in ("busy_fraction_per_thread", "busy_fraction_not_queued_per_thread"):
+            busy = np.median([a[key] for a in acc[t]], axis=0)
+            med[key] = [float(b) for b in busy]
+        med["idle_estimate_speedup"] = float(base / med["idle_estimate_seconds"])
+        med["process_cpu_vs_1_thread"] = float(med["process_cpu_seconds"] / cpu1)
+        med["serial_share"] = med["main_cpu_outside_pool_seconds"] / max(
+            med["idle_estimate_seconds"], 1e-12
+        )
+        out[str(t)] = med
+        print(
+            f"{name:20s} threads={t:2d} CPU accounting: busy "
+            f"{', '.join(f'{b:.0%}' for b in med['busy_fraction_per_thread'])} "
+            f"(not queued {', '.join(f'{b:.0%}' for b in busy)}); sleep in blocks "
+            f"{med['sleep_in_blocks_seconds'] * 1e3:.1f} ms, run queue "
+            f"{med['run_queue_seconds'] * 1e3:.1f} ms; process CPU "
+            f"{med['process_cpu_vs_1_thread']:.3f}x one thread's; idle estimate "
+            f"{med['idle_estimate_seconds'] * 1e3:.1f} ms -> "
+            f"{med['idle_estimate_speedup']:.2f}x",
+            flush=True,
+        )
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--n-signals", type=int, default=None)
+    parser.add_argument("--n-signals", type=int, nargs="*", default=None)
     parser.add_argument(
         "--only", nargs="*", default=None, help="workload names (default: all)"
     )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     n_cpu = os.cpu_count() or 1
-    n_signals = args.n_signals or (2000 if args.quick else 10000)
+    n_signals = args.n_signals or ([2000] if args.quick else [10000, 50000])
     counts = thread_counts(n_cpu)
     repeats = 2 if args.quick else args.repeats
     results = {
@@ -150,48 +278,38 @@ def main():
         "notes": (
             "Wall-clock seconds, best and median of interleaved repeats; "
             "cpu_seconds is the process CPU time of the best run. On a shared "
-            "machine the load averages say how many other processes competed."
+            "machine the load averages say how many other processes competed; "
+            "cpu_accounting (sparse_encode) gives per-thread busy fractions and "
+            "an idle-machine estimate from CPU, run-queue and sleep times."
         ),
     }
     for name, (fn, problem) in workloads(n_signals, args.quick).items():
-        if args.only and name not in args.only:
+        if args.only and not any(name.startswith(o) for o in args.only):
             continue
         fn(1)  # warm up (numba compilation, caches)
+        load0 = os.getloadavg()
         times = {t: [] for t in counts}
         cpu = {t: [] for t in counts}
+        acc = {t: [] for t in counts}
         info = {}
-        for _ in range(repeats):
-            for t in counts:
-                w0, c0 = time.perf_counter(), time.process_time()
-                info[t] = fn(t)
-                times[t].append(time.perf_counter() - w0)
-                cpu[t].append(time.process_time() - c0)
-        best1 = min(times[1])
-        rows = {}
-        for t in counts:
-            i = int(np.argmin(times[t]))
-            rows[str(t)] = {
-                "seconds": times[t][i],
-                "median_seconds": float(np.median(times[t])),
-                "cpu_seconds": cpu[t][i],
-                "all_runs": times[t],
-                "speedup_vs_1_thread": best1 / times[t][i],
-                "median_speedup_vs_1_thread": float(
-                    np.median(times[1]) / np.median(times[t])
-                ),
-                **info[t],
-            }
-            print(
-                f"{name:20s} threads={t:2d} best {times[t][i]:8.4f} s "
-                f"median {np.median(times[t]):8.4f} s  "
-                f"speedup {best1 / times[t][i]:5.2f}x",
-                flush=True,
-            )
-        results[name] = {"problem": problem, "threads": rows}
-    results["sparse_encode"]["outside_the_pool"] = serial_fraction(n_signals, repeats)
-    print(
-        "sparse_encode outside the pool:", results["sparse_encode"]["outside_the_pool"]
-    )
+        accounted = name.startswith("sparse_encode")
+        with PoolAccounting() as pool:
+            for _ in range(repeats):
+                for t in counts:
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    if accounted:
+                        acc[t].append(pool.call(lambda: info.__setitem__(t, fn(t))))
+                    else:
+                        info[t] = fn(t)
+                    times[t].append(time.perf_counter() - w0)
+                    cpu[t].append(time.process_time() - c0)
+        results[name] = {
+            "problem": problem,
+            "load_average": [load0, os.getloadavg()],
+            "threads": _summary(name, counts, times, cpu, info),
+        }
+        if accounted:
+            results[name]["cpu_accounting"] = _accounting_summary(name, counts, acc)
     results["machine"]["load_average_at_end"] = os.getloadavg()
     name = "scaling.quick.tmp" if args.quick else "scaling.json"
     out = args.output or ROOT / "benchmarks" / "results" / name
