@@ -30,7 +30,10 @@ more queueing than there was, so that part is clamped);
 the *idle-machine estimate* of a call's wall time is the main thread's CPU
 time outside the pool plus the longest per-thread CPU + sleep time (run-queue
 waits removed), and its ratios estimate the speed-ups the idle machine would
-show.
+show. ``gil_held`` is the CPU time of the Python glue around the compiled
+kernels per block (an upper bound on the time a block holds the GIL) and the
+speed-up bound it implies (:func:`gil_share`), which the load does not
+change.
 
 Usage: ``python benchmarks/bench_scaling.py [--quick] [--repeats R]``; writes
 ``benchmarks/results/scaling.json`` with the core count and the load
@@ -218,6 +221,55 @@ def _summary(name, counts, times, cpu, info):
     return rows
 
 
+def gil_share(n_signals: int, one_thread_cpu: float, counts) -> dict:
+    """GIL-held CPU time of the compiled pipeline per block, and its bound.
+
+    A block of one zero row is screened and costs the kernels nothing, so
+    the CPU time of its pipeline (``_encode._compiled_block``) is the Python
+    glue around them (slicing, the BLAS calls' set-up, numba's dispatch),
+    i.e. an upper bound on the time a block holds the GIL. Times the number
+    of blocks of an ``n_signals`` call, over the one-thread CPU time of the
+    call, it is the share ``g`` of the work that cannot overlap; the speed-up
+    on ``t`` threads is at most ``1 / (g + (1 − g) / t)``. Load-independent.
+    """
+    from latentmodels._threads import row_blocks
+    from latentmodels.sparse._registry import SOLVERS
+
+    rng = np.random.default_rng(0)
+    X, D = synthetic(64, rng)
+    X[:] = 0.0
+    gram = _encode._gram(D, 1)
+    k = gram.n_components
+    out = {
+        "codes": np.zeros((64, k)),
+        "obj": np.zeros(64),
+        "gap": np.zeros(64),
+        "n_iter": np.zeros(64, dtype=np.int64),
+        "init_obj": None,
+    }
+    block = _encode._compiled_block(
+        "feature_sign", X, gram, ALPHA, False, TOL, 1000, None, out
+    )
+    block(slice(0, 1))
+    best = np.inf
+    for _ in range(20):
+        c0 = time.thread_time()
+        for i in range(64):
+            block(slice(i, i + 1))
+        best = min(best, (time.thread_time() - c0) / 64)
+    entry = SOLVERS["feature_sign"]
+    n_blocks = len(
+        row_blocks(n_signals, n_blocks=entry.n_blocks, max_rows=entry.max_rows)
+    )
+    g = best * n_blocks / one_thread_cpu
+    return {
+        "seconds_per_block": best,
+        "n_blocks": n_blocks,
+        "share_of_one_thread_cpu": g,
+        "speedup_bound": {str(t): 1.0 / (g + (1.0 - g) / t) for t in counts},
+    }
+
+
 def _accounting_summary(name, counts, acc):
     """Medians over the repeats of each accounted quantity, and the ratios."""
     out = {}
@@ -309,7 +361,19 @@ def main():
             "threads": _summary(name, counts, times, cpu, info),
         }
         if accounted:
-            results[name]["cpu_accounting"] = _accounting_summary(name, counts, acc)
+            summary = _accounting_summary(name, counts, acc)
+            results[name]["cpu_accounting"] = summary
+            if _encode.use_numba():
+                n = int(name.split()[-1])
+                cpu1 = summary["1"]["cpu_in_blocks_seconds"]
+                gil = results[name]["gil_held"] = gil_share(n, cpu1, counts)
+                print(
+                    f"{name:20s} GIL held {gil['seconds_per_block'] * 1e6:.1f} us "
+                    f"per block x {gil['n_blocks']} blocks = "
+                    f"{gil['share_of_one_thread_cpu']:.2%} of one thread's CPU; "
+                    f"bound {gil['speedup_bound']}",
+                    flush=True,
+                )
     results["machine"]["load_average_at_end"] = os.getloadavg()
     name = "scaling.quick.tmp" if args.quick else "scaling.json"
     out = args.output or ROOT / "benchmarks" / "results" / name
