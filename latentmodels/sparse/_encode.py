@@ -46,9 +46,9 @@ from ._registry import SOLVERS, fallback_max_iter, resolve, run
 COMPILED_BLOCKS = {"cd": CD, "feature_sign": FEATURE_SIGN}
 
 #: ``k² d`` above which ``G = D Dᵀ`` gets ``n_jobs`` BLAS threads. OpenBLAS's
-#: worker threads busy-wait about 0.1 s (2²⁸ cycles) after every threaded
-#: call and would take the cores from the pool that follows; below this size
-#: one thread computes ``G`` in less time than that.
+#: worker threads keep spinning about 0.1 s (measured; 2²⁸ cycles by default)
+#: after every threaded call and would take the cores from the pool that
+#: follows; below this size one thread computes ``G`` in less time than that.
 GRAM_THREADED_FLOPS = 1 << 31
 
 
@@ -173,7 +173,6 @@ def _compiled_block(name, X, gram, alpha, positive, tol, max_iter, init, out):
     k = gram.n_components
     no_rows, no_obj = np.empty((0, k)), np.empty(0)
     method = COMPILED_BLOCKS[name]
-    max_active = max(1, min(gram.n_features, k))  # LassoProblem.max_active
     # the solvers stop on the Gram-form gap; aim a little lower so that the
     # residual-based certificate also meets tol
     opts = (alpha, positive, method, 0.5 * tol, max_iter, fallback_max_iter(max_iter))
@@ -188,7 +187,7 @@ def _compiled_block(name, X, gram, alpha, positive, tol, max_iter, init, out):
         C, R, H = np.empty_like(B), np.empty_like(Xb), codes[blk]
         io = no_obj if init_obj is None else init_obj[blk]
         n_screened = solve_block_rows(
-            Xb, D, B, G, H0, *opts, max_active, H, C, R, n_iter[blk], io
+            Xb, D, B, G, H0, *opts, gram.max_active, H, C, R, n_iter[blk], io
         )
         np.matmul(R, D.T, out=C)  # correlations of the residuals: certificate
         _certificate_rows(R, C, H, alpha, positive, obj[blk], gap[blk])

@@ -69,21 +69,31 @@ def solve_block_rows(
 
     Parameters
     ----------
-    X : (n, d) signals; D : (k, d) atoms; B : (n, k) ``X Dᵀ``; G : (k, k).
-    H0 : (n, k) warm start, or an array with no rows for a start at zero.
-    alpha, positive, tol, max_iter : as in :func:`~latentmodels.sparse.encode`
-        (``tol`` is the solvers' own, Gram-form target).
+    X : ndarray of shape (n, d)
+        Signals of the block (C-contiguous).
+    D : ndarray of shape (k, d)
+        Atoms as rows.
+    B : ndarray of shape (n, k)
+        ``X Dᵀ`` (BLAS, before the call).
+    G : ndarray of shape (k, k)
+        ``D Dᵀ``.
+    H0 : ndarray of shape (n, k) or (0, k)
+        Warm start; no rows for a start at zero.
+    alpha, positive, tol, max_iter :
+        As in :func:`~latentmodels.sparse.encode` (``tol`` is the solvers'
+        own, Gram-form target).
     method : int
         ``FEATURE_SIGN`` or ``CD``.
     fallback_max_iter : int
         Coordinate-descent budget of rows feature-sign search hands over.
     max_active : int
         Largest active set of feature-sign search.
-    H, C, R, n_iter : outputs
-        Codes, correlations ``B − HG`` (the solver's), residuals
-        ``X − HD`` and iterations per row.
-    init_obj : (n,) output, or no entries
-        Objective ``½‖x − h₀D‖² + α‖h₀‖₁`` of the (unprojected) warm start.
+    H, C, R, n_iter : ndarray
+        Outputs: codes ``(n, k)``, the solver's correlations ``B − HG``
+        ``(n, k)``, residuals ``X − HD`` ``(n, d)`` and iterations ``(n,)``.
+    init_obj : ndarray of shape (n,) or (0,)
+        Output: objective ``½‖x − h₀D‖² + α‖h₀‖₁`` of the (unprojected)
+        warm start; no entries to skip it.
 
     Returns
     -------
