@@ -107,8 +107,8 @@ def encode(
     gram = _gram(dictionary, n_threads)
     n, k = X.shape[0], gram.n_components
     init = None if init is None else np.asarray(init, dtype=np.float64)
-    out = {
-        "codes": np.zeros((n, k)),
+    out = {  # every block writes all its rows of codes: no serial zeroing pass
+        "codes": np.empty((n, k)),
         "obj": np.zeros(n),
         "gap": np.zeros(n),
         "n_iter": np.zeros(n, dtype=np.int64),
