@@ -19,17 +19,17 @@ Workloads (issue 18):
 * ``FactorAnalysis.fit``: 50 000 × 100 Gaussian data with 10 factors.
 
 **CPU accounting.** On a machine shared with other processes wall-clock
-ratios say little, so every ``sparse_encode`` call is also accounted for
-per thread of its pool (Linux): CPU time (``time.thread_time``), time
-waiting on a run queue for a core taken by another process
-(``/proc/thread-self/schedstat``) and the rest of the wall time in the
-blocks, when the thread slept (waiting for the GIL or a lock). A thread's
-*busy fraction* is its CPU time over its wall time in the blocks (and over
-the part of it not spent waiting for a core; in a VM schedstat can count
-more queueing than there was, so that part is clamped);
-the *idle-machine estimate* of a call's wall time is the main thread's CPU
+ratios say little, so each ``sparse_encode`` run is followed by a second,
+accounted run (the timed one is not instrumented): per thread of its pool
+(Linux), CPU time (``time.thread_time``), time waiting on a run queue for a
+core taken by another process (``/proc/thread-self/schedstat``) and the rest
+of the wall time in the blocks, when the thread slept (waiting for the GIL
+or a lock). A thread's *busy fraction* is its CPU time over its wall time in
+the blocks (and over the part of it not spent waiting for a core; in a VM
+schedstat can count more queueing than there was, so that part is clamped).
+The *idle-machine estimate* of a call's wall time is the main thread's CPU
 time outside the pool plus the longest per-thread CPU + sleep time (run-queue
-waits removed), and its ratios estimate the speed-ups the idle machine would
+waits removed); its ratios estimate the speed-ups an idle machine would
 show. ``gil_held`` is the CPU time of the Python glue around the compiled
 kernels per block (an upper bound on the time a block holds the GIL) and the
 speed-up bound it implies (:func:`gil_share`), which the load does not
@@ -345,16 +345,15 @@ def main():
         acc = {t: [] for t in counts}
         info = {}
         accounted = name.startswith("sparse_encode")
-        with PoolAccounting() as pool:
-            for _ in range(repeats):
-                for t in counts:
-                    w0, c0 = time.perf_counter(), time.process_time()
-                    if accounted:
-                        acc[t].append(pool.call(lambda: info.__setitem__(t, fn(t))))
-                    else:
-                        info[t] = fn(t)
-                    times[t].append(time.perf_counter() - w0)
-                    cpu[t].append(time.process_time() - c0)
+        for _ in range(repeats):
+            for t in counts:
+                w0, c0 = time.perf_counter(), time.process_time()
+                info[t] = fn(t)
+                times[t].append(time.perf_counter() - w0)
+                cpu[t].append(time.process_time() - c0)
+                if accounted:  # a separate run: the timed one is not instrumented
+                    with PoolAccounting() as pool:
+                        acc[t].append(pool.call(lambda: fn(t)))
         results[name] = {
             "problem": problem,
             "load_average": [load0, os.getloadavg()],
