@@ -8,6 +8,7 @@ libraries are discovered once per process (discovery costs ~10 ms a call).
 from __future__ import annotations
 
 import functools
+import threading
 
 from threadpoolctl import ThreadpoolController
 
@@ -51,17 +52,43 @@ def row_blocks(
 def map_row_blocks(fn, n_rows: int, n_threads: int, **split) -> list:
     """``[fn(block) for block in row_blocks(n_rows)]``, in ``n_threads`` threads.
 
-    The blocks are handed out dynamically (a thread takes the next block when
-    it is done), and BLAS is limited to one thread inside, so ``fn`` should
-    spend its time in BLAS calls, numpy ufuncs or GIL-free compiled kernels.
-    Exceptions raised by ``fn`` propagate.
+    The calling thread works too, beside ``n_threads − 1`` started threads;
+    each takes the next block from a shared counter when it is done with one
+    (no futures, no result queue: the only shared step is the counter), and
+    BLAS is limited to one thread inside, so ``fn`` should spend its time in
+    BLAS calls, numpy ufuncs or GIL-free compiled kernels. The first
+    exception raised by ``fn`` stops the other threads from taking further
+    blocks and is raised in the caller.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     blocks = row_blocks(n_rows, **split)
     n_threads = max(1, min(int(n_threads), len(blocks)))
     with blas_threads(1):
         if n_threads == 1:
             return [fn(block) for block in blocks]
-        with ThreadPoolExecutor(n_threads) as pool:
-            return list(pool.map(fn, blocks))
+        results = [None] * len(blocks)
+        errors = []
+        lock = threading.Lock()
+        counter = iter(range(len(blocks)))
+
+        def work():
+            while True:
+                with lock:
+                    i = None if errors else next(counter, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = fn(blocks[i])
+                except BaseException as exc:  # re-raised in the caller
+                    with lock:
+                        errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=work) for _ in range(n_threads - 1)]
+        for thread in threads:
+            thread.start()
+        work()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return results

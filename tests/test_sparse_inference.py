@@ -650,3 +650,33 @@ def test_block_kernels_release_the_gil():
         pytest.skip("numba not available")
     for kernel in (_encode.solve_block_rows, _encode._certificate_rows):
         assert kernel.targetoptions["nogil"]
+
+
+def test_map_row_blocks_order_threads_and_errors():
+    """Results in block order from several threads; a block's error is raised."""
+    import threading
+
+    from latentmodels._threads import map_row_blocks, row_blocks
+
+    seen = set()
+    barrier = threading.Barrier(3, timeout=30)  # each thread's first block waits
+
+    def fn(blk):
+        if threading.get_ident() not in seen:
+            seen.add(threading.get_ident())
+            barrier.wait()
+        return (blk.start, blk.stop)
+
+    blocks = row_blocks(1000, n_blocks=16, min_rows=8)
+    assert map_row_blocks(fn, 1000, 3, n_blocks=16, min_rows=8) == [
+        (b.start, b.stop) for b in blocks
+    ]
+    assert len(seen) == 3 and threading.get_ident() in seen  # the caller works too
+
+    def bad(blk):
+        if blk.start >= 500:
+            raise ZeroDivisionError(f"block at {blk.start}")
+        return blk.start
+
+    with pytest.raises(ZeroDivisionError, match="block at"):
+        map_row_blocks(bad, 1000, 3, n_blocks=16, min_rows=8)
