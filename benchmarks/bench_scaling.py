@@ -24,9 +24,11 @@ accounted run (the timed one is not instrumented): per thread of its pool
 (Linux), CPU time (``time.thread_time``), time waiting on a run queue for a
 core taken by another process (``/proc/thread-self/schedstat``) and the rest
 of the wall time in the blocks, when the thread slept (waiting for the GIL
-or a lock). A thread's *busy fraction* is its CPU time over its wall time in
-the blocks (and over the part of it not spent waiting for a core; in a VM
-schedstat can count more queueing than there was, so that part is clamped).
+or a lock), and the process's voluntary context switches (each time a
+thread blocked: on the GIL, a lock or a join). A thread's *busy fraction*
+is its CPU time over its wall time in the blocks (and over the part of it
+not spent waiting for a core; in a VM schedstat can count more queueing
+than there was, so that part is clamped).
 The *idle-machine estimate* of a call's wall time is the main thread's CPU
 time outside the pool plus the longest per-thread CPU + sleep time (run-queue
 waits removed); its ratios estimate the speed-ups an idle machine would
@@ -46,6 +48,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import threading
 import time
@@ -123,9 +126,11 @@ class PoolAccounting:
         """Run ``fn()`` and account for it: a dict of seconds and fractions."""
         self.blocks.clear()
         main = threading.get_ident()
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         w0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
         fn()
         wall = time.perf_counter() - w0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
         process_cpu, main_cpu = time.process_time() - c0, time.thread_time() - m0
         per = {}
         for tid, w, c, q in self.blocks:
@@ -141,6 +146,10 @@ class PoolAccounting:
             "main_cpu_outside_pool_seconds": outside,
             "run_queue_seconds": float(sum(queue.values())),
             "sleep_in_blocks_seconds": float(sum(sleep.values())),
+            # a thread that blocks (on the GIL, a lock, a join) switches out
+            # voluntarily; preemption by other processes is involuntary
+            "voluntary_context_switches": r1.ru_nvcsw - r0.ru_nvcsw,
+            "involuntary_context_switches": r1.ru_nivcsw - r0.ru_nivcsw,
             "busy_fraction_per_thread": sorted(
                 float(a[1] / max(a[0], 1e-12)) for a in per.values()
             ),
@@ -294,7 +303,8 @@ def _accounting_summary(name, counts, acc):
             f"{name:20s} threads={t:2d} CPU accounting: busy "
             f"{', '.join(f'{b:.0%}' for b in med['busy_fraction_per_thread'])} "
             f"(not queued {', '.join(f'{b:.0%}' for b in busy)}); sleep in blocks "
-            f"{med['sleep_in_blocks_seconds'] * 1e3:.1f} ms, run queue "
+            f"{med['sleep_in_blocks_seconds'] * 1e3:.1f} ms, "
+            f"{med['voluntary_context_switches']:.0f} blocking waits, run queue "
             f"{med['run_queue_seconds'] * 1e3:.1f} ms; process CPU "
             f"{med['process_cpu_vs_1_thread']:.3f}x one thread's; idle estimate "
             f"{med['idle_estimate_seconds'] * 1e3:.1f} ms -> "
