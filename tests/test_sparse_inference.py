@@ -548,26 +548,24 @@ def test_certificate_twins_agree(positive, monkeypatch):
 
 
 # ------------------------------------------- the compiled pipeline of a block
-def _block_paths(solver, X, D, alpha, positive, init, n_jobs=1):
+def _block_paths(monkeypatch, solver, X, D, alpha, positive, init):
     """Results of the compiled block pipeline and of the numpy-block pipeline
     (LassoProblem, the registry and its compiled solver twins)."""
     from latentmodels.sparse import _encode
 
     kw = dict(solver=solver, positive=positive, tol=1e-10, max_iter=10000, init=init,
-              init_objective=True, n_jobs=n_jobs)  # fmt: skip
+              init_objective=True)  # fmt: skip
     fused = encode(X, D, alpha, **kw)
-    compiled = dict(_encode.COMPILED_BLOCKS)
-    _encode.COMPILED_BLOCKS.clear()
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(_encode, "COMPILED_BLOCKS", {})
         plain = encode(X, D, alpha, **kw)
-    finally:
-        _encode.COMPILED_BLOCKS.update(compiled)
     return fused, plain
 
 
 @pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("solver", COMPILED)
-def test_compiled_block_equals_the_numpy_block_pipeline(solver, positive):
+def test_compiled_block_equals_the_numpy_block_pipeline(solver, positive,
+                                                        monkeypatch):  # fmt: skip
     """Screening, warm start, solve, fallback and certificate in one kernel give
     the codes of the step-by-step pipeline (warm-start correlations are summed
     over the nonzero entries instead of by BLAS: equal to rounding)."""
@@ -580,7 +578,7 @@ def test_compiled_block_equals_the_numpy_block_pipeline(solver, positive):
     alpha = 0.2
     assert np.sum(alpha_max(X, D, positive) <= alpha) >= 10
     for start in (None, init):
-        fused, plain = _block_paths(solver, X, D, alpha, positive, start)
+        fused, plain = _block_paths(monkeypatch, solver, X, D, alpha, positive, start)
         assert fused.converged.all() and plain.converged.all()
         assert fused.message == plain.message
         np.testing.assert_allclose(fused.codes, plain.codes, rtol=0, atol=1e-12)
@@ -598,13 +596,14 @@ def test_compiled_block_equals_the_numpy_block_pipeline(solver, positive):
 
 
 @pytest.mark.parametrize("positive", [False, True])
-def test_compiled_block_hands_feature_sign_over_to_cd(positive):
+def test_compiled_block_hands_feature_sign_over_to_cd(positive, monkeypatch):
     """More active atoms than features: the kernel's fallback is the registry's."""
     if not _numba_jit.use_numba():
         pytest.skip("numba not available")
     X, D = _problem(30, n=12, d=3, k=8, active=4)
     alpha = 0.3
-    fused, plain = _block_paths("feature_sign", X, D, alpha, positive, None)
+    args = ("feature_sign", X, D, alpha, positive, None)
+    fused, plain = _block_paths(monkeypatch, *args)
     ref = encode(X, D, alpha, solver="cvxpy", positive=positive)
     assert fused.converged.all()
     assert np.any(fused.n_iter > 100)  # rows finished by coordinate descent
