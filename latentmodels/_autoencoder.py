@@ -53,7 +53,7 @@ from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
-    check_data,
+    check_codes,
     check_n_components,
     validate_X,
 )
@@ -454,13 +454,7 @@ class LinearAutoencoder(
         %(inverse_transform_sections)s
         """
         check_is_fitted(self, "decoder_")
-        H = check_data(X, name="codes", dtype=(np.float64, np.float32))
-        k = self.decoder_.shape[1]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"inverse_transform expects codes with {k} columns "
-                f"(n_components), got {H.shape[1]}."
-            )
+        H = check_codes(X, self.decoder_.shape[1], name="codes")
         return self.mean_ + H @ self.decoder_.T
 
     def compare_with_pca(self, X) -> PCAComparison:

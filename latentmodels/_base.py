@@ -30,7 +30,7 @@ from ._gaussian_observed import (
     score_rows_observed,
 )
 from ._stats import SufficientStats
-from ._validation import check_data, check_n_components, validate_X
+from ._validation import check_codes, check_n_components, validate_X
 
 
 def _n_components(model) -> int:
@@ -208,14 +208,8 @@ class GaussianLatentModel(
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""
         check_is_fitted(self, "components_")
-        H = check_data(X, name="factors", dtype=(np.float64, np.float32))
         k = self.components_.shape[0]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"Expected an array of factors of shape (n_samples, {k}), got shape "
-                f"{H.shape}; pass the output of transform."
-            )
-        return H
+        return check_codes(X, k, name="factors", unit="factors")
 
     # --- likelihood -----------------------------------------------------------------
     @lazy_over_rows(lambda self: None)

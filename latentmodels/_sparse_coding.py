@@ -43,7 +43,7 @@ from ._docstrings import fill_doc
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
-    check_data,
+    check_codes,
     check_int,
     n_threads_from_jobs,
     validate_X,
@@ -535,12 +535,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X_hat : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        H = check_data(H, name="H")
-        if H.shape[1] != self.components_.shape[0]:
-            raise ValueError(
-                f"H has {H.shape[1]} columns but the dictionary has "
-                f"{self.components_.shape[0]} atoms; pass codes from transform."
-            )
+        H = check_codes(
+            H,
+            self.components_.shape[0],
+            name="H",
+            holder="the dictionary",
+            unit="atoms",
+            dtype=np.float64,
+        )
         return H @ self.components_
 
     @lazy_over_rows(lambda self: self.components_.shape[0])
