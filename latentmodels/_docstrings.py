@@ -47,6 +47,16 @@ Returns
 -------
 X_original : ndarray of shape (n_samples, n_features)
     The rows mapped back to the data space.""",
+    # the least-squares extractions of _extraction.py
+    "extraction_returns": """\
+Returns
+-------
+loadings : ndarray of shape (d, k)
+    Loadings ``Λ`` in principal axes, each column with a positive sum.
+uniquenesses : ndarray of shape (d,)
+    ``ψ = diag(R) − diag(Λ Λᵀ)``.
+n_iter : int
+    Iterations taken.""",
 }
 
 # a placeholder on a line of its own: its indentation and its name

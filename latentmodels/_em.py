@@ -122,6 +122,20 @@ class EMResult:
         return self.stop_reason in ("converged", "no_progress")
 
 
+def param_property(index: int, doc: str, convert=None) -> property:
+    """A read-only property that names ``params[index]`` of an :class:`EMResult`.
+
+    A model's result class names its parameters with it (``convert``, when
+    given, maps the stored value to the form the estimators keep).
+    """
+
+    def get(result):
+        value = result.params[index]
+        return value if convert is None else convert(value)
+
+    return property(get, doc=doc)
+
+
 EMMap = Callable[[Any], "tuple[float, Optional[Any]]"]
 
 

@@ -55,7 +55,7 @@ from ._base import (
     canonical_orientation,
 )
 from ._em import EMResult as _EngineResult
-from ._em import HeywoodJump, run_em
+from ._em import HeywoodJump, param_property, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian, covariance_root
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
@@ -134,13 +134,8 @@ class EMResult(_EngineResult):
     run ended.
     """
 
-    @property
-    def W(self) -> np.ndarray:
-        return self.params[0]
-
-    @property
-    def psi(self) -> np.ndarray:
-        return self.params[1]
+    W = param_property(0, "Loadings ``W`` (d, k).")
+    psi = param_property(1, "Noise variances ``ψ`` (d,).")
 
 
 class _EMMap:
@@ -212,23 +207,6 @@ def em_squarem(
         jump=F.heywood_jump,
     )
     return EMResult(**vars(res))
-
-
-def em_plain(
-    S, W, psi, *, floor, tol, max_iter, param_tol=None, S_root=None
-) -> EMResult:
-    """Plain EM (no extrapolation) with the stopping rule of :func:`em_squarem`."""
-    return em_squarem(
-        S,
-        W,
-        psi,
-        floor=floor,
-        tol=tol,
-        max_iter=max_iter,
-        param_tol=param_tol,
-        accelerate=False,
-        S_root=S_root,
-    )
 
 
 # --------------------------------------------------------------------------
@@ -488,9 +466,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
 
     def _run_em(self, R, W, psi, floor, root):
         """The one call of the EM engine (complete data, correlation scale)."""
-        em = em_squarem if self.acceleration == "squarem" else em_plain
-        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter,
-                 S_root=root)
+        res = em_squarem(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter,
+                         accelerate=self.acceleration == "squarem", S_root=root)
         reason = "converged" if res.converged else "max_iter"
         return ProfileResult(
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason

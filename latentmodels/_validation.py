@@ -96,33 +96,25 @@ def _with_hint(
     return None
 
 
-def _checked(
-    validate,
-    X,
-    *,
-    name: str,
-    allow_nan: bool,
-    ensure_min_samples: int,
-    ensure_min_features: int,
-    nan_hint: str = "",
-    **kwargs,
-) -> np.ndarray:
+def _checked(validate, X, name: str, sizes, *, allow_nan: bool, nan_hint=""):
     """scikit-learn's array check ``validate``, then ours, with what to do.
 
-    ``validate`` (``check_array`` or ``validate_data``) converts and checks
-    the array, leaving the finite check to :func:`check_array_finite`; a
-    ValueError it raises is re-raised with the hint of :func:`_with_hint`.
+    ``validate`` (``check_array`` or ``validate_data`` with their options
+    bound) converts and checks the array, leaving the finite check to
+    :func:`check_array_finite`; ``sizes`` is ``(ensure_min_samples,
+    ensure_min_features)``. A ValueError it raises is re-raised with the hint
+    of :func:`_with_hint`.
     """
+    min_samples, min_features = sizes
     try:
         X = validate(
             X,
             ensure_all_finite=False,
-            ensure_min_samples=ensure_min_samples,
-            ensure_min_features=ensure_min_features,
-            **kwargs,
+            ensure_min_samples=min_samples,
+            ensure_min_features=min_features,
         )
     except ValueError as exc:
-        hint = _with_hint(str(exc), name, ensure_min_samples, ensure_min_features)
+        hint = _with_hint(str(exc), name, min_samples, min_features)
         if hint is None:
             raise
         raise ValueError(hint) from exc
@@ -146,16 +138,9 @@ def check_data(
     non-numeric and empty input). Sparse matrices are refused with a
     TypeError. The input is never modified.
     """
-    return _checked(
-        check_array,
-        X,
-        name=name,
-        allow_nan=allow_nan,
-        ensure_min_samples=ensure_min_samples,
-        ensure_min_features=ensure_min_features,
-        dtype=dtype,
-        input_name=name,
-    )
+    validate = functools.partial(check_array, dtype=dtype, input_name=name)
+    sizes = (ensure_min_samples, ensure_min_features)
+    return _checked(validate, X, name, sizes, allow_nan=allow_nan)
 
 
 def check_codes(
@@ -236,17 +221,9 @@ def validate_X(
     non-numeric or empty input and for the wrong number of features are
     followed by what to do.
     """
-    return _checked(
-        functools.partial(validate_data, estimator),
-        X,
-        name="X",
-        allow_nan=allow_nan,
-        nan_hint=nan_hint,
-        ensure_min_samples=ensure_min_samples,
-        ensure_min_features=ensure_min_features,
-        reset=reset,
-        dtype=dtype,
-    )
+    validate = functools.partial(validate_data, estimator, reset=reset, dtype=dtype)
+    sizes = (ensure_min_samples, ensure_min_features)
+    return _checked(validate, X, "X", sizes, allow_nan=allow_nan, nan_hint=nan_hint)
 
 
 def check_n_components(
