@@ -198,8 +198,6 @@ def em_squarem(
     res = run_em(
         F,
         (W, psi),
-        pack=F.pack,
-        unpack=F.unpack,
         tol=tol,
         param_tol=param_tol,
         max_iter=max_iter,

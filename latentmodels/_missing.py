@@ -491,8 +491,6 @@ def fit_missing(
     res = run_em(
         F,
         theta0,
-        pack=F.pack,
-        unpack=F.unpack,
         tol=tol,
         param_tol=param_tol,
         max_iter=max_iter,
