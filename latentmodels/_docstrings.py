@@ -1,12 +1,16 @@
-"""Numpydoc sections shared by the estimators' methods, written once.
+"""Numpydoc blocks shared by several docstrings, written once.
 
 ``fit``, ``partial_fit``, ``transform`` and ``inverse_transform`` take and
 return the same things in every estimator of the package; only their summary
-(what the method computes, and how) differs. Such a method writes a
-placeholder ``%(name)s`` on a line of its own where the shared sections belong
-and is decorated with :func:`fill_doc`, which puts the block ``DOCS[name]``
-there, indented like the placeholder, when the method is defined. Docstrings
-are therefore complete at run time (``help``, Sphinx's autodoc, numpydoc).
+(what the method computes, and how) differs. Likewise the public functions of
+:mod:`latentmodels.selection` share their data argument, and the
+least-squares extractions their outputs. Such a docstring writes a
+placeholder ``%(name)s`` on a line of its own where the shared block belongs,
+and its function is decorated with :func:`fill_doc`, which puts the block
+``DOCS[name]`` there, indented like the placeholder, when the function is
+defined. Docstrings are therefore complete at run time (``help``, Sphinx's
+autodoc, numpydoc). scipy (``scipy._lib.doccer``) and MNE (``fill_doc``) do
+the same.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ Returns
 -------
 X_original : ndarray of shape (n_samples, n_features)
     The rows mapped back to the data space.""",
+    # the public functions of selection.py
+    "X_correlation": """\
+X : array-like of shape (n_samples, n_features)
+    Data, one row per sample (at least 3 rows and 2 features, none of them
+    constant); what is analysed is their correlation matrix ``R``.""",
     # the least-squares extractions of _extraction.py
     "extraction_returns": """\
 Returns
