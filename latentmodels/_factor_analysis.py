@@ -463,7 +463,6 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
 
     def _fit_array(self, X: np.ndarray) -> None:
-        self._validate_params()
         self._check_combination()
         if self.missing_values == "em" and np.isnan(X).any():
             if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
@@ -476,8 +475,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             self._fit_complete(self._sufficient_stats, rows=rows)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
-        """Fit from statistics (``partial_fit``, Dask)."""
-        self._validate_params()
+        """Fit from statistics (``partial_fit``, Dask, ``fit_covariance``);
+        the parameters were checked by the public method."""
         self._check_combination()
         self._fit_complete(stats)
 

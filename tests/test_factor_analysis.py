@@ -735,3 +735,29 @@ def test_wide_data_em_from_the_rows_equals_the_covariance_route():
     np.testing.assert_allclose(
         rows.get_covariance(), stats.get_covariance(), rtol=1e-6, atol=1e-8
     )
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit", "fit_covariance"])
+def test_parameters_checked_once_per_public_call(how, monkeypatch):
+    """The constraint table is checked once per fit (not again inside)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = make_factor_data(200, 6, 2, random_state=0)[0]
+    calls = []
+    original = FactorAnalysis._validate_params
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(FactorAnalysis, "_validate_params", counted)
+
+    def run(fa):
+        if how == "fit_covariance":
+            return fa.fit_covariance(np.cov(X.T), 200)
+        return getattr(fa, how)(X)
+
+    run(FactorAnalysis(2, n_init=1))
+    assert len(calls) == 1
+    with pytest.raises(InvalidParameterError, match="tol"):
+        run(FactorAnalysis(2, tol=-1.0))
