@@ -198,6 +198,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         -------
         self
         """
+        self._validate_declared_params()
         S = np.array(covariance, dtype=np.float64)
         if S.ndim != 2 or S.shape[0] != S.shape[1]:
             raise ValueError(

@@ -439,7 +439,6 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
 
     def _fit_array(self, X: np.ndarray) -> None:
-        self._validate_params()
         self._check_combination()
         if self.missing_values == "em" and np.isnan(X).any():
             if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
@@ -452,8 +451,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             self._fit_complete(self._sufficient_stats, rows=rows)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
-        """Fit from statistics (``partial_fit``, Dask)."""
-        self._validate_params()
+        """Fit from statistics (``partial_fit``, Dask, ``fit_covariance``);
+        the parameters were checked by the public method."""
         self._check_combination()
         self._fit_complete(stats)
 
@@ -471,12 +470,17 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
         )
 
-    def _fit_one(self, R, k, psi0, floor, solver, known, root) -> ProfileResult:
-        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
+    def _fit_one(
+        self, R, k, psi0, floor, solver, known, root, last=True
+    ) -> ProfileResult:
+        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``.
+
+        A profile start that is not the ``last`` keeps the Hessian at its
+        maximum, to screen the later starts."""
         if solver == "profile":
             return fit_profile(
                 R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter,
-                known=known,
+                known=known, curvature=not last,
             )
         # W(ψ₀) from the k leading eigenpairs of Ψ^{-1/2} R Ψ^{-1/2}, through
         # the SVD of Ψ^{-1/2} L (R = L Lᵀ, L is d × rank)
@@ -508,13 +512,16 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             root is not None and 2 * root.shape[1] < R.shape[0]
         )
         with blas_threads(1) if thin else contextlib.nullcontext():
-            for _, psi0 in starts:
-                res = self._fit_one(R, k, psi0, floor, solver, known, root)
+            for i, (_, psi0) in enumerate(starts):
+                res = self._fit_one(
+                    R, k, psi0, floor, solver, known, root,
+                    last=i == len(starts) - 1,
+                )
                 if res.joined is not None:  # index into fits, not into known
                     res.joined = index[res.joined]
                 fits.append(res)
                 if res.converged:
-                    known.append((np.log(res.psi), res.loglike[-1]))
+                    known.append((np.log(res.psi), res.loglike[-1], res.information))
                     index.append(len(fits) - 1)
         return fits
 
