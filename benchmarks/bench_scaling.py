@@ -20,22 +20,27 @@ Workloads (issue 18):
 
 **CPU accounting.** On a machine shared with other processes wall-clock
 ratios say little, so each ``sparse_encode`` run is followed by a second,
-accounted run (the timed one is not instrumented): per thread of its pool
-(Linux), CPU time (``time.thread_time``), time waiting on a run queue for a
-core taken by another process (``/proc/thread-self/schedstat``) and the rest
-of the wall time in the blocks, when the thread slept (waiting for the GIL
-or a lock), and the process's voluntary context switches (each time a
-thread blocked: on the GIL, a lock or a join). A thread's *busy fraction*
-is its CPU time over its wall time in the blocks (and over the part of it
-not spent waiting for a core; in a VM schedstat can count more queueing
-than there was, so that part is clamped).
-The *idle-machine estimate* of a call's wall time is the main thread's CPU
-time outside the pool plus the longest per-thread CPU + sleep time (run-queue
-waits removed); its ratios estimate the speed-ups an idle machine would
-show. ``gil_held`` is the CPU time of the Python glue around the compiled
-kernels per block (an upper bound on the time a block holds the GIL) and the
-speed-up bound it implies (:func:`gil_share`), which the load does not
-change.
+accounted run (the timed one is not instrumented) that records, per thread
+of its pool (Linux), the CPU time in the blocks (``time.thread_time``), the
+time spent waiting on a run queue for a core (``/proc/thread-self/
+schedstat``) and the rest of the wall time in the blocks (sleep), and for
+the process the voluntary context switches (a thread blocked: on the GIL,
+a lock or a join). A thread's *busy fraction* is its CPU time over its wall
+time in the blocks (and over the part not spent queueing; in this VM
+schedstat's times are not exact, so they are clamped and only shown).
+
+Three load-independent estimates go with them:
+
+* *idle estimate*: the main thread's CPU time outside the pool plus the
+  largest CPU time of a pool thread, i.e. the call's wall time if the
+  threads never waited for one another (the blocking waits and
+  ``gil_held`` say how little they do);
+* ``gil_held``: the CPU time of the Python glue around the compiled kernels
+  per block (an upper bound on the time a block holds the GIL) and the
+  speed-up bound it implies (:func:`gil_share`);
+* ``schedule_estimate_speedup``: the pool's schedule replayed on 2–32
+  threads with one thread's measured block costs
+  (:func:`schedule_estimate`).
 
 Usage: ``python benchmarks/bench_scaling.py [--quick] [--repeats R]``; writes
 ``benchmarks/results/scaling.json`` with the core count and the load
@@ -157,7 +162,8 @@ class PoolAccounting:
                 float(a[1] / max(a[0] - queue[t], 1e-12)) for t, a in per.items()
             ),
             "idle_estimate_seconds": outside
-            + max((a[1] + sleep[t] for t, a in per.items()), default=0.0),
+            + max((a[1] for a in per.values()), default=0.0),
+            "block_cpu_seconds": [c for _, _, c, _ in self.blocks],
         }
 
 
@@ -279,6 +285,31 @@ def gil_share(n_signals: int, one_thread_cpu: float, counts) -> dict:
     }
 
 
+def schedule_estimate(outside: float, block_cpu, gil_per_block: float) -> dict:
+    """Speed-ups predicted from one thread's per-block CPU times.
+
+    The pool hands the blocks out in order to whichever thread is free; this
+    replays that schedule on ``t`` threads with the measured block costs
+    (``outside`` stays serial, and at most one thread at a time spends the
+    ``gil_per_block`` of a block, which bounds the rate at which blocks can
+    start). It assumes nothing else is shared (memory bandwidth, caches), so
+    it says what the split and the GIL allow, e.g. on 16 cores here.
+    """
+    import heapq
+
+    total = outside + float(np.sum(block_cpu))
+    out = {}
+    for t in (2, 4, 8, 16, 32):
+        free = [0.0] * t
+        gil = 0.0  # when the GIL is next free
+        for c in block_cpu:
+            start = max(heapq.heappop(free), gil)
+            gil = start + gil_per_block
+            heapq.heappush(free, start + c)
+        out[str(t)] = total / (outside + max(free))
+    return out
+
+
 def _accounting_summary(name, counts, acc):
     """Medians over the repeats of each accounted quantity, and the ratios."""
     out = {}
@@ -288,7 +319,7 @@ def _accounting_summary(name, counts, acc):
         med = {
             key: float(np.median([a[key] for a in acc[t]]))
             for key in acc[t][0]
-            if not key.startswith("busy")
+            if not key.startswith("busy") and key != "block_cpu_seconds"
         }
         for key in ("busy_fraction_per_thread", "busy_fraction_not_queued_per_thread"):
             busy = np.median([a[key] for a in acc[t]], axis=0)
@@ -376,6 +407,18 @@ def main():
                 n = int(name.split()[-1])
                 cpu1 = summary["1"]["cpu_in_blocks_seconds"]
                 gil = results[name]["gil_held"] = gil_share(n, cpu1, counts)
+                one = min(acc[1], key=lambda a: a["idle_estimate_seconds"])
+                sched = schedule_estimate(
+                    one["main_cpu_outside_pool_seconds"],
+                    one["block_cpu_seconds"],
+                    gil["seconds_per_block"],
+                )
+                results[name]["schedule_estimate_speedup"] = sched
+                print(
+                    f"{name:20s} schedule estimate (one thread's block costs): "
+                    + ", ".join(f"{t} threads {v:.2f}x" for t, v in sched.items()),
+                    flush=True,
+                )
                 print(
                     f"{name:20s} GIL held {gil['seconds_per_block'] * 1e6:.1f} us "
                     f"per block x {gil['n_blocks']} blocks = "
