@@ -104,6 +104,7 @@ class PoolAccounting:
 
     def __init__(self):
         self.blocks = []
+        self.wrapped = {}
         self._lock = threading.Lock()
 
     def __enter__(self):
@@ -111,12 +112,16 @@ class PoolAccounting:
 
         def accounted(fn, n_rows, n_threads, **split):
             def block(blk):
+                e0 = time.thread_time()  # the accounting's own cost included
                 w0, c0, q0 = _clocks()
                 out = fn(blk)
                 w1, c1, q1 = _clocks()
-                row = (threading.get_ident(), w1 - w0, c1 - c0, q1 - q0)
+                tid = threading.get_ident()
                 with self._lock:
-                    self.blocks.append(row)
+                    self.blocks.append((tid, w1 - w0, c1 - c0, q1 - q0))
+                    self.wrapped[tid] = self.wrapped.get(tid, 0.0) + (
+                        time.thread_time() - e0
+                    )
                 return out
 
             return self._original(block, n_rows, n_threads, **split)
@@ -130,6 +135,7 @@ class PoolAccounting:
     def call(self, fn):
         """Run ``fn()`` and account for it: a dict of seconds and fractions."""
         self.blocks.clear()
+        self.wrapped = {}
         main = threading.get_ident()
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         w0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
@@ -138,12 +144,12 @@ class PoolAccounting:
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         process_cpu, main_cpu = time.process_time() - c0, time.thread_time() - m0
         per = {}
-        for tid, w, c, q in self.blocks:
+        for tid, w, c, q in self.blocks:  # the accounting's cost left out
             per.setdefault(tid, np.zeros(3))[:] += (w, c, q)
         # schedstat's run-queue time can exceed (wall - CPU) in a VM: clamp
         queue = {t: min(a[2], a[0] - a[1]) for t, a in per.items()}
         sleep = {t: a[0] - a[1] - queue[t] for t, a in per.items()}
-        outside = main_cpu - (per[main][1] if main in per else 0.0)
+        outside = main_cpu - self.wrapped.get(main, 0.0)
         return {
             "wall_seconds": wall,
             "process_cpu_seconds": process_cpu,
