@@ -23,6 +23,21 @@ def blas_threads(n_threads: int):
     return _controller().limit(limits=max(1, int(n_threads)), user_api="blas")
 
 
+#: Flops below which :func:`blas_threads_for` keeps BLAS on one thread.
+#: OpenBLAS's worker threads keep spinning about 0.1 s after every threaded
+#: call (measured here; 2²⁸ cycles by default), taking cores from whatever
+#: runs next (a thread pool over row blocks, say); a product this small
+#: takes about that long on one thread.
+THREADED_BLAS_FLOPS = 1 << 31
+
+
+def blas_threads_for(flops: float, n_threads: int):
+    """:func:`blas_threads` of ``n_threads`` for a product of ``flops``
+    floating-point operations if it is large (``THREADED_BLAS_FLOPS``), else
+    of one thread, so that small products leave no spinning BLAS workers."""
+    return blas_threads(n_threads if flops >= THREADED_BLAS_FLOPS else 1)
+
+
 def blas_thread_count() -> int:
     """Threads BLAS uses now: the smallest limit over the loaded BLAS libraries.
 

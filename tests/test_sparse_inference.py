@@ -679,3 +679,20 @@ def test_map_row_blocks_order_threads_and_errors():
 
     with pytest.raises(ZeroDivisionError, match="block at"):
         map_row_blocks(bad, 1000, 3, n_blocks=16, min_rows=8)
+
+
+def test_small_products_keep_blas_on_one_thread():
+    """Small products stay on one BLAS thread (no spinning workers after them)."""
+    from latentmodels._threads import (
+        THREADED_BLAS_FLOPS,
+        blas_thread_count,
+        blas_threads,
+        blas_threads_for,
+    )
+
+    with blas_threads(2):
+        two = blas_thread_count()
+        with blas_threads_for(THREADED_BLAS_FLOPS / 2, 2):
+            assert blas_thread_count() == 1
+        with blas_threads_for(THREADED_BLAS_FLOPS, 2):
+            assert blas_thread_count() == two

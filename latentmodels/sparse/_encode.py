@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._threads import blas_threads, map_row_blocks
+from .._threads import blas_threads_for, map_row_blocks
 from .._validation import n_threads_from_jobs
 from ._formulas import TINY
 from ._numba_block import CD, FEATURE_SIGN, solve_block_rows
@@ -44,12 +44,6 @@ from ._registry import SOLVERS, fallback_max_iter, resolve, run
 
 #: Solvers whose whole block pipeline has a compiled kernel (``_numba_block``).
 COMPILED_BLOCKS = {"cd": CD, "feature_sign": FEATURE_SIGN}
-
-#: ``k² d`` above which ``G = D Dᵀ`` gets ``n_jobs`` BLAS threads. OpenBLAS's
-#: worker threads keep spinning about 0.1 s (measured; 2²⁸ cycles by default)
-#: after every threaded call and would take the cores from the pool that
-#: follows; below this size one thread computes ``G`` in less time than that.
-GRAM_THREADED_FLOPS = 1 << 31
 
 
 def encode(
@@ -155,10 +149,14 @@ def encode(
 
 
 def _gram(dictionary, n_threads: int) -> Gram:
-    """``G = D Dᵀ`` on one BLAS thread, or ``n_threads`` if ``k² d`` is large."""
+    """``G = D Dᵀ`` on one BLAS thread, or ``n_threads`` if ``k² d`` is large.
+
+    OpenBLAS's workers spin ~0.1 s after a threaded call and would take the
+    cores from the pool that follows (:func:`latentmodels._threads.blas_threads_for`).
+    """
     D = np.asarray(dictionary, dtype=np.float64)
     k, d = D.shape
-    with blas_threads(n_threads if k * k * d >= GRAM_THREADED_FLOPS else 1):
+    with blas_threads_for(k * k * d, n_threads):
         return Gram(D)
 
 
