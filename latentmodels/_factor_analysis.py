@@ -48,7 +48,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._assessment import FactorAssessmentMixin
+from ._assessment import FactorAssessmentMixin, _training_stats
 from ._base import (
     GaussianLatentModel,
     IncrementalStatsMixin,
@@ -59,7 +59,7 @@ from ._em import HeywoodJump, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian, covariance_root
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
-from ._scores import SCORE_METHODS
+from ._scores import SCORE_METHODS, score_weights
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._warnings import warn
@@ -417,6 +417,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         "extraction": [StrOptions(set(EXTRACTIONS))],
         "scores": [StrOptions(set(SCORE_METHODS))],
     }
+    _array_api_support = True
 
     def __init__(
         self,
@@ -474,6 +475,26 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             # wide data: the centred rows are a cheap square root of S
             rows = X if X.shape[0] < X.shape[1] else None
             self._fit_complete(self._sufficient_stats, rows=rows)
+
+    def transform(self, X):
+        if self.scores != "regression":
+            ns = self._input_namespace(X, "transform")
+            if ns.is_array_api:  # score weights on the host, product on the device
+                return self._transform_in_namespace(X, ns)
+        return super().transform(X)
+
+    transform.__doc__ = FactorAssessmentMixin.transform.__doc__
+
+    def _transform_matrix(self):
+        """``(B, μ)`` of :meth:`factor_scores` for ``scores``: ``(x − μ) B``."""
+        if self.scores == "regression":
+            return super()._transform_matrix()
+        stats = _training_stats(self)
+        s = self._scale()
+        R = stats.covariance / np.outer(s, s)
+        L = self.components_.T / s[:, None]
+        B = score_weights(self.scores, L, self.noise_variance_ / s**2, self._phi(), R)
+        return B / s[:, None], self.mean_
 
     def _fit_stats(self, stats: SufficientStats) -> None:
         """Fit from statistics (``partial_fit``, Dask)."""

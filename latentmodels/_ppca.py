@@ -162,6 +162,7 @@ class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatent
         "random_state": ["random_state"],
         "missing_values": [StrOptions({"raise", "em"})],
     }
+    _array_api_support = True
 
     def __init__(
         self,
@@ -206,6 +207,10 @@ class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatent
         self.loglike_ = result.loglike
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.stop_reason
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Array-API input: the scatter on the device unless the Gram route applies."""
+        return self.method == "em" or n_samples >= n_features
 
     def _fit_wide(self, X: np.ndarray) -> bool:
         """Closed form for wide data (n < d) from the ``n × n`` Gram matrix.

@@ -120,6 +120,56 @@ class SufficientStats:
         return SufficientStats(n, mean, scatter)
 
 
+# Bytes per block of rows when the scatter of an array-API array is accumulated
+# on its device: large kernels (a GPU needs them), bounded temporaries.
+_DEVICE_BLOCK_BYTES = 256 * 2**20
+
+
+def stats_in_namespace(X, xp, device) -> SufficientStats:
+    r"""Statistics of an array-API array, the ``O(n d²)`` pass on its device.
+
+    The same shifted formula as :meth:`SufficientStats.from_array`: blocks of
+    rows minus a provisional mean ``c`` (the first block's mean, rounded to
+    the dtype of ``X``), each block's ``BᵀB`` and row sum computed on the
+    device in the dtype of ``X`` (a float32 GPU matrix product for float32
+    data) and added up in the device's widest float (float64 where it has
+    one), then the exact rank-one correction ``− n δδᵀ`` and, if ``c`` was
+    not within a standard deviation of the mean, a second pass from
+    ``c + δ``. Only the ``d``-vector and the ``d × d`` matrix leave the
+    device: the returned statistics are numpy float64, for the host fits.
+    """
+    from sklearn.utils._array_api import _max_precision_float_dtype, move_to
+
+    n, d = X.shape
+    acc = _max_precision_float_dtype(xp, device)
+    x_np_dtype = np.float32 if X.dtype == xp.float32 else np.float64
+    itemsize = np.dtype(x_np_dtype).itemsize
+    rows = min(n, max(1, _DEVICE_BLOCK_BYTES // (itemsize * max(d, 1))))
+
+    def host(a):
+        return np.asarray(move_to(a, xp=np, device="cpu"), dtype=np.float64)
+
+    def shifted(shift):
+        # the shift actually subtracted is c rounded to the dtype of X
+        shift = shift.astype(x_np_dtype).astype(np.float64)
+        c = xp.asarray(shift, dtype=X.dtype, device=device)
+        total = xp.zeros(d, dtype=acc, device=device)
+        scatter = xp.zeros((d, d), dtype=acc, device=device)
+        for i in range(0, n, rows):
+            B = X[i : i + rows, ...] - c
+            total = total + xp.sum(B, axis=0, dtype=acc)
+            G = B.T @ B
+            scatter = scatter + (G if G.dtype == acc else xp.astype(G, acc))
+        return shift, host(total) / n, host(scatter)
+
+    first = xp.sum(X[:rows, ...], axis=0, dtype=acc) / rows
+    shift, delta, scatter = shifted(host(first))
+    if not _shift_is_close(delta, scatter, n, shift):
+        shift, delta, scatter = shifted(shift + delta)
+    scatter = scatter - n * np.outer(delta, delta)
+    return SufficientStats(int(n), shift + delta, 0.5 * (scatter + scatter.T))
+
+
 def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
     """``(δ, Σ (x − c)(x − c)ᵀ)`` over blocks of rows, upper triangle only.
 
