@@ -37,6 +37,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._autoencoder_loss import (
@@ -46,9 +47,19 @@ from ._autoencoder_loss import (
     largest_eigenvalue,
     unit_weights,
 )
+from ._array_api import (
+    NUMPY,
+    as_numpy,
+    centred_product,
+    move_fitted,
+    namespace_of,
+    product_plus,
+    to_host,
+    validate_in_namespace,
+)
 from ._base import sign_flip
 from ._dask import fit_statistics, is_dask_array, lazy_over_rows
-from ._stats import SufficientStats
+from ._stats import SufficientStats, stats_in_namespace
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
@@ -292,9 +303,13 @@ class LinearAutoencoder(
         # frame inside scikit-learn would then be named by our warnings)
         self._validate_params()
         stats = None
+        ns = self._input_namespace(X)
         if is_dask_array(X):
             stats = fit_statistics(self, X)  # one distributed pass
             X, (n, d) = None, (stats.n, stats.n_features)
+        elif ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=True)
+            n, d = X.shape
         else:
             X = validate_X(self, X, reset=True)
             n, d = X.shape
@@ -303,6 +318,15 @@ class LinearAutoencoder(
         rng = check_random_state(self.random_state)
         sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
         wide = X is not None and n < d and not sampled
+        if ns.is_array_api:
+            # The expected loss depends on the data only through (mean,
+            # scatter): that pass runs on the device. Sampled noise (fresh
+            # noise for every row) and wide data (the row basis) need the rows:
+            # they go to the host and take the numpy path.
+            if sampled or wide:
+                X = np.ascontiguousarray(to_host(X, ns=ns))
+            else:
+                stats, X = stats_in_namespace(X, ns.xp, ns.device), None
         if stats is None and not wide:
             stats = SufficientStats.from_array(X)
         if sampled and X is None:
@@ -330,7 +354,22 @@ class LinearAutoencoder(
                 ConvergenceWarning,
             )
         del self._grad
+        move_fitted(self, ns)
         return self
+
+    def _input_namespace(self, X, method: str | None = None):
+        """Where ``X`` lives (numpy for Dask); checks it against a fitted model."""
+        if is_dask_array(X):
+            return NUMPY
+        if method is not None:
+            check_same_namespace(X, self, attribute="decoder_", method=method)
+        return namespace_of(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
+        return tags
 
     def _fit_in_basis(self, X, stats, n, d, p, rng, sampled, wide) -> None:
         """Statistics in the scatter's eigenbasis (row space when wide), L-BFGS,
@@ -452,8 +491,13 @@ class LinearAutoencoder(
         H : ndarray of shape (n_samples, n_components)
         """
         check_is_fitted(self, "encoder_")
+        ns = self._input_namespace(X, "transform")
+        if ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=False)
+            return centred_product(X, self.mean_, self.encoder_.T, ns)
         X = validate_X(self, X, reset=False)
-        return (X - self.mean_) @ self.encoder_.T
+        # float32 in, float32 out
+        return ((X - self.mean_) @ self.encoder_.T).astype(X.dtype, copy=False)
 
     @lazy_over_rows(lambda self: self.decoder_.shape[0])
     def inverse_transform(self, X) -> np.ndarray:
@@ -469,14 +513,20 @@ class LinearAutoencoder(
         X_hat : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "decoder_")
-        H = check_data(X, name="codes", dtype=(np.float64, np.float32))
+        ns = self._input_namespace(X, "inverse_transform")
+        if ns.is_array_api:
+            H = check_array(X, dtype=[ns.xp.float64, ns.xp.float32], input_name="X")
+        else:
+            H = check_data(X, name="codes", dtype=(np.float64, np.float32))
         k = self.decoder_.shape[1]
         if H.shape[1] != k:
             raise ValueError(
                 f"inverse_transform expects codes with {k} columns "
                 f"(n_components), got {H.shape[1]}."
             )
-        return self.mean_ + H @ self.decoder_.T
+        if ns.is_array_api:
+            return product_plus(H, self.decoder_.T, self.mean_, namespace_of(H))
+        return (self.mean_ + H @ self.decoder_.T).astype(H.dtype, copy=False)
 
     def compare_with_pca(self, X) -> PCAComparison:
         """Largest principal angle to PCA's subspace of X and ``‖A - Bᵀ‖/‖B‖``.
@@ -491,7 +541,12 @@ class LinearAutoencoder(
         ``-(1/n) Σ_r ‖x_r - x̂_r‖²`` with clean inputs and no penalty.
         """
         check_is_fitted(self, "encoder_")
-        X = validate_X(self, X, reset=False)
+        ns = self._input_namespace(X, "score")
+        if ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=False)
+            residual = X - self.inverse_transform(self.transform(X))
+            return -float(as_numpy(ns.xp.sum(residual * residual))) / X.shape[0]
+        X = validate_X(self, X, reset=False).astype(np.float64, copy=False)
         residual = X - self.inverse_transform(self.transform(X))
         return -float(np.einsum("ij,ij->", residual, residual)) / X.shape[0]
 

@@ -361,7 +361,9 @@ class GaussianLatentModel(
         ns = self._input_namespace(X, "inverse_transform")
         if ns.is_array_api:
             return self._inverse_in_namespace(X, ns)
-        return self._as_codes(X) @ self.components_ + self.mean_
+        H = self._as_codes(X)
+        # float32 in, float32 out (as transform, and the array-API path)
+        return (H @ self.components_ + self.mean_).astype(H.dtype, copy=False)
 
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""

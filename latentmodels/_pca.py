@@ -381,6 +381,7 @@ class PCA(GaussianLatentModel):
         if ns.is_array_api:
             return self._inverse_in_namespace(X, ns)
         Z = self._as_codes(X)
+        dtype = Z.dtype  # float32 in, float32 out (as transform)
         if self.whiten:
             Z = Z * np.sqrt(self.explained_variance_)
-        return Z @ self.components_ + self.mean_
+        return (Z @ self.components_ + self.mean_).astype(dtype, copy=False)
