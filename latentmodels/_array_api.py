@@ -336,7 +336,9 @@ def row_blocks(X, ns: Namespace, func):
     rows = max(1, _ROW_BLOCK_BYTES // (8 * max(d, 1)))
     if n <= rows:
         return func(X)
-    return ns.xp.concat([func(X[i : i + rows, ...]) for i in range(0, n, rows)])
+    return ns.xp.concat(
+        [func(X[i : min(i + rows, n), ...]) for i in range(0, n, rows)]
+    )
 
 
 def centred_product(X, mean, P, ns: Namespace):

@@ -36,17 +36,10 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._array_api import check_same_namespace
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._autoencoder_loss import (
-    Objective,
-    ProfiledObjective,
-    Statistics,
-    largest_eigenvalue,
-    unit_weights,
-)
 from ._array_api import (
     NUMPY,
     as_numpy,
@@ -56,6 +49,13 @@ from ._array_api import (
     product_plus,
     to_host,
     validate_in_namespace,
+)
+from ._autoencoder_loss import (
+    Objective,
+    ProfiledObjective,
+    Statistics,
+    largest_eigenvalue,
+    unit_weights,
 )
 from ._base import sign_flip
 from ._dask import fit_statistics, is_dask_array, lazy_over_rows

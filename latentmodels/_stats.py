@@ -130,8 +130,8 @@ def stats_in_namespace(X, xp, device) -> SufficientStats:
 
     The same shifted formula as :meth:`SufficientStats.from_array`: blocks of
     rows minus a provisional mean ``c`` (chosen by the same rule from the same
-    first rows: their mean rounded to the dtype of ``X``, or 0 for data
-    centred to within a standard deviation), each block's row sum and
+    first rows: their mean, or 0 for data centred to within a standard
+    deviation), each block's row sum and
     ``BᵀB`` computed on the device in its widest float (float64 where it has
     one, as the numpy path accumulates float32 data in float64: the
     statistics, and so the fits, agree with numpy's to rounding), then the
@@ -149,23 +149,19 @@ def stats_in_namespace(X, xp, device) -> SufficientStats:
 
     n, d = X.shape
     acc = _max_precision_float_dtype(xp, device)
-    x_np_dtype = np.float32 if X.dtype == xp.float32 else np.float64
-    itemsize = np.dtype(x_np_dtype).itemsize
-    rows = min(n, max(1, _DEVICE_BLOCK_BYTES // (itemsize * max(d, 1))))
+    # each block is converted to the accumulation dtype (8 bytes per entry)
+    rows = min(n, max(1, _DEVICE_BLOCK_BYTES // (8 * max(d, 1))))
 
     def host(a):
         return np.asarray(move_to(a, xp=np, device="cpu"), dtype=np.float64)
 
     def shifted(shift):
-        # the shift actually subtracted is c rounded to the dtype of X
-        shift = shift.astype(x_np_dtype).astype(np.float64)
-        c = xp.asarray(shift, dtype=X.dtype, device=device)
+        c = xp.asarray(shift, dtype=acc, device=device)
         total = xp.zeros(d, dtype=acc, device=device)
         scatter = xp.zeros((d, d), dtype=acc, device=device)
         for i in range(0, n, rows):
-            B = X[i : i + rows, ...] - c
-            if B.dtype != acc:
-                B = xp.astype(B, acc)
+            B = X[i : min(i + rows, n), ...]
+            B = (B if B.dtype == acc else xp.astype(B, acc)) - c
             total = total + xp.sum(B, axis=0)
             scatter = scatter + B.T @ B
         return shift, host(total) / n, host(scatter)
