@@ -226,13 +226,17 @@ def test_partial_fit_is_numpy_only(array_namespace, est):
             clone(est).partial_fit(to_xp(_data(), xp, device, dtype))
 
 
-def test_nan_without_missing_values_names_the_row(array_namespace):
+@pytest.mark.parametrize("value, what", [(np.nan, "NaN"), (np.inf, "inf")])
+def test_non_finite_entries_name_the_row(array_namespace, value, what):
     xp, device, dtype = array_namespace
     X = _data()
-    X[17, 2] = np.nan
+    X[17, 2] = value
     with sklearn.config_context(array_api_dispatch=True):
-        with pytest.raises(ValueError, match=r"NaN in 1 row \(first: row 17\)"):
+        with pytest.raises(ValueError, match=rf"{what} in 1 row \(first: row 17\)"):
             FactorAnalysis(2).fit(to_xp(X, xp, device, dtype))
+        fitted = PCA(2).fit(to_xp(_data(), xp, device, dtype))
+        with pytest.raises(ValueError, match=rf"{what} in 1 row \(first: row 17\)"):
+            fitted.transform(to_xp(X, xp, device, dtype))
 
 
 def test_other_namespace_at_transform_is_refused(array_namespace):
@@ -252,3 +256,30 @@ def test_dispatch_off_is_the_numpy_path():
         b = clone(est).fit(X)
         assert isinstance(a.components_, np.ndarray)
         np.testing.assert_array_equal(a.components_, b.components_)
+
+
+def test_bench_gpu_quick_runs(tmp_path):
+    """benchmarks/bench_gpu.py --quick on the CPU (PyTorch, else array-api-strict):
+    the FA and PCA rows run and their device fits equal the numpy fits."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_gpu", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    try:
+        import torch  # noqa: F401
+
+        device = "cpu"
+    except ImportError:
+        pytest.importorskip("array_api_strict")
+        device = "strict"
+    out_path = tmp_path / "gpu.json"
+    out = bench.main(["--quick", "--device", device, "--rows", "factor_analysis,pca",
+                      "--repeats", "1", "--out", str(out_path)])
+    assert out_path.exists()
+    for row in ("factor_analysis", "pca"):
+        assert out[row]["device_s"] > 0 and out[row]["numpy_all_cores_s"] > 0
+        assert out[row]["covariance_rel_diff_vs_numpy"] <= 1e-10
+    assert out["pca"]["sklearn_array_api_device_s"] > 0
