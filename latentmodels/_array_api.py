@@ -18,6 +18,18 @@ that the rest of the package does not depend on their private names.
   namespace, dtype and device.
 * :func:`in_namespace` -- a formula written once with ``np.`` calls, rebound
   to another namespace (the lasso gap of :mod:`latentmodels.sparse._formulas`).
+
+For the estimators (PCA, ProbabilisticPCA, FactorAnalysis, LinearAutoencoder):
+
+* :func:`validate_in_namespace` -- ``validate_X`` for an array-API ``X``
+  (float64/float32 kept, the finite check on the device);
+* :func:`move_fitted` -- the fitted numpy arrays to the input's namespace and
+  device (float64, as the numpy fit's; the device's widest float otherwise);
+* :func:`host_view` / :func:`on_host` -- a fitted model with numpy attributes
+  for the small host computations (covariance, score weights, reports);
+* :func:`centred_product` / :func:`product_plus` / :func:`row_blocks` -- the
+  ``O(n d k)`` row-wise products on the device, by blocks of rows;
+* :func:`numpy_only` -- the error of a feature that stays numpy only.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ __all__ = [
     "move_fitted",
     "namespace_of",
     "numpy_only",
+    "on_host",
     "product_plus",
     "row_blocks",
     "to_host",
@@ -320,6 +333,25 @@ def host_view(estimator):
         if _is_device_array(value):
             setattr(host, name, as_numpy(value))
     return host
+
+
+def on_host(method):
+    """Run a method of a fitted estimator on :func:`host_view` of it.
+
+    For the methods that read the fitted attributes with numpy (reports,
+    standard errors, summaries): on a model fitted on array-API input they run
+    unchanged on numpy copies of its attributes and return numpy results; on a
+    numpy fit they run as they are.
+    """
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if any(_is_device_array(v) for v in vars(self).values()):
+            return method(host_view(self), *args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 # Bytes per block of rows for the row-wise products on a device: bounds the

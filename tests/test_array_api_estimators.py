@@ -283,3 +283,20 @@ def test_bench_gpu_quick_runs(tmp_path):
         assert out[row]["device_s"] > 0 and out[row]["numpy_all_cores_s"] > 0
         assert out[row]["covariance_rel_diff_vs_numpy"] <= 1e-10
     assert out["pca"]["sklearn_array_api_device_s"] > 0
+
+
+def test_on_host_runs_numpy_code_on_a_device_fit(array_namespace):
+    """``on_host``: a numpy-only method sees numpy attributes equal to the
+    device ones, and the estimator itself keeps its device attributes."""
+    xp, device, dtype = array_namespace
+
+    def loadings_norm(model):  # numpy code
+        return float(np.linalg.norm(np.asarray(model.components_)))
+
+    wrapped = _array_api.on_host(loadings_norm)
+    Xa = to_xp(_data(), xp, device, dtype)
+    with sklearn.config_context(array_api_dispatch=True):
+        fitted = FactorAnalysis(2, random_state=0).fit(Xa)
+    ref = FactorAnalysis(2, random_state=0).fit(to_np(Xa))
+    assert wrapped(fitted) == pytest.approx(loadings_norm(ref), rel=rtol_for(xp, dtype))
+    assert_lives(fitted.components_, xp, device)
