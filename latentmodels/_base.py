@@ -398,10 +398,14 @@ class GaussianLatentModel(
         if ns.is_array_api:
             return self._score_in_namespace(X, ns)
         X = self._validate(X, reset=False)
+        # float32 in, float32 out, as transform (and the array-API path)
+        return self._log_likelihood_rows(X).astype(X.dtype, copy=False)
+
+    def _log_likelihood_rows(self, X: np.ndarray) -> np.ndarray:
+        """Float64 log-likelihood of validated numpy rows (NaN: observed part)."""
         if np.isnan(X).any():  # only with missing_values='em'
             return score_rows_observed(self._model(), X)
-        # float32 in, float32 out, as transform (and the array-API path)
-        return self._model().log_likelihood_rows(X).astype(X.dtype, copy=False)
+        return self._model().log_likelihood_rows(X)
 
     def impute(self, X):
         """Fill each missing entry with its conditional expectation.
@@ -432,10 +436,14 @@ class GaussianLatentModel(
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample of ``X`` under the model."""
-        ll = self.score_samples(X)
-        if is_dask_array(ll):
-            return float(ll.mean().compute())
-        return float(np.mean(as_numpy(ll), dtype=np.float64))
+        if is_dask_array(X):
+            return float(self.score_samples(X).mean().compute())
+        check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "score")
+        if ns.is_array_api:  # the rows' terms on the device, their mean here
+            ll = as_numpy(self._score_in_namespace(X, ns))
+            return float(np.mean(ll, dtype=np.float64))
+        return float(np.mean(self._log_likelihood_rows(self._validate(X, reset=False))))
 
     def get_covariance(self) -> np.ndarray:
         """Model covariance ``C = W Φ Wᵀ + Ψ`` (n_features, n_features).
