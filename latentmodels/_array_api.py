@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn import get_config
 from sklearn.externals.array_api_compat import is_array_api_obj
 from sklearn.utils._array_api import (
     _is_numpy_namespace,
@@ -93,6 +94,8 @@ def namespace_of(*arrays) -> Namespace:
     result is numpy on the CPU with ``is_array_api=False``: callers keep their
     numpy path unchanged.
     """
+    if not get_config()["array_api_dispatch"]:
+        return NUMPY  # the common case, decided in a microsecond
     if any(type(a).__module__.startswith("dask.") for a in arrays):
         return NUMPY  # Dask arrays keep their own path (latentmodels._dask)
     xp, is_api, device = get_namespace_and_device(*arrays)
