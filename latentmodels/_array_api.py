@@ -53,6 +53,7 @@ __all__ = [
     "as_numpy",
     "attribute_dtype",
     "centred_product",
+    "codes_in_namespace",
     "from_host",
     "has_nan",
     "host_view",
@@ -267,17 +268,15 @@ def validate_in_namespace(
     """:func:`~latentmodels._validation.validate_X` for an array-API ``X``.
 
     scikit-learn's ``validate_data`` in ``ns`` (float64 and float32 kept,
-    other dtypes made float64; ``n_features_in_`` set or checked), then the
-    finite check on the device (column sums; entry by entry only when a sum
-    is not finite); only when it fails are the rows moved to the host to name
-    the offending ones.
+    other dtypes made float64; ``n_features_in_`` set or checked) with our
+    hints, then :func:`_check_finite` on the device.
     """
     from sklearn.utils.validation import validate_data
 
-    from ._validation import _hinted, check_array_finite
+    from ._validation import _with_hint
 
     xp = ns.xp
-    with _hinted("X", ensure_min_samples, 1):
+    try:
         X = validate_data(
             estimator,
             X,
@@ -286,13 +285,48 @@ def validate_in_namespace(
             ensure_all_finite=False,
             ensure_min_samples=ensure_min_samples,
         )
-    # finite column sums mean finite entries: one read, no n × d temporary
-    # (an overflowing sum, or NaN allowed, takes the entrywise test)
-    if not bool(xp.all(xp.isfinite(xp.sum(X, axis=0)))):
-        ok = xp.isfinite(X) if not allow_nan else ~xp.isinf(X)
-        if not bool(xp.all(ok)):
-            check_array_finite(as_numpy(X), allow_nan=allow_nan, nan_hint=nan_hint)
+    except ValueError as exc:
+        hint = _with_hint(str(exc), "X", ensure_min_samples, 1)
+        if hint is None:
+            raise
+        raise ValueError(hint) from exc
+    _check_finite(X, ns, name="X", allow_nan=allow_nan, nan_hint=nan_hint)
     return X
+
+
+def _check_finite(X, ns: Namespace, *, name: str, allow_nan=False, nan_hint=""):
+    """The finite check of ``check_array_finite``, on the device.
+
+    Finite column sums mean finite entries: one read, no ``n × d`` temporary
+    (an overflowing sum, or NaN allowed, takes the entrywise test). Only when
+    it fails are the rows moved to the host to name the offending ones.
+    """
+    from ._validation import check_array_finite
+
+    xp = ns.xp
+    if bool(xp.all(xp.isfinite(xp.sum(X, axis=0)))):
+        return
+    ok = xp.isfinite(X) if not allow_nan else ~xp.isinf(X)
+    if not bool(xp.all(ok)):
+        check_array_finite(as_numpy(X), name=name, allow_nan=allow_nan,
+                           nan_hint=nan_hint)
+
+
+def codes_in_namespace(H, n_components: int, ns: Namespace, **kwargs):
+    """:func:`~latentmodels._validation.check_codes` for array-API codes."""
+    from sklearn.utils.validation import check_array
+
+    from ._validation import check_codes
+
+    name = kwargs.get("name", "codes")
+
+    def validate(H):
+        H = check_array(H, dtype=[ns.xp.float64, ns.xp.float32], input_name=name,
+                        ensure_all_finite=False)
+        _check_finite(H, ns, name=name)
+        return H
+
+    return check_codes(H, n_components, validate=validate, **kwargs)
 
 
 def has_nan(X, ns: Namespace) -> bool:

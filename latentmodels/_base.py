@@ -20,13 +20,14 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._array_api import check_same_namespace
-from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._array_api import (
     NUMPY,
     Namespace,
     as_numpy,
     centred_product,
+    codes_in_namespace,
     from_host,
     has_nan,
     host_view,
@@ -39,6 +40,7 @@ from ._array_api import (
     validate_in_namespace,
 )
 from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
+from ._docstrings import fill_doc
 from ._gaussian import LinearGaussian
 from ._gaussian_observed import (
     impute_observed,
@@ -46,7 +48,7 @@ from ._gaussian_observed import (
     score_rows_observed,
 )
 from ._stats import SufficientStats, stats_in_namespace
-from ._validation import check_data, check_n_components, validate_X
+from ._validation import check_codes, check_n_components, validate_X
 
 
 def _n_components(model) -> int:
@@ -136,17 +138,14 @@ class GaussianLatentModel(
         )
 
     # --- fitting ------------------------------------------------------------------
+    @fill_doc
     def fit(self, X, y=None):
         """Fit the model to ``X`` (n_samples, n_features) by maximum likelihood.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
+        A Dask array of complete data is reduced to its sufficient statistics
+        in one distributed pass.
 
-        Returns
-        -------
-        self
+        %(fit_sections)s
         """
         self._validate_declared_params()
         if is_dask_array(X):
@@ -246,13 +245,8 @@ class GaussianLatentModel(
         return centred_product(X, mean, B, ns)
 
     def _inverse_in_namespace(self, H, ns: Namespace):
-        H = check_array(H, dtype=[ns.xp.float64, ns.xp.float32], input_name="X")
         k = self.components_.shape[0]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"Expected an array of factors of shape (n_samples, {k}), got shape "
-                f"{tuple(H.shape)}; pass the output of transform."
-            )
+        H = codes_in_namespace(H, k, ns, name="factors", unit="factors")
         M, mean = host_view(self)._inverse_matrix()
         return product_plus(H, M, mean, namespace_of(H))
 
@@ -314,6 +308,7 @@ class GaussianLatentModel(
         return self.components_.shape[0]
 
     # --- transforms ---------------------------------------------------------------
+    @fill_doc
     @lazy_over_rows(_n_components)
     def transform(self, X):
         """Posterior mean of the factors, ``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)``.
@@ -323,13 +318,7 @@ class GaussianLatentModel(
         ``missing_values='em'`` a row with NaN gets ``E[h | x_o]``, the same
         formula on its observed entries ``o`` (rows ``o`` of W, μ and Ψ).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         check_is_fitted(self, "components_")
         ns = self._input_namespace(X, "transform")
@@ -345,17 +334,12 @@ class GaussianLatentModel(
             H = H @ G.T
         return H.astype(X.dtype, copy=False)
 
+    @fill_doc
     @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map factors back to data space: ``E[x | h] = mean_ + W h``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
+        %(inverse_transform_sections)s
         """
         check_is_fitted(self, "components_")
         ns = self._input_namespace(X, "inverse_transform")
@@ -368,14 +352,8 @@ class GaussianLatentModel(
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""
         check_is_fitted(self, "components_")
-        H = check_data(X, name="factors", dtype=(np.float64, np.float32))
         k = self.components_.shape[0]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"Expected an array of factors of shape (n_samples, {k}), got shape "
-                f"{H.shape}; pass the output of transform."
-            )
-        return H
+        return check_codes(X, k, name="factors", unit="factors")
 
     # --- likelihood -----------------------------------------------------------------
     @lazy_over_rows(lambda self: None)
@@ -513,17 +491,11 @@ class IncrementalStatsMixin:
     rows, to rounding, for any batch sizes.
     """
 
+    @fill_doc
     def partial_fit(self, X, y=None):
         """Update the fit with a batch of rows ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
+        %(fit_sections)s
         """
         self._validate_declared_params()
         if self._input_namespace(X).is_array_api:
