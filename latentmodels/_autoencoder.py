@@ -113,6 +113,13 @@ class LinearAutoencoder(
     - input noise: ``B A = U_k diag(s_i / (s_i + n s²)) U_kᵀ``;
     - contractive, tied: weight decay with ``λ = μ/2``; untied: no minimiser.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score`` run on
+    the input's device, the small L-BFGS fit in the scatter's eigenbasis on
+    the host (sampled noise and wide data: the whole fit); fitted attributes
+    live on that device (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int

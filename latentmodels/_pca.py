@@ -96,6 +96,12 @@ def minka_log_evidence(spectrum: np.ndarray, n_samples: int) -> np.ndarray:
 class PCA(GaussianLatentModel):
     r"""Principal component analysis with the probabilistic PCA likelihood.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score_samples``
+    run on the input's device, the small eigendecomposition on the host; fitted
+    attributes live on that device (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int, float in (0, 1), 'mle' or None, default=None

@@ -88,6 +88,12 @@ def ppca_em_step(
 class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Probabilistic PCA: ``x ~ N(μ, W Wᵀ + σ² I)`` by maximum likelihood.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score_samples``
+    run on the input's device, the small closed form or EM on the host; fitted
+    attributes live on that device (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int or None, default=None
