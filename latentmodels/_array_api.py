@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 from sklearn import get_config
-from sklearn.externals.array_api_compat import is_array_api_obj
+from sklearn.externals.array_api_compat import array_namespace, is_array_api_obj
 from sklearn.utils._array_api import (
+    _convert_to_numpy,
     _is_numpy_namespace,
     _max_precision_float_dtype,
     get_namespace_and_device,
@@ -145,7 +146,9 @@ def as_numpy(a) -> np.ndarray:
     (printing, JSON).
     """
     if _is_device_array(a):
-        return np.asarray(move_to(a, xp=np, device="cpu"))
+        # the library's own copy to the host: with dispatch off, move_to would
+        # see a CUDA tensor as a numpy array-like
+        return np.asarray(_convert_to_numpy(a, array_namespace(a)))
     return np.asarray(a)
 
 
