@@ -145,7 +145,9 @@ def stats_in_namespace(X, xp, device) -> SufficientStats:
     GPUs (A100, H100, H200) float64 matrix products run at about the float32
     rate, on consumer GPUs many times slower.
     """
-    from sklearn.utils._array_api import _max_precision_float_dtype, move_to
+    from sklearn.utils._array_api import _max_precision_float_dtype
+
+    from ._array_api import as_numpy
 
     n, d = X.shape
     acc = _max_precision_float_dtype(xp, device)
@@ -153,7 +155,7 @@ def stats_in_namespace(X, xp, device) -> SufficientStats:
     rows = min(n, max(1, _DEVICE_BLOCK_BYTES // (8 * max(d, 1))))
 
     def host(a):
-        return np.asarray(move_to(a, xp=np, device="cpu"), dtype=np.float64)
+        return np.asarray(as_numpy(a), dtype=np.float64)
 
     def shifted(shift):
         c = xp.asarray(shift, dtype=acc, device=device)

@@ -300,3 +300,17 @@ def test_on_host_runs_numpy_code_on_a_device_fit(array_namespace):
     ref = FactorAnalysis(2, random_state=0).fit(to_np(Xa))
     assert wrapped(fitted) == pytest.approx(loadings_norm(ref), rel=rtol_for(xp, dtype))
     assert_lives(fitted.components_, xp, device)
+
+
+def test_impute_on_the_host_returns_device_arrays(array_namespace):
+    xp, device, dtype = array_namespace
+    X = _data()
+    Xa = to_xp(X, xp, device, dtype)
+    Xm = to_np(Xa).copy()
+    Xm[[3, 8], [1, 4]] = np.nan
+    ref = ProbabilisticPCA(2).fit(to_np(Xa))
+    with sklearn.config_context(array_api_dispatch=True):
+        fitted = ProbabilisticPCA(2).fit(Xa)
+        filled = fitted.impute(to_xp(Xm, xp, device, dtype))
+    assert_lives(filled, xp, device, dtype)
+    assert _rel(to_np(filled), ref.impute(Xm)) <= rtol_for(xp, dtype)
