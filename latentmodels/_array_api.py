@@ -364,14 +364,17 @@ def host_view(estimator):
 
     The small host computations of a fitted model (its Gaussian, covariance,
     score weights) then run unchanged on the copy; the estimator itself is
-    not touched, so concurrent calls stay safe.
+    not touched, so concurrent calls stay safe. A numpy fit is returned as
+    it is.
     """
     import copy
 
+    device = {k: v for k, v in vars(estimator).items() if _is_device_array(v)}
+    if not device:
+        return estimator  # a numpy fit: nothing to copy
     host = copy.copy(estimator)
-    for name, value in vars(estimator).items():
-        if _is_device_array(value):
-            setattr(host, name, as_numpy(value))
+    for name, value in device.items():
+        setattr(host, name, as_numpy(value))
     return host
 
 

@@ -384,12 +384,17 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
                 "factor_scores needs complete rows; use transform for rows with "
                 "missing entries (posterior mean of their observed entries)."
             )
+        B, s = self._score_weights(method)
+        return ((X - self.mean_) / s) @ B
+
+    def _score_weights(self, method: str):
+        """``(B, s)``: the scores are ``((x − μ) / s) B`` (correlation scale)."""
         stats = _training_stats(self)
         s = self._scale()
         R = stats.covariance / np.outer(s, s)
         L = self.components_.T / s[:, None]
         B = score_weights(method, L, self.noise_variance_ / s**2, self._phi(), R)
-        return ((X - self.mean_) / s) @ B
+        return B, s
 
     @fill_doc
     def transform(self, X):

@@ -48,7 +48,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._assessment import FactorAssessmentMixin, _training_stats
+from ._assessment import FactorAssessmentMixin
 from ._base import (
     GaussianLatentModel,
     IncrementalStatsMixin,
@@ -59,7 +59,7 @@ from ._em import HeywoodJump, param_property, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian, covariance_root
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
-from ._scores import SCORE_METHODS, score_weights
+from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._warnings import warn
@@ -471,11 +471,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         """``(B, μ)`` of :meth:`factor_scores` for ``scores``: ``(x − μ) B``."""
         if self.scores == "regression":
             return super()._transform_matrix()
-        stats = _training_stats(self)
-        s = self._scale()
-        R = stats.covariance / np.outer(s, s)
-        L = self.components_.T / s[:, None]
-        B = score_weights(self.scores, L, self.noise_variance_ / s**2, self._phi(), R)
+        B, s = self._score_weights(self.scores)
         return B / s[:, None], self.mean_
 
     def _fit_stats(self, stats: SufficientStats) -> None:
