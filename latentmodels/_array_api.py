@@ -383,7 +383,8 @@ def on_host(method):
 
     For the methods that read the fitted attributes with numpy (reports,
     standard errors, summaries): on a model fitted on array-API input they run
-    unchanged on numpy copies of its attributes and return numpy results; on a
+    unchanged on numpy copies of its attributes (and of any array-API
+    argument, e.g. the rows of a bootstrap) and return numpy results; on a
     numpy fit they run as they are.
     """
     import functools
@@ -391,6 +392,11 @@ def on_host(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         if any(_is_device_array(v) for v in vars(self).values()):
+            args = [as_numpy(a) if _is_device_array(a) else a for a in args]
+            kwargs = {
+                k: as_numpy(v) if _is_device_array(v) else v
+                for k, v in kwargs.items()
+            }
             return method(host_view(self), *args, **kwargs)
         return method(self, *args, **kwargs)
 

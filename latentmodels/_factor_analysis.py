@@ -458,22 +458,6 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             rows = X if X.shape[0] < X.shape[1] else None
             self._fit_complete(self._sufficient_stats, rows=rows)
 
-    def transform(self, X):
-        if self.scores != "regression":
-            ns = self._input_namespace(X, "transform")
-            if ns.is_array_api:  # score weights on the host, product on the device
-                return self._transform_in_namespace(X, ns)
-        return super().transform(X)
-
-    transform.__doc__ = FactorAssessmentMixin.transform.__doc__
-
-    def _transform_matrix(self):
-        """``(B, μ)`` of :meth:`factor_scores` for ``scores``: ``(x − μ) B``."""
-        if self.scores == "regression":
-            return super()._transform_matrix()
-        B, s = self._score_weights(self.scores)
-        return B / s[:, None], self.mean_
-
     def _fit_stats(self, stats: SufficientStats) -> None:
         """Fit from statistics (``partial_fit``, Dask, ``fit_covariance``);
         the parameters were checked by the public method."""

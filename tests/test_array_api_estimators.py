@@ -314,3 +314,34 @@ def test_impute_on_the_host_returns_device_arrays(array_namespace):
         filled = fitted.impute(to_xp(Xm, xp, device, dtype))
     assert_lives(filled, xp, device, dtype)
     assert _rel(to_np(filled), ref.impute(Xm)) <= rtol_for(xp, dtype)
+
+
+def test_assessment_of_a_device_fit_runs_on_the_host(array_namespace):
+    """Goodness of fit, standard errors, identification, summary and the
+    bootstrap of a device fit equal those of the numpy fit; factor scores by
+    every method come back on the device."""
+    xp, device, dtype = array_namespace
+    Xa = to_xp(_data(), xp, device, dtype)
+    Xn = to_np(Xa)
+    ref = FactorAnalysis(2, rotation="varimax", random_state=0).fit(Xn)
+    with sklearn.config_context(array_api_dispatch=True):
+        fitted = FactorAnalysis(2, rotation="varimax", random_state=0).fit(Xa)
+        gof, ref_gof = fitted.goodness_of_fit(), ref.goodness_of_fit()
+        se = fitted.standard_errors()
+        summary = fitted.summary(standard_errors=True)
+        boot = fitted.bootstrap_loadings(Xa, n_boot=3, random_state=0)
+        scores = {m: fitted.factor_scores(Xa, m) for m in ("bartlett", "ten_berge")}
+    rtol = rtol_for(xp, dtype)
+    assert gof.statistic == pytest.approx(ref_gof.statistic, rel=max(rtol, 1e-8))
+    assert _rel(se.components, ref.standard_errors().components) <= rtol
+    ref_summary = ref.summary(standard_errors=True).to_numpy(dtype=float)
+    got_summary = summary.to_numpy(dtype=float)
+    np.testing.assert_array_equal(np.isnan(got_summary), np.isnan(ref_summary))
+    filled = ~np.isnan(ref_summary)
+    assert _rel(got_summary[filled], ref_summary[filled]) <= rtol
+    ref_boot = ref.bootstrap_loadings(Xn, n_boot=3, random_state=0)
+    assert _rel(boot.standard_errors, ref_boot.standard_errors) <= rtol
+    fitted.identification()
+    for method, H in scores.items():
+        assert_lives(H, xp, device, dtype)
+        assert _rel(to_np(H), ref.factor_scores(Xn, method)) <= rtol
