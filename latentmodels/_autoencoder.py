@@ -47,6 +47,7 @@ from ._array_api import (
     codes_in_namespace,
     move_fitted,
     namespace_of,
+    on_host,
     product_plus,
     to_host,
     validate_in_namespace,
@@ -514,6 +515,7 @@ class LinearAutoencoder(
         # float32 in, float32 out
         return (self.mean_ + H @ self.decoder_.T).astype(H.dtype, copy=False)
 
+    @on_host  # numpy copies of a device fit's attributes and of X
     def compare_with_pca(self, X) -> PCAComparison:
         """Largest principal angle to PCA's subspace of X and ``‖A - Bᵀ‖/‖B‖``.
 

@@ -345,3 +345,14 @@ def test_assessment_of_a_device_fit_runs_on_the_host(array_namespace):
     for method, H in scores.items():
         assert_lives(H, xp, device, dtype)
         assert _rel(to_np(H), ref.factor_scores(Xn, method)) <= rtol
+
+
+def test_compare_with_pca_of_a_device_fit(array_namespace):
+    xp, device, dtype = array_namespace
+    Xa = to_xp(_data(), xp, device, dtype)
+    ref = LinearAutoencoder(2, random_state=0).fit(to_np(Xa))
+    with sklearn.config_context(array_api_dispatch=True):
+        got = LinearAutoencoder(2, random_state=0).fit(Xa).compare_with_pca(Xa)
+    want = ref.compare_with_pca(to_np(Xa))
+    # the angle and errors are at rounding level: compare absolutely
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
