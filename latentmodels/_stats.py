@@ -163,7 +163,11 @@ def stats_in_namespace(X, xp, device) -> SufficientStats:
         scatter = xp.zeros((d, d), dtype=acc, device=device)
         for i in range(0, n, rows):
             B = X[i : min(i + rows, n), ...]
-            B = (B if B.dtype == acc else xp.astype(B, acc)) - c
+            if B.dtype == acc:
+                B = B - c  # a new array: X is never written
+            else:
+                B = xp.astype(B, acc)  # a new array, shifted in place
+                B -= c
             total = total + xp.sum(B, axis=0)
             scatter = scatter + B.T @ B
         return shift, host(total) / n, host(scatter)

@@ -356,3 +356,14 @@ def test_compare_with_pca_of_a_device_fit(array_namespace):
     want = ref.compare_with_pca(to_np(Xa))
     # the angle and errors are at rounding level: compare absolutely
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+def test_input_not_modified(array_namespace):
+    xp, device, dtype = array_namespace
+    Xa = to_xp(_data(), xp, device, dtype)
+    before = to_np(Xa).copy()
+    with sklearn.config_context(array_api_dispatch=True):
+        for est in ESTIMATORS.values():
+            fitted = clone(est).fit(Xa)
+            fitted.inverse_transform(fitted.transform(Xa))
+    np.testing.assert_array_equal(to_np(Xa), before)
