@@ -147,6 +147,9 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "noise_floor": [Interval(Real, 0, 1, closed="neither")],
     }
+    # array-API input (docs/user_guide/array_api.rst): (n, x̄, S) on the device,
+    # Fisher scoring on the host from the d × d statistics
+    _array_api_support = True
 
     def __init__(
         self,
@@ -177,6 +180,14 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
             "pass missing_values='fiml' to fit by full-information maximum "
             "likelihood on the observed entries, or remove or impute them."
         )
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Array-API input: always from ``(n, x̄, S)``, whatever ``n`` and ``d``.
+
+        The fit reads the data through the statistics alone (FIML on data
+        with NaN is numpy only), so the ``O(n d²)`` pass runs on the device.
+        """
+        return True
 
     def _factor_chol(self):
         """A square root ``G`` of Φ (``Φ = G Gᵀ``); Φ is PSD by construction."""

@@ -183,9 +183,6 @@ def test_parameter_constraints_cover_get_params():
 # an entry when it is merged.
 ARRAY_API_PENDING = {
     "SparseCoding": "branch aapi-sparse",
-    # not in the Gaussian estimators' work of issue 15 (its _S and FIML state
-    # are host arrays); tracked separately
-    "ConfirmatoryFactorAnalysis": "not yet ported",
 }
 
 
