@@ -63,6 +63,12 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
     and expected information; the test statistic is ``T = n F_ML`` and the
     standard errors come from the expected information, as lavaan's defaults.
 
+    Under ``sklearn.set_config(array_api_dispatch=True)`` a PyTorch/CuPy/...
+    ``X`` is reduced to ``(n, x̄, S)`` on its device and Fisher scoring runs
+    on the host; the fitted arrays live on the input's device (float64) and
+    the outputs are in its namespace (user guide: *array_api*). FIML on data
+    with NaN is numpy only.
+
     Parameters
     ----------
     model : str, dict, array-like of bool or None, default=None
