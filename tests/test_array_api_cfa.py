@@ -22,6 +22,7 @@ from test_array_api_estimators import _check_same_as_numpy, _rel
 from test_cfa import TWO_FACTORS, _two_factor_data
 
 from latentmodels import ConfirmatoryFactorAnalysis
+from latentmodels._stats import stats_in_namespace
 
 CASES = {
     "marker": ConfirmatoryFactorAnalysis({"f": [0, 1, 2], "g": [3, 4, 5]}),
@@ -45,6 +46,28 @@ def test_same_as_numpy(array_namespace, key):
         assert _rel(fitted.loglike_, ref.loglike_) <= rtol_for(xp, dtype)
     else:
         assert fitted.loglike_[-1] == pytest.approx(ref.loglike_[-1], rel=1e-10)
+
+
+def test_wide_data_fit_from_the_device_statistics(array_namespace, monkeypatch):
+    """n < d: CFA still reads the data through (n, x̄, S) only, so the scatter
+    pass runs on the device (the other estimators move wide rows to the
+    host), and the fit equals numpy's."""
+    from latentmodels import _base
+
+    calls = []
+
+    def counted(X, xp, device):
+        calls.append(X.shape)
+        return stats_in_namespace(X, xp, device)
+
+    monkeypatch.setattr(_base, "stats_in_namespace", counted)
+    xp, device, dtype = array_namespace
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((10, 2)) @ np.kron(np.eye(2), np.ones((1, 6)))
+    X += 0.5 * rng.standard_normal((10, 12)) + 2
+    est = ConfirmatoryFactorAnalysis({"f": list(range(6)), "g": list(range(6, 12))})
+    _check_same_as_numpy(est, X, xp, device, dtype)
+    assert calls == [(10, 12)]
 
 
 def test_assessment_of_a_device_fit_runs_on_the_host(array_namespace):
