@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._dask import lazy_over_rows
 from ._docstrings import fill_doc
-from ._threads import blas_threads
+from ._threads import blas_thread_count, blas_threads, blas_threads_for
 from ._validation import (
     check_array_finite,
     check_codes,
@@ -66,6 +66,15 @@ _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
 # Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
 _ONLINE_SWEEPS = 1
+
+
+def _dictionary_blas(X: np.ndarray, D: np.ndarray):
+    """BLAS threads of a dictionary step on ``X``: the caller's (``n_jobs``)
+    only if its products (``HᵀH``, ``HᵀX``: ``n k (k + d)`` flops) are large;
+    after a small threaded product OpenBLAS's workers would spin into the
+    next inference pass (:func:`latentmodels._threads.blas_threads_for`)."""
+    k, d = D.shape
+    return blas_threads_for(X.shape[0] * k * (k + d), blas_thread_count())
 
 
 def _sum_r2(res, alpha: float) -> float:
@@ -400,18 +409,19 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         trace = [obj.mean()]
         self.n_samples_seen_ = X.shape[0]
         for it in range(1, self.max_iter + 1):
-            A = H.T @ H
-            D, _ = reseed_unused_atoms(
-                D, A, X, H, positive=self.positive_dict, random_state=rng
-            )
-            D, _ = update_dictionary(
-                D,
-                A,
-                H.T @ X,
-                positive=self.positive_dict,
-                max_sweeps=_DICT_MAX_SWEEPS,
-                tol=_DICT_TOL,
-            )
+            with _dictionary_blas(X, D):
+                A = H.T @ H
+                D, _ = reseed_unused_atoms(
+                    D, A, X, H, positive=self.positive_dict, random_state=rng
+                )
+                D, _ = update_dictionary(
+                    D,
+                    A,
+                    H.T @ X,
+                    positive=self.positive_dict,
+                    max_sweeps=_DICT_MAX_SWEEPS,
+                    tol=_DICT_TOL,
+                )
             # Warm-started inference; a sample whose new code is not better
             # than its old one (possible within the solver's tolerance) keeps
             # the old code, so the objective can never increase.
@@ -429,25 +439,26 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """Code a minibatch, add it to the statistics, update the dictionary."""
         res = self._infer(Xb, D, init=init)
         H = res.codes
-        self.stats_A_, self.stats_B_, self.n_samples_seen_ = accumulate_statistics(
-            self.stats_A_,
-            self.stats_B_,
-            self.n_samples_seen_,
-            Xb,
-            H,
-            forget_rate=float(self.forget_rate),
-        )
-        D, _ = reseed_unused_atoms(
-            D, self.stats_A_, Xb, H, positive=self.positive_dict, random_state=rng
-        )
-        D, _ = update_dictionary(
-            D,
-            self.stats_A_,
-            self.stats_B_,
-            positive=self.positive_dict,
-            max_sweeps=_ONLINE_SWEEPS,
-            tol=_DICT_TOL,
-        )
+        with _dictionary_blas(Xb, D):
+            self.stats_A_, self.stats_B_, self.n_samples_seen_ = accumulate_statistics(
+                self.stats_A_,
+                self.stats_B_,
+                self.n_samples_seen_,
+                Xb,
+                H,
+                forget_rate=float(self.forget_rate),
+            )
+            D, _ = reseed_unused_atoms(
+                D, self.stats_A_, Xb, H, positive=self.positive_dict, random_state=rng
+            )
+            D, _ = update_dictionary(
+                D,
+                self.stats_A_,
+                self.stats_B_,
+                positive=self.positive_dict,
+                max_sweeps=_ONLINE_SWEEPS,
+                tol=_DICT_TOL,
+            )
         return D, res
 
     def _fit_online(self, X, D, rng):
