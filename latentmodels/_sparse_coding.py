@@ -387,7 +387,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         H = res.codes
         if self.fit_algorithm == "batch":
             # Statistics of the final codes, from which partial_fit continues.
-            self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
+            with _dictionary_blas(X, D):
+                self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
         # ‖X − HD‖² from the certificate's objectives (no pass over the data)
         self._set_noise(_sum_r2(res, float(self.alpha)), X.size)
         self.encoder_ = None
