@@ -53,7 +53,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import threading
 import time
@@ -88,6 +87,16 @@ def _run_queue_seconds() -> float:
             return int(f.read().split()[1]) * 1e-9
     except OSError:
         return 0.0
+
+
+def _context_switches() -> tuple[int, int]:
+    """The process's voluntary and involuntary context switches (0 on Windows)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0, 0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw, usage.ru_nivcsw
 
 
 def _clocks() -> tuple[float, float, float]:
@@ -137,11 +146,11 @@ class PoolAccounting:
         self.blocks.clear()
         self.wrapped = {}
         main = threading.get_ident()
-        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        v0, i0 = _context_switches()
         w0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
         fn()
         wall = time.perf_counter() - w0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        v1, i1 = _context_switches()
         process_cpu, main_cpu = time.process_time() - c0, time.thread_time() - m0
         per = {}
         for tid, w, c, q in self.blocks:  # the accounting's cost left out
@@ -159,8 +168,8 @@ class PoolAccounting:
             "sleep_in_blocks_seconds": float(sum(sleep.values())),
             # a thread that blocks (on the GIL, a lock, a join) switches out
             # voluntarily; preemption by other processes is involuntary
-            "voluntary_context_switches": r1.ru_nvcsw - r0.ru_nvcsw,
-            "involuntary_context_switches": r1.ru_nivcsw - r0.ru_nivcsw,
+            "voluntary_context_switches": v1 - v0,
+            "involuntary_context_switches": i1 - i0,
             "busy_fraction_per_thread": sorted(
                 float(a[1] / max(a[0], 1e-12)) for a in per.values()
             ),
