@@ -69,6 +69,7 @@ from ._em import EMResult as _EngineResult
 from ._em import HeywoodJump, run_em, warn_not_converged
 from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
+from ._missing_newton import fit_newton
 from ._stats import SufficientStats
 from ._validation import check_array_finite, check_n_components
 
@@ -76,6 +77,10 @@ from ._validation import check_array_finite, check_n_components
 # its sufficient statistics; the others are handled row by row. Both routes give
 # the same numbers to rounding.
 _MIN_ROWS_FOR_STATS = 32
+
+# Newton's method (exact Hessian, d (k + 2) parameters) up to this many
+# parameters; beyond, EM accelerated by SQUAREM.
+_NEWTON_MAX_PARAMS = 1000
 
 
 # --- missingness patterns ------------------------------------------------------
@@ -412,6 +417,7 @@ def fit_missing(
     accelerate: bool = True,
     param_tol=None,
     estimator: str = "EM with missing values",
+    newton=None,
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
 
@@ -494,17 +500,33 @@ def fit_missing(
     W, psi, mu = _initial_parameters(data, k, rng)
     theta0 = (W, np.maximum(psi, floor), mu)
     F = _MissingEMMap(data, isotropic, floor, k)
-    res = run_em(
-        F,
-        theta0,
-        pack=F.pack,
-        unpack=F.unpack,
-        tol=tol,
-        param_tol=param_tol,
-        max_iter=max_iter,
-        accelerate=accelerate,
-        jump=_heywood_jump(data, floor, isotropic),
-    )
+    if newton is None:
+        newton = accelerate and d * (k + 2) <= _NEWTON_MAX_PARAMS
+    if newton:
+        res = fit_newton(
+            data,
+            theta0,
+            e_step=_e_step,
+            m_step=lambda A, b, H: _m_step(data, A, b, H, isotropic, floor),
+            isotropic=isotropic,
+            floor=floor,
+            tol=tol,
+            max_iter=max_iter,
+            param_tol=param_tol,
+            pack=F.pack,
+        )
+    else:
+        res = run_em(
+            F,
+            theta0,
+            pack=F.pack,
+            unpack=F.unpack,
+            tol=tol,
+            param_tol=param_tol,
+            max_iter=max_iter,
+            accelerate=accelerate,
+            jump=_heywood_jump(data, floor, isotropic),
+        )
     warn_not_converged(
         estimator,
         res,
