@@ -43,6 +43,7 @@ _MAX_LOG_STEP = 2.0
 _MAX_STEP = 1.0
 _EIG_RTOL = 1e-10
 _REUSE_HESSIAN = 1e-4
+_DEBUG = False
 
 
 class _Evaluation:
@@ -158,9 +159,12 @@ def fit_newton(
             hess[np.ix_(free, free)], g[free], _rotations(cur.theta[0] / sd[:, None],
                                                         free)
         )
+        # a noise variance stepping below its floor lands on it (projection)
+        ph = slice(d * k, d * k + m_phi)
+        p[ph] = np.maximum(t[ph] + p[ph], log_floor[:m_phi]) - t[ph]
         longest = max(
-            np.max(np.abs(p[d * k : d * k + m_phi])) / _MAX_LOG_STEP,
-            np.max(np.abs(np.delete(p, np.s_[d * k : d * k + m_phi]))) / _MAX_STEP,
+            np.max(np.abs(p[ph])) / _MAX_LOG_STEP,
+            np.max(np.abs(np.delete(p, np.s_[ph]))) / _MAX_STEP,
         )
         if longest > 1.0:
             p /= longest
@@ -168,6 +172,7 @@ def fit_newton(
         cand = from_vector(t + step)
         t0, t1 = pack(cur.theta), pack(cand)
         dp = float(np.linalg.norm(t1 - t0) / (1.0 + np.linalg.norm(t0)))
+        if _DEBUG: print(n_eval, cur.ll, gain, dp, cur.grad[d*k:d*k+m_phi], p[d*k:d*k+m_phi])
         if gain <= max(tol, rounding(cur.ll)) and dp <= param_tol:
             reason = "converged"
             break
@@ -225,8 +230,7 @@ def _newton_step(H: np.ndarray, g: np.ndarray, G: np.ndarray):
         p = linalg.cho_solve(c, g, check_finite=False)
     except linalg.LinAlgError:
         e, V = np.linalg.eigh(A)
-        e = np.abs(e)
-        keep = e > _EIG_RTOL * e.max()
-        p = V[:, keep] @ ((V[:, keep].T @ g) / e[keep])
+        e = np.maximum(np.abs(e), _EIG_RTOL * np.max(np.abs(e)))
+        p = V @ ((V.T @ g) / e)
     p -= G @ (G.T @ p)
     return p, 0.5 * float(g @ p)
