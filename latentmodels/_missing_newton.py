@@ -12,13 +12,17 @@ log-likelihood ``ℓ(θ)``, its gradient (Fisher's identity,
     p = −\tilde H^{+} g,
 
 on a unit scale (``W`` and ``μ`` divided by each feature's observed standard
-deviation), where ``\tilde H^{+}`` inverts the Hessian's eigenvalues by their
-absolute values and drops those below ``1e-10`` of the largest: the
-``k(k−1)/2`` directions that only rotate the factors, along which the
-likelihood is constant. Noise variances at their floor whose gradient points
-below it are held there (projected Newton, Bertsekas 1982); a step moves no
-``log ψ_j`` by more than ``_MAX_LOG_STEP`` and no scaled loading or mean by
-more than ``_MAX_STEP``.
+deviation). The ``k(k−1)/2`` directions that only rotate the factors
+(``W ↦ W A``, ``A`` antisymmetric), along which the likelihood is constant,
+are left out: they are made stiff for a Cholesky factorisation of ``−H`` and
+projected off the step. Where ``−H`` is not positive definite its eigenvalues
+are taken by absolute value, held at or above ``1e-10`` of the largest (a
+direction of zero curvature, e.g. the noise variance of a constant feature,
+gets a long step that the bounds then cut). Noise variances at their floor
+whose gradient points below it are held there, and a step that would take
+one below its floor lands on it (projected Newton, Bertsekas 1982); a step
+moves no ``log ψ_j`` by more than ``_MAX_LOG_STEP`` and no scaled loading or
+mean by more than ``_MAX_STEP``.
 
 The Newton point is kept only if its log-likelihood is at least the current
 one (to rounding); otherwise the EM point ``M(θ)``, which cannot lower the
@@ -36,14 +40,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
-from ._em import ROUNDING, EMResult, PARAM_TOL
+from ._em import PARAM_TOL, ROUNDING, EMResult
 from ._missing_hessian import gradient_from_moments, observed_hessian
 
 _MAX_LOG_STEP = 2.0
 _MAX_STEP = 1.0
 _EIG_RTOL = 1e-10
 _REUSE_HESSIAN = 1e-4
-_DEBUG = False
 
 
 class _Evaluation:
@@ -76,7 +79,8 @@ def fit_newton(
     theta0 : tuple ``(W, ψ, μ)``
         Start (μ in the data's centred coordinates).
     e_step : callable
-        ``e_step(data, W, ψ, μ) -> (A, b, ℓ, H)`` (:func:`latentmodels._missing._e_step`).
+        ``e_step(data, W, ψ, μ) -> (A, b, ℓ, H)``
+        (:func:`latentmodels._missing._e_step`).
     m_step : callable
         ``m_step(A, b, H) -> θ``: the EM update from those moments.
     isotropic : bool
@@ -93,7 +97,14 @@ def fit_newton(
     -------
     latentmodels._em.EMResult
         ``n_iter`` counts E-steps; ``loglike_change`` is the last predicted
-        gain.
+        gain; ``stop_reason`` is ``"converged"``, ``"max_iter"`` or
+        ``"no_progress"`` (neither the Newton nor the EM point reached the
+        current log-likelihood to rounding).
+
+    References
+    ----------
+    Bertsekas, D. P. (1982). Projected Newton methods for optimization
+    problems with simple constraints. SIAM J. Control Optim. 20(2):221–246.
     """
     if param_tol is None:
         param_tol = max(tol, PARAM_TOL)
@@ -172,7 +183,6 @@ def fit_newton(
         cand = from_vector(t + step)
         t0, t1 = pack(cur.theta), pack(cand)
         dp = float(np.linalg.norm(t1 - t0) / (1.0 + np.linalg.norm(t0)))
-        if _DEBUG: print(n_eval, cur.ll, gain, dp, cur.grad[d*k:d*k+m_phi], p[d*k:d*k+m_phi])
         if gain <= max(tol, rounding(cur.ll)) and dp <= param_tol:
             reason = "converged"
             break
@@ -219,8 +229,8 @@ def _newton_step(H: np.ndarray, g: np.ndarray, G: np.ndarray):
     The rotations are made stiff (``−H + λ G Gᵀ``, ``λ`` the mean curvature)
     and projected out of the step, so that a Cholesky factorisation serves
     near a maximum; elsewhere (``−H`` not positive definite off the
-    rotations) the eigenvalues are taken by absolute value and those below
-    ``_EIG_RTOL`` of the largest are dropped.
+    rotations) the eigenvalues are taken by absolute value, held at or above
+    ``_EIG_RTOL`` of the largest.
     """
     A = -H
     lam = max(float(np.mean(np.abs(np.diag(A)))), np.finfo(float).tiny)
