@@ -188,27 +188,32 @@ def observed_hessian(data, W, psi, mu, isotropic):
             M_inv = M_pat[data.row_pattern_of[sl]]
             add(_row_terms(mask, data.rows[sl] - mask * mu, W, psi, M_inv, dtype))
     X, Y, Z, F, Gd, Wmu, phimu, mumu = acc
-    H_WW = (
-        X.reshape(d, k, d, k).transpose(2, 1, 0, 3)
-        + Y.reshape(d, d, k, k).transpose(0, 2, 1, 3)
-        + np.einsum("ab,jl->jalb", eye, Gd)
-    ).reshape(d * k, d * k)
-    H_Wphi = (Z.transpose(1, 2, 0) * psi).reshape(d * k, d)  # [j,a,l] ψ_l
+    m = 1 if isotropic else d
+    dk = d * k
+    H = np.empty((dk + m + d, dk + m + d))
+    H_WW = H[:dk, :dk].reshape(d, k, d, k)  # a view: [j, a, l, b]
+    np.add(X.reshape(d, k, d, k).transpose(2, 1, 0, 3),
+           Y.reshape(d, d, k, k).transpose(0, 2, 1, 3), out=H_WW)
+    for a in range(k):
+        H_WW[:, a, :, a] += Gd
+    H_Wphi = (Z.transpose(1, 2, 0) * psi).reshape(dk, d)  # [j,a,l] ψ_l
     H_phiphi = np.outer(psi, psi) * F + np.diag(0.5 * psi * np.diag(Gd))
-    H_Wmu = Wmu.reshape(d * k, d)
     H_phimu = psi[:, None] * phimu
     if isotropic:
         H_Wphi = H_Wphi.sum(axis=1, keepdims=True)
         H_phiphi = H_phiphi.sum(keepdims=True).reshape(1, 1)
         H_phimu = H_phimu.sum(axis=0, keepdims=True)
-    H = np.block(
-        [
-            [H_WW, H_Wphi, H_Wmu],
-            [H_Wphi.T, H_phiphi, H_phimu],
-            [H_Wmu.T, H_phimu.T, mumu],
-        ]
-    )
-    return 0.5 * (H + H.T) / data.n
+    blocks = [(slice(0, dk), slice(dk, dk + m), H_Wphi),
+              (slice(0, dk), slice(dk + m, None), Wmu.reshape(dk, d)),
+              (slice(dk, dk + m), slice(dk + m, None), H_phimu)]
+    for rows, cols, B in blocks:
+        H[rows, cols] = B
+        H[cols, rows] = B.T
+    H[dk : dk + m, dk : dk + m] = H_phiphi
+    H[dk + m :, dk + m :] = mumu
+    H += H.T
+    H *= 0.5 / data.n
+    return H
 
 
 def _inverse_parts(mask, Wt, isd, M_inv):
