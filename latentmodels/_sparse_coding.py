@@ -39,10 +39,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._dask import lazy_over_rows
+from ._docstrings import fill_doc
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
-    check_data,
+    check_codes,
     check_int,
     n_threads_from_jobs,
     validate_X,
@@ -309,12 +310,11 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return D / np.sqrt(np.einsum("ij,ij->i", D, D))[:, None]
 
     # ----------------------------------------------------------------- fitting
+    @fill_doc
     def fit(self, X, y=None):
         """Learn the dictionary from ``X`` (n_samples, n_features).
 
-        Returns
-        -------
-        self : SparseCoding
+        %(fit_sections)s
         """
         self._fit(X)
         return self
@@ -467,6 +467,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 return D, trace, epoch, True
         return D, trace, self.max_iter, False
 
+    @fill_doc
     def partial_fit(self, X, y=None):
         """Update the dictionary with one minibatch ``X`` (online learning).
 
@@ -475,9 +476,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         dictionary takes one sweep of block coordinate descent. The
         parametric encoder is not updated (``encoder_`` is reset to None).
 
-        Returns
-        -------
-        self : SparseCoding
+        %(fit_sections)s
         """
         self._validate_params()
         check_int(self.n_components, "n_components")
@@ -512,13 +511,12 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self
 
     # ------------------------------------------------------------ inference API
+    @fill_doc
     @lazy_over_rows(lambda self: self.components_.shape[0])
     def transform(self, X) -> np.ndarray:
         """Exact codes ``h*(x)`` of the rows of ``X`` (the inference of ``fit``).
 
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
@@ -537,12 +535,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X_hat : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        H = check_data(H, name="H")
-        if H.shape[1] != self.components_.shape[0]:
-            raise ValueError(
-                f"H has {H.shape[1]} columns but the dictionary has "
-                f"{self.components_.shape[0]} atoms; pass codes from transform."
-            )
+        H = check_codes(
+            H,
+            self.components_.shape[0],
+            name="H",
+            holder="the dictionary",
+            unit="atoms",
+            dtype=np.float64,
+        )
         return H @ self.components_
 
     @lazy_over_rows(lambda self: self.components_.shape[0])
