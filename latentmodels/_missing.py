@@ -63,16 +63,17 @@ n=20000, d=50, k=5, 20% missing; user guide, "Missing values"):
   of the rows handled one by one costs ``O(n (d k)²)``, about 13 E-steps at
   n=20000, d=50, k=5 (at random, every row its own pattern). Newton is
   therefore the default when those rows cost at most ``_NEWTON_MAX_ROW_WORK``
-  (``rows · (d k)²``) and there are at most ``_NEWTON_MAX_PARAMS`` parameters
-  ``d (k + 2)``: block missingness, complete data, small data sets.
+  (``rows · (d k)²``, the measured break-even) and there are at most
+  ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``: block missingness,
+  complete data, small data sets.
 * **EM with SQUAREM** otherwise (entries missing at random on many rows, or
   ``accelerate=False`` for plain EM): the EM map through the package's one
   engine, :func:`latentmodels._em.run_em`, SQUAREM (Varadhan & Roland 2008)
   in ``(W / s, log ψ, μ / s)`` (``s`` the observed standard deviation of
   each feature), extrapolated points kept only when they do not lower the
   likelihood, so the guarantees of EM stay. Forcing Newton there (n=20000,
-  d=50, k=5, at random) takes 4 E-steps instead of 8 (PPCA) and 4–5 instead
-  of 19 (FA), but three Hessians, 2–3 times the wall time of EM.
+  d=50, k=5, at random) takes 4 E-steps instead of 8 (PPCA) and 5 instead
+  of 19 (FA), but 2–3 Hessians, 3–4 times the wall time of EM.
 
 Both stop when the last step changes both the log-likelihood (Newton: its
 predicted gain) and the parameters by less than their tolerances, and never
@@ -105,12 +106,13 @@ _MIN_ROWS_FOR_STATS = 32
 
 # Newton's method (exact Hessian of the d (k + 2) parameters) is the default
 # up to this many parameters, and while the rows handled one by one cost at
-# most this much in the Hessian (rows · (d k)², ~20 ms): on ~n distinct
-# patterns (entries missing at random) each Hessian costs ~13 E-steps (n=20000,
-# d=50, k=5, measured), more than the E-steps it saves; beyond, EM
-# accelerated by SQUAREM.
+# most this much in the Hessian (rows · (d k)²): measured at 20% missing at
+# random (one BLAS thread), Newton and EM with SQUAREM take the same time at
+# n=300, d=8, k=2 (PPCA; FA: Newton 2.5x faster), Newton 1.5-4x slower at
+# n=1000, d=20, k=3 (work 3.6e6), and ~13 E-steps per Hessian at n=20000,
+# d=50, k=5; beyond, EM accelerated by SQUAREM.
 _NEWTON_MAX_PARAMS = 1000
-_NEWTON_MAX_ROW_WORK = 2e7
+_NEWTON_MAX_ROW_WORK = 3e5
 # Newton's lower bound on ψ_j relative to the feature's variance (see fit_missing)
 _SAFE_FLOOR_RTOL = 1e-4
 # Newton's own budget of E-steps; a run still going then continues by EM
@@ -449,17 +451,19 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
     from Newton's point. The trace and the count of E-steps cover both.
     """
 
-    def newton(theta, bound, budget):
+    def newton(theta, bound, budget, em_first=0):
         return fit_newton(
             data, theta, e_step=_e_step,
             m_step=lambda A, b, H: _m_step(data, A, b, H, isotropic, bound),
             isotropic=isotropic, floor=bound, tol=tol, max_iter=budget,
-            param_tol=param_tol, pack=F.pack,
+            param_tol=param_tol, pack=F.pack, em_first=em_first,
         )
 
     safe = np.maximum(floor, _SAFE_FLOOR_RTOL * var)
     budget = min(max_iter, _NEWTON_MAX_ITER)
-    res = newton(theta0, safe, budget)
+    # factor analysis starts from PPCA, far from its maximum: one EM step
+    # first saves a Hessian (measured: 5 E-steps either way, 3 Hessians not 4)
+    res = newton(theta0, safe, budget, em_first=0 if isotropic else 1)
     held = (res.params[1] <= safe * (1.0 + 1e-9)) & (safe > floor)
     accurate = not isotropic and np.all(floor >= 1e-6 * data.var * (1.0 - 1e-9))
     if res.converged and held.any() and accurate and res.n_iter < budget:

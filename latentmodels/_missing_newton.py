@@ -70,6 +70,7 @@ def fit_newton(
     max_iter: int,
     param_tol=None,
     pack,
+    em_first: int = 0,
 ) -> EMResult:
     """Maximise the observed-data log-likelihood by safeguarded Newton steps.
 
@@ -92,12 +93,16 @@ def fit_newton(
     pack : callable
         ``θ`` to the unit-scale vector in which the parameter change is
         measured (the EM map's ``pack``).
+    em_first : int, default=0
+        EM steps to take before the first Newton step (each costs an E-step
+        and no Hessian): worth one from a start far from the maximum.
 
     Returns
     -------
     latentmodels._em.EMResult
-        ``n_iter`` counts E-steps; ``loglike_change`` is the last predicted
-        gain; ``stop_reason`` is ``"converged"``, ``"max_iter"`` or
+        ``n_iter`` counts E-steps; ``loglike_change`` is the last accepted
+        step's increase of ``ℓ`` and ``param_change`` the relative size of
+        the last step computed; ``stop_reason`` is ``"converged"``, ``"max_iter"`` or
         ``"no_progress"`` (neither the Newton nor the EM point reached the
         current log-likelihood to rounding).
 
@@ -153,6 +158,16 @@ def fit_newton(
     hess, reuse = None, False
     gain = dp = np.nan
     reason = "max_iter"
+    for _ in range(em_first):  # EM steps first: no Hessian far from the top
+        if n_eval >= max_iter:
+            break
+        new = evaluate(cur.em_point)
+        if new is None or new.ll < cur.ll - rounding(cur.ll):
+            break
+        dp = float(np.linalg.norm(pack(new.theta) - pack(cur.theta))
+                   / (1.0 + np.linalg.norm(pack(cur.theta))))
+        cur = new
+        loglike.append(cur.ll)
     while True:
         if hess is None or not reuse:
             hess = observed_hessian(data, *cur.theta, isotropic) * np.outer(
@@ -201,7 +216,8 @@ def fit_newton(
             reuse = dp <= _REUSE_HESSIAN
         cur = new
         loglike.append(cur.ll)
-    return EMResult(cur.theta, loglike, n_eval, reason, gain, dp)
+    change = loglike[-1] - loglike[-2] if len(loglike) > 1 else np.nan
+    return EMResult(cur.theta, loglike, n_eval, reason, change, dp)
 
 
 def _rotations(Ws: np.ndarray, free: np.ndarray) -> np.ndarray:
