@@ -170,9 +170,9 @@ def fit_newton(
         loglike.append(cur.ll)
     while True:
         if hess is None or not reuse:
-            hess = observed_hessian(data, *cur.theta, isotropic) * np.outer(
-                scale, scale
-            )
+            hess = observed_hessian(data, *cur.theta, isotropic)
+            hess *= scale[:, None]
+            hess *= scale[None, :]
         t = to_vector(cur.theta)
         g = cur.grad * scale
         free = np.ones(t.size, dtype=bool)
@@ -181,9 +181,9 @@ def fit_newton(
             held = (phi <= log_floor + 1e-12) & (g[d * k : d * k + d] < 0)
             free[d * k : d * k + d] = ~held
         p = np.zeros_like(t)
+        H_free = hess if free.all() else hess[np.ix_(free, free)]
         p[free], gain = _newton_step(
-            hess[np.ix_(free, free)], g[free], _rotations(cur.theta[0] / sd[:, None],
-                                                        free)
+            H_free, g[free], _rotations(cur.theta[0] / sd[:, None], free)
         )
         # a noise variance stepping below its floor lands on it (projection)
         ph = slice(d * k, d * k + m_phi)
@@ -248,9 +248,9 @@ def _newton_step(H: np.ndarray, g: np.ndarray, G: np.ndarray):
     rotations) the eigenvalues are taken by absolute value, held at or above
     ``_EIG_RTOL`` of the largest.
     """
-    A = -H
-    lam = max(float(np.mean(np.abs(np.diag(A)))), np.finfo(float).tiny)
-    A = A + lam * (G @ G.T)
+    lam = max(float(np.mean(np.abs(np.diag(H)))), np.finfo(float).tiny)
+    A = lam * (G @ G.T)
+    A -= H
     try:
         c = linalg.cho_factor(A, check_finite=False)
         p = linalg.cho_solve(c, g, check_finite=False)
