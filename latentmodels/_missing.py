@@ -1,4 +1,4 @@
-r"""Exact EM for probabilistic PCA and factor analysis with missing entries.
+r"""PPCA and factor analysis with missing entries: exact EM, or Newton's method.
 
 The model is the linear-Gaussian one, ``x = μ + W h + ε`` with
 ``h ~ N(0, I_k)`` and ``ε ~ N(0, Ψ)`` (``Ψ = σ² I`` for PPCA, diagonal for
@@ -73,7 +73,7 @@ n=20000, d=50, k=5, 20% missing; user guide, "Missing values"):
   each feature), extrapolated points kept only when they do not lower the
   likelihood, so the guarantees of EM stay. Forcing Newton there (n=20000,
   d=50, k=5, at random) takes 4 E-steps instead of 8 (PPCA) and 5 instead
-  of 19 (FA), but 2–3 Hessians, 3–4 times the wall time of EM.
+  of 19 (FA), but 3 Hessians, 2.5–5 times the wall time of EM.
 
 Both stop when the last step changes both the log-likelihood (Newton: its
 predicted gain) and the parameters by less than their tolerances, and never
@@ -113,7 +113,8 @@ _MIN_ROWS_FOR_STATS = 32
 # d=50, k=5; beyond, EM accelerated by SQUAREM.
 _NEWTON_MAX_PARAMS = 1000
 _NEWTON_MAX_ROW_WORK = 3e5
-# Newton's lower bound on ψ_j relative to the feature's variance (see fit_missing)
+# Newton's lower bound on ψ_j relative to the feature's variance
+# (see _fit_newton_route)
 _SAFE_FLOOR_RTOL = 1e-4
 # Newton's own budget of E-steps; a run still going then continues by EM
 _NEWTON_MAX_ITER = 100
