@@ -50,12 +50,18 @@ _REUSE_HESSIAN = 1e-4
 
 
 class _Evaluation:
-    """One E-step: ``ℓ``, the gradient and the EM point at ``θ``."""
+    """One E-step: ``ℓ``, the gradient and (when asked) the EM point at ``θ``."""
 
-    __slots__ = ("theta", "ll", "grad", "em_point")
+    __slots__ = ("theta", "ll", "grad", "_moments", "_m_step")
 
-    def __init__(self, theta, ll, grad, em_point):
-        self.theta, self.ll, self.grad, self.em_point = theta, ll, grad, em_point
+    def __init__(self, theta, ll, grad, moments, m_step):
+        self.theta, self.ll, self.grad = theta, ll, grad
+        self._moments, self._m_step = moments, m_step
+
+    @property
+    def em_point(self):
+        """``M(θ)``, from the E-step's moments (no further pass)."""
+        return self._m_step(*self._moments)
 
 
 def fit_newton(
@@ -132,7 +138,7 @@ def fit_newton(
             if not (np.isfinite(ll) and np.all(np.isfinite(A))):
                 return None
             grad = gradient_from_moments(data, A, b, W, psi, mu, isotropic)
-            return _Evaluation(theta, float(ll), grad, m_step(A, b, H))
+            return _Evaluation(theta, float(ll), grad, (A, b, H), m_step)
 
     def to_vector(theta):
         W, psi, mu = theta
