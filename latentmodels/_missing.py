@@ -447,9 +447,10 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
     them at the floor (as :class:`latentmodels._em.HeywoodJump`) and goes on
     by Newton when the floor is at least ``1e-6`` of each variance (the
     default of FactorAnalysis), kept when that run ends higher (its trace
-    from its first point above the last one); otherwise, and when
-    Newton's own budget ``_NEWTON_MAX_ITER`` runs out, EM (SQUAREM) goes on
-    from Newton's point. The trace and the count of E-steps cover both.
+    from its first point above the last one); otherwise, when Newton stalls
+    (its points refused again and again) and when its own budget
+    ``_NEWTON_MAX_ITER`` runs out, EM (SQUAREM) goes on from Newton's point.
+    The trace and the count of E-steps cover both.
     """
 
     def newton(theta, bound, budget, em_first=0):
@@ -483,7 +484,9 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
             res, held = jump, np.zeros_like(held)
         else:
             res.n_iter += jump.n_iter  # spent, not kept
-    stuck = res.stop_reason == "max_iter" and res.n_iter < max_iter
+    stuck = res.stop_reason == "stalled" or (
+        res.stop_reason == "max_iter" and res.n_iter < max_iter
+    )
     if not (stuck or (res.converged and held.any())):
         return res
     em = run_em(

@@ -158,3 +158,24 @@ def test_route_choice_by_cost(monkeypatch):
     auto = fit_missing(Xm, k, **kw)
     assert not calls
     assert auto.n_iter == em.n_iter and auto.loglike == em.loglike
+
+
+def test_newton_far_from_its_region_damps_its_steps():
+    # Standardised wine, 30% missing at random, three factors: from the PPCA
+    # start the Hessian is indefinite and full Newton points are refused; the
+    # Levenberg damping after each refusal (and the EM point meanwhile) brings
+    # Newton to EM's maximum in 27 E-steps where EM with SQUAREM takes 167
+    # (measured; without damping Newton stalled and EM finished in 354).
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    Xm = np.where(_mcar(*X.shape, 0.3, 0), np.nan, X)
+    kw = dict(isotropic=False, noise_floor_rtol=1e-6, tol=1e-10, max_iter=5000)
+    new = fit_missing(Xm, 3, **kw)
+    em = fit_missing(Xm, 3, newton=False, **kw)
+    assert new.converged and em.converged
+    assert_monotone(new.loglike)
+    assert new.loglike[-1] >= em.loglike[-1] - 1e-9
+    assert 3 * new.n_iter <= em.n_iter
+    np.testing.assert_allclose(new.noise_variance, em.noise_variance, rtol=1e-5)
