@@ -37,6 +37,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from .._array_api import namespace_of
 from .._validation import check_data
 from .._warnings import warn
 from ._encode import encode
@@ -157,6 +158,13 @@ def sparse_encode(
     validate_parameter_constraints(
         ENCODE_CONSTRAINTS, dict(locals()), caller_name="sparse_encode"
     )
+    if namespace_of(X).is_array_api:  # array-API input, dispatch on
+        from ._encode_device import sparse_encode_device
+
+        return sparse_encode_device(
+            X, dictionary, alpha, solver=solver, positive=positive, tol=tol,
+            max_iter=max_iter, init=init, n_jobs=n_jobs,
+        )
     X, D, init = _check_arrays(X, dictionary, init)
     result = encode(
         X,
