@@ -70,7 +70,12 @@ from .sparse._dictionary import (
     reseed_unused_atoms,
     update_dictionary,
 )
-from .sparse._encode_device import check_device_array, effective_tol, encode_device
+from .sparse._encode_device import (
+    attribute_dtype,
+    check_device_array,
+    effective_tol,
+    encode_device,
+)
 from .sparse._encoder import fit_encoder
 from .sparse._objective import lasso_objective
 
@@ -280,20 +285,30 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.random_state = random_state
 
     def _validate(self, X, *, reset: bool, method: str = "fit"):
-        """``X`` checked; ``(X, ns)``: float64 numpy, or an array of ``ns`` on its
-        device (float32 kept) for array-API input with dispatch on."""
+        """``X`` checked, and where it lives: ``(X, ns)``.
+
+        numpy input: ``X`` as float64 and ``ns.dtype`` the dtype of the codes
+        returned (float32 for float32 input). Array-API input (dispatch on):
+        ``X`` on its device in its floating dtype (float32 kept).
+        """
+        if not reset:  # scikit-learn's rule (a no-op with dispatch off)
+            check_same_namespace(X, self, attribute="components_", method=method)
         ns = namespace_of(X)
         if not ns.is_array_api:
             X = validate_X(self, X, reset=reset)
-            return np.asarray(X, dtype=np.float64), ns
-        if not reset:
-            check_same_namespace(X, self, attribute="components_", method=method)
+            out = np.float32 if X.dtype == np.float32 else np.float64
+            return np.asarray(X, dtype=np.float64), Namespace(np, "cpu", out, False)
         xp = ns.xp
         X = validate_data(
             self, X, reset=reset, dtype=[xp.float64, xp.float32],
             ensure_all_finite=False,
         )
         return check_device_array(X, ns, "X"), ns
+
+    @staticmethod
+    def _codes_out(H, ns: Namespace):
+        """Codes in the dtype of the input (float32 in, float32 out)."""
+        return H if ns.is_array_api else H.astype(ns.dtype, copy=False)
 
     def _tol(self, ns: Namespace) -> float:
         """``transform_tol``, raised to the float32 floor for float32 arrays."""
@@ -426,23 +441,34 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 f"tol={self.tol:g}); increase max_iter or tol.",
                 ConvergenceWarning,
             )
-        self.components_ = D = from_host(ns, D)
-        self.objective_ = from_host(ns, np.asarray(trace))
+        # fitted arrays: float64 (float32 on a device without float64), as
+        # the numpy fit; inference runs in X's dtype
+        adt = attribute_dtype(ns)
+        self.components_ = from_host(ns, D, dtype=adt)
+        self.objective_ = from_host(ns, np.asarray(trace), dtype=adt)
         self.n_iter_ = n_iter
-        res = self._infer(X, D, ns=ns, tol=tol)
+        res = self._infer(X, from_host(ns, D), ns=ns, tol=tol)
         H = res.codes
         if self.fit_algorithm == "batch":
             # Statistics of the final codes, from which partial_fit continues.
             self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
+            if ns.is_array_api:
+                self.stats_A_, self.stats_B_ = (
+                    ns.xp.astype(a, adt) for a in (self.stats_A_, self.stats_B_)
+                )
         else:
-            self.stats_A_, self.stats_B_ = from_host(ns, self.stats_A_, self.stats_B_)
+            self.stats_A_, self.stats_B_ = from_host(
+                ns, self.stats_A_, self.stats_B_, dtype=adt
+            )
         # ‖X − HD‖² from the certificate's objectives (no pass over the data)
-        self._set_noise(_sum_r2(res, float(self.alpha), ns.xp), X.shape[0] * X.shape[1])
+        self._set_noise(
+            _sum_r2(res, float(self.alpha), ns.xp), X.shape[0] * X.shape[1]
+        )
         self.encoder_ = None
         self.encoder_gap_ = None
         if self.encoder is not None:
-            self._fit_encoder(_host64(X), _host64(H), _host64(D))
-        return H
+            self._fit_encoder(_host64(X), _host64(H), D)
+        return self._codes_out(H, ns)
 
     def _set_noise(self, sum_r2: float, size: int) -> None:
         """``σ²`` = mean squared residual per entry; ``λ = α / σ²``."""
@@ -616,8 +642,12 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         check_is_fitted(self)
         X, ns = self._validate(X, reset=False, method="transform")
-        D = self.components_ if ns.is_array_api else _host64(self.components_)
-        return self._infer(X, D, ns=ns, tol=self._tol(ns)).codes
+        D = self.components_
+        if not ns.is_array_api:
+            D = _host64(D)
+        elif D.dtype != X.dtype:  # inference in X's dtype
+            D = ns.xp.astype(D, X.dtype)
+        return self._codes_out(self._infer(X, D, ns=ns, tol=self._tol(ns)).codes, ns)
 
     @lazy_over_rows(lambda self: self.components_.shape[1])
     def inverse_transform(self, H) -> np.ndarray:
@@ -633,22 +663,25 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             In ``H``'s namespace, device and dtype for array-API input.
         """
         check_is_fitted(self)
+        check_same_namespace(
+            H, self, attribute="components_", method="inverse_transform"
+        )
         ns = namespace_of(H)
         if ns.is_array_api:
-            check_same_namespace(
-                H, self, attribute="components_", method="inverse_transform"
-            )
             H = check_device_array(H, ns, "H")
             D = self.components_
             if D.dtype != H.dtype:
                 D = ns.xp.astype(D, H.dtype)
-        else:
-            H, D = check_data(H, name="H"), _host64(self.components_)
+        else:  # float32 in, float32 out (computed in float64)
+            H = check_data(H, name="H", dtype=(np.float64, np.float32))
+            D = _host64(self.components_)
         if H.shape[1] != D.shape[0]:
             raise ValueError(
                 f"H has {H.shape[1]} columns but the dictionary has "
                 f"{D.shape[0]} atoms; pass codes from transform."
             )
+        if not ns.is_array_api:
+            return (np.asarray(H, dtype=np.float64) @ D).astype(H.dtype, copy=False)
         return H @ D
 
     @lazy_over_rows(lambda self: self.components_.shape[0])
@@ -667,7 +700,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 "'lista' and call fit (partial_fit does not train it)."
             )
         X, ns = self._validate(X, reset=False, method="encode_parametric")
-        return from_host(ns, self.encoder_(_host64(X)))
+        return self._codes_out(from_host(ns, self.encoder_(_host64(X))), ns)
 
     def _fit_encoder(self, X: np.ndarray, H: np.ndarray, D: np.ndarray) -> None:
         alpha = float(self.alpha)
@@ -737,4 +770,5 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.array_api_support = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags

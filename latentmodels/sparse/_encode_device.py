@@ -42,7 +42,12 @@ from ._formulas import gap_and_primal_np
 from ._objective import EncodeResult
 from ._registry import resolve
 
-__all__ = ["check_device_array", "encode_device", "sparse_encode_device"]
+__all__ = [
+    "attribute_dtype",
+    "check_device_array",
+    "encode_device",
+    "sparse_encode_device",
+]
 
 #: Solver of the host fallback (exact after a few steps, as on the CPU).
 FALLBACK_SOLVER = "feature_sign"
@@ -60,6 +65,15 @@ def effective_tol(tol: float, dtype, xp, where: str = "sparse_encode") -> float:
         )
         return FLOAT32_TOL
     return float(tol)
+
+
+def attribute_dtype(ns: Namespace):
+    """Floating dtype of fitted arrays on ``ns``'s device: float64 as the numpy
+    fit (scikit-learn's array-API checks compare them), float32 on a device
+    without float64 (PyTorch's MPS)."""
+    from sklearn.utils._array_api import _max_precision_float_dtype
+
+    return _max_precision_float_dtype(ns.xp, ns.device)
 
 
 def check_device_array(A, ns: Namespace, name: str, dtype=None):
