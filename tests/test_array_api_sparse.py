@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import sklearn
 from _array_api_helpers import assert_lives, rtol_for, to_np, to_xp
+from _helpers import assert_monotone
 
 import latentmodels.sparse._encode_device as encode_device_module
 from latentmodels.sparse import (
@@ -196,3 +197,94 @@ def test_registered_solver_on_numpy_with_fallback():
     assert _rel(H, exact) <= 1e-10
     H2 = sparse_encode(X, D, ALPHA, solver="fista_active_set", max_iter=1)
     assert relative_gap(X, D, H2, ALPHA).max() <= 1e-6  # finished by the fallback
+
+
+# ----------------------------------------------------------------- SparseCoding
+def _digits(n=150):
+    from sklearn.datasets import load_digits
+
+    return load_digits().data[:n] / 16.0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(max_iter=4),
+        dict(fit_algorithm="online", max_iter=2, batch_size=50),
+        dict(max_iter=3, positive_code=True, positive_dict=True),
+    ],
+    ids=["batch", "online", "positive"],
+)
+def test_sparse_coding_equals_numpy(array_namespace, options):
+    """Same random_state: the device fit is the numpy fit, to rounding."""
+    from latentmodels import SparseCoding
+
+    xp, device, dtype = array_namespace
+    (Xd,), (X,) = _on(xp, device, dtype, _digits())
+    model = SparseCoding(8, alpha=0.2, random_state=0, **options)
+    dev = SparseCoding(8, alpha=0.2, random_state=0, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter; the float32 floor
+        H = model.fit_transform(X)
+        with sklearn.config_context(array_api_dispatch=True):
+            Hd = dev.fit_transform(Xd)
+            Ht = dev.transform(Xd)
+            Xr = dev.inverse_transform(Ht)
+    tol = rtol_for(xp, dtype)
+    # fitted arrays: on the device, float64 as the numpy fit's
+    for name in ("components_", "objective_", "stats_A_", "stats_B_"):
+        got = getattr(dev, name)
+        assert_lives(got, xp, device, xp.float64)
+        assert _rel(to_np(got), getattr(model, name)) <= tol, name
+    # outputs: in X's namespace, device and dtype
+    for out in (Hd, Ht, Xr):
+        assert_lives(out, xp, device, dtype)
+    assert _rel(to_np(Hd), H) <= tol and _rel(to_np(Ht), H) <= tol
+    assert _rel(to_np(Xr), model.inverse_transform(H)) <= tol
+    assert dev.n_iter_ == model.n_iter_
+    assert dev.noise_variance_ == pytest.approx(model.noise_variance_, rel=tol)
+    if options.get("fit_algorithm", "batch") == "batch":
+        assert_monotone(to_np(dev.objective_), increasing=False)
+
+
+def test_sparse_coding_encoder_and_errors_on_device():
+    from latentmodels import SparseCoding
+
+    xps = pytest.importorskip("array_api_strict")
+    device = xps.Device("device1")
+    X = _digits(80)
+    Xd = xps.asarray(X, device=device)
+    model = SparseCoding(6, alpha=0.2, max_iter=2, encoder="linear",
+                         encoder_max_iter=10, random_state=0)
+    dev = SparseCoding(6, alpha=0.2, max_iter=2, encoder="linear",
+                       encoder_max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+        with sklearn.config_context(array_api_dispatch=True):
+            dev.fit(Xd)
+            P = dev.encode_parametric(Xd)
+    assert_lives(P, xps, device, xps.float64)
+    assert _rel(to_np(P), model.encode_parametric(X)) <= 1e-8  # L-BFGS on host
+    with sklearn.config_context(array_api_dispatch=True):
+        with pytest.raises(TypeError, match="fit_algorithm='online'"):
+            SparseCoding(6).partial_fit(Xd)
+        with pytest.raises(TypeError, match="numpy input only"):
+            dev.partial_fit(X)  # a model fitted on the device
+        with pytest.raises(ValueError, match="same namespace"):
+            dev.transform(X)
+
+
+def test_sparse_coding_numpy_float32_in_float32_out():
+    from latentmodels import SparseCoding
+
+    X = _digits(60)
+    X32 = X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SparseCoding(5, alpha=0.2, max_iter=2, random_state=0).fit(X32)
+    H = model.transform(X32)
+    assert H.dtype == np.float32 and model.components_.dtype == np.float64
+    ref = model.transform(X32.astype(np.float64))  # the same float64 computation
+    np.testing.assert_array_equal(H, ref.astype(np.float32))
+    assert model.inverse_transform(H).dtype == np.float32
