@@ -129,9 +129,14 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     alpha : float, default=1.0
         Penalty ``α > 0`` on ``‖h‖₁``, not scaled by ``n_features``
         (scikit-learn's ``DictionaryLearning`` uses the same scale).
-    solver : {'auto', 'fista', 'cd', 'feature_sign', 'cvxpy'}, default='auto'
+    solver : {'auto', 'fista', 'cd', 'feature_sign', 'cvxpy', \
+            'fista_active_set'}, default='auto'
         Per-example inference (:func:`latentmodels.sparse.sparse_encode`);
-        ``fit`` and ``transform`` use the same one.
+        ``fit`` and ``transform`` use the same one. For array-API input
+        (``array_api_dispatch=True``), ``'auto'`` is the device solver
+        ``'fista_active_set'``: data and codes stay on the device, the
+        dictionary step runs on the host statistics (user guide
+        ``docs/user_guide/array_api.rst``).
     fit_algorithm : {'batch', 'online'}, default='batch'
         ``'batch'`` alternates inference on all examples (warm started from
         the previous codes) with block coordinate descent on the atoms; its
@@ -184,7 +189,9 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        The dictionary ``D`` (atoms as rows, ``‖d_j‖₂ ≤ 1``).
+        The dictionary ``D`` (atoms as rows, ``‖d_j‖₂ ≤ 1``). After a fit
+        on array-API input, this and the other array attributes live on the
+        input's device in float64 (float32 where the device has none).
     objective_ : ndarray of shape (n_iter_ + 1,)
         Mean objective per sample. Batch: at the start and after each
         dictionary update (never increases). Online: the mean over each epoch
