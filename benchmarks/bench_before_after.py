@@ -4,7 +4,10 @@ and on the working tree, side by side in one process, one BLAS thread each.
 
 Covers what the other benchmarks do not time against the old code:
 ``rotate`` (four criteria on a 200 × 8 loadings matrix), PCA and PPCA fits
-(20 000 × 100, k = 10) and the linear autoencoder on breast cancer (k = 10).
+(20 000 × 100, k = 10), factor analysis (bench_factor_analysis's synthetic
+20 000 × 100, k = 10, at default settings — three starts now, one before —
+and with one start; standardised breast cancer, k = 10) and the linear
+autoencoder on breast cancer (k = 10).
 Writes ``results/before_after.json``; ratios > 1 mean the new code is faster.
 """
 
@@ -20,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 from _baseline import load_baseline, revision
+from bench_factor_analysis import make_data
 from sklearn.datasets import load_breast_cancer
 from threadpoolctl import threadpool_limits
 
 import latentmodels.rotations as new_rotations
-from latentmodels import PCA, LinearAutoencoder, ProbabilisticPCA
+from latentmodels import PCA, FactorAnalysis, LinearAutoencoder, ProbabilisticPCA
 
 
 def best(fn, repeats: int) -> float:
@@ -60,6 +64,17 @@ def main() -> dict:
     cases["PPCA(10) 20000x100"] = (
         lambda: old.ProbabilisticPCA(10).fit(Xd),
         lambda: ProbabilisticPCA(10).fit(Xd),
+    )
+    Xf = make_data(20000, 100, 10)  # bench_factor_analysis's synthetic case
+    cases["FactorAnalysis(10) 20000x100"] = (
+        lambda: old.FactorAnalysis(10).fit(Xf), lambda: FactorAnalysis(10).fit(Xf)
+    )
+    cases["FactorAnalysis(10, n_init=1) 20000x100"] = (
+        lambda: old.FactorAnalysis(10).fit(Xf),
+        lambda: FactorAnalysis(10, n_init=1).fit(Xf),
+    )
+    cases["FactorAnalysis(10) breast cancer"] = (
+        lambda: old.FactorAnalysis(10).fit(Xb), lambda: FactorAnalysis(10).fit(Xb)
     )
     cases["LinearAutoencoder(10) breast cancer"] = (
         lambda: old.LinearAutoencoder(10).fit(Xb),

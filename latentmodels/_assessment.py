@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _warnings
+from ._docstrings import fill_doc
 from ._fit_statistics import GoodnessOfFit, bartlett_multiplier, goodness_of_fit
 from ._scores import SCORE_METHODS, score_weights
 from ._standard_errors import (
@@ -197,6 +198,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         -------
         self
         """
+        self._validate_declared_params()
         S = np.array(covariance, dtype=np.float64)
         if S.ndim != 2 or S.shape[0] != S.shape[1]:
             raise ValueError(
@@ -389,19 +391,14 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         B = score_weights(method, L, self.noise_variance_ / s**2, self._phi(), R)
         return ((X - self.mean_) / s) @ B
 
+    @fill_doc
     def transform(self, X):
         """Factor scores of ``X``, by the method of the ``scores`` parameter.
 
         ``scores='regression'`` (the default) returns the posterior mean
         ``E[f | x]``; the other methods are those of :meth:`factor_scores`.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         method = getattr(self, "scores", "regression")
         if method == "regression":

@@ -48,11 +48,12 @@ from ._autoencoder_loss import (
 )
 from ._base import sign_flip
 from ._dask import fit_statistics, is_dask_array, lazy_over_rows
+from ._docstrings import fill_doc
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
-    check_data,
+    check_codes,
     check_n_components,
     validate_X,
 )
@@ -274,19 +275,14 @@ class LinearAutoencoder(
         )
 
     # --------------------------------------------------------------------- fit
+    @fill_doc
     def fit(self, X, y=None):
         """Fit the encoder and decoder to X.
 
-        Parameters
-        ----------
-        X : array-like or dask array of shape (n_samples, n_features)
-            Training data (not modified).
-        y : None
-            Ignored.
+        A Dask array is reduced to its sufficient statistics in one
+        distributed pass.
 
-        Returns
-        -------
-        self : LinearAutoencoder
+        %(fit_sections)s
         """
         # declared parameters checked once (not through @_fit_context, whose
         # frame inside scikit-learn would then be named by our warnings)
@@ -439,43 +435,26 @@ class LinearAutoencoder(
         return self.decoder_.T
 
     # -------------------------------------------------------------- transform
+    @fill_doc
     @lazy_over_rows(lambda self: self.encoder_.shape[0])
     def transform(self, X) -> np.ndarray:
         """Encode: ``h = A (x - mean)`` for every row.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         check_is_fitted(self, "encoder_")
         X = validate_X(self, X, reset=False)
         return (X - self.mean_) @ self.encoder_.T
 
+    @fill_doc
     @lazy_over_rows(lambda self: self.decoder_.shape[0])
     def inverse_transform(self, X) -> np.ndarray:
         """Decode: ``x̂ = mean + B h`` for every row of codes.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-            Codes.
-
-        Returns
-        -------
-        X_hat : ndarray of shape (n_samples, n_features)
+        %(inverse_transform_sections)s
         """
         check_is_fitted(self, "decoder_")
-        H = check_data(X, name="codes", dtype=(np.float64, np.float32))
-        k = self.decoder_.shape[1]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"inverse_transform expects codes with {k} columns "
-                f"(n_components), got {H.shape[1]}."
-            )
+        H = check_codes(X, self.decoder_.shape[1], name="codes")
         return self.mean_ + H @ self.decoder_.T
 
     def compare_with_pca(self, X) -> PCAComparison:

@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
+from ._docstrings import fill_doc
 from ._gaussian import LinearGaussian
 from ._gaussian_observed import (
     impute_observed,
@@ -29,7 +30,7 @@ from ._gaussian_observed import (
     score_rows_observed,
 )
 from ._stats import SufficientStats
-from ._validation import check_data, check_n_components, validate_X
+from ._validation import check_codes, check_n_components, validate_X
 
 
 def _n_components(model) -> int:
@@ -115,17 +116,14 @@ class GaussianLatentModel(
         )
 
     # --- fitting ------------------------------------------------------------------
+    @fill_doc
     def fit(self, X, y=None):
         """Fit the model to ``X`` (n_samples, n_features) by maximum likelihood.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
+        A Dask array of complete data is reduced to its sufficient statistics
+        in one distributed pass.
 
-        Returns
-        -------
-        self
+        %(fit_sections)s
         """
         self._validate_declared_params()
         if is_dask_array(X):
@@ -175,6 +173,7 @@ class GaussianLatentModel(
         return self.components_.shape[0]
 
     # --- transforms ---------------------------------------------------------------
+    @fill_doc
     @lazy_over_rows(_n_components)
     def transform(self, X):
         """Posterior mean of the factors, ``E[h | x] = M⁻¹ Wᵀ Ψ⁻¹ (x − μ)``.
@@ -184,13 +183,7 @@ class GaussianLatentModel(
         ``missing_values='em'`` a row with NaN gets ``E[h | x_o]``, the same
         formula on its observed entries ``o`` (rows ``o`` of W, μ and Ψ).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         check_is_fitted(self, "components_")
         X = self._validate(X, reset=False)
@@ -203,31 +196,20 @@ class GaussianLatentModel(
             H = H @ G.T
         return H.astype(X.dtype, copy=False)
 
+    @fill_doc
     @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map factors back to data space: ``E[x | h] = mean_ + W h``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
+        %(inverse_transform_sections)s
         """
         return self._as_codes(X) @ self.components_ + self.mean_
 
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""
         check_is_fitted(self, "components_")
-        H = check_data(X, name="factors", dtype=(np.float64, np.float32))
         k = self.components_.shape[0]
-        if H.shape[1] != k:
-            raise ValueError(
-                f"Expected an array of factors of shape (n_samples, {k}), got shape "
-                f"{H.shape}; pass the output of transform."
-            )
-        return H
+        return check_codes(X, k, name="factors", unit="factors")
 
     # --- likelihood -----------------------------------------------------------------
     @lazy_over_rows(lambda self: None)
@@ -339,17 +321,11 @@ class IncrementalStatsMixin:
     rows, to rounding, for any batch sizes.
     """
 
+    @fill_doc
     def partial_fit(self, X, y=None):
         """Update the fit with a batch of rows ``X``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : ignored
-
-        Returns
-        -------
-        self
+        %(fit_sections)s
         """
         self._validate_declared_params()
         first = not hasattr(self, "_sufficient_stats")

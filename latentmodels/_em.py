@@ -8,10 +8,11 @@ that gives ``M(θ)`` gives ``ℓ(θ)`` at almost no extra cost, so the engine ne
 asks for a log-likelihood on its own. :func:`run_em` iterates such a map.
 
 Parameters ``θ`` are a tuple of arrays (``(W, ψ)``, ``(W, σ²)``,
-``(W, ψ, μ)``); the caller supplies ``pack`` (``θ`` to a flat vector on which
-SQUAREM extrapolates, e.g. ``(W, log ψ)`` so that extrapolated variances stay
-positive) and ``unpack`` (the flat vector back to ``θ``, with any projection
-the model needs: noise floors, for instance).
+``(W, ψ, μ)``); the caller (or the map object, as its methods) supplies
+``pack`` (``θ`` to a flat vector on which SQUAREM extrapolates, e.g.
+``(W, log ψ)`` so that extrapolated variances stay positive) and ``unpack``
+(the flat vector back to ``θ``, with any projection the model needs: noise
+floors, for instance).
 
 Acceleration (Varadhan & Roland 2008, scheme SqS3). From ``θ₀`` with
 ``θ₁ = M(θ₀)`` and ``θ₂ = M(θ₁)``, in packed coordinates
@@ -122,6 +123,20 @@ class EMResult:
         return self.stop_reason in ("converged", "no_progress")
 
 
+def param_property(index: int, doc: str, convert=None) -> property:
+    """A read-only property that names ``params[index]`` of an :class:`EMResult`.
+
+    A model's result class names its parameters with it (``convert``, when
+    given, maps the stored value to the form the estimators keep).
+    """
+
+    def get(result):
+        value = result.params[index]
+        return value if convert is None else convert(value)
+
+    return property(get, doc=doc)
+
+
 EMMap = Callable[[Any], "tuple[float, Optional[Any]]"]
 
 
@@ -160,8 +175,8 @@ def run_em(
     em_map: EMMap,
     theta0,
     *,
-    pack: Callable[[Any], np.ndarray],
-    unpack: Callable[[np.ndarray], Any],
+    pack: Optional[Callable[[Any], np.ndarray]] = None,
+    unpack: Optional[Callable[[np.ndarray], Any]] = None,
     tol: float,
     max_iter: int,
     param_tol: Optional[float] = None,
@@ -179,9 +194,11 @@ def run_em(
         extrapolation gone too far): the engine then falls back.
     theta0 : tuple of ndarray
         Starting parameters (valid).
-    pack, unpack : callable
+    pack, unpack : callable, optional
         ``θ`` to a flat vector and back; ``unpack`` applies the model's
-        projection (floors) to an extrapolated vector.
+        projection (floors) to an extrapolated vector. None: the map's own
+        ``em_map.pack`` and ``em_map.unpack`` (an EM map object that knows
+        its parameterisation).
     tol : float
         Log-likelihood tolerance (absolute, nats per sample); see the module
         docstring for the stopping rule.
@@ -205,6 +222,8 @@ def run_em(
     """
     if param_tol is None:
         param_tol = max(tol, PARAM_TOL)
+    pack = em_map.pack if pack is None else pack
+    unpack = em_map.unpack if unpack is None else unpack
     F = _Counted(em_map, max_iter)
     theta, (ll0, nxt0) = theta0, F(theta0)
     if nxt0 is None:

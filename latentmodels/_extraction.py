@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize
 
+from ._docstrings import fill_doc
 from ._gaussian import LinearGaussian
 from ._threads import blas_threads
 
@@ -61,6 +62,7 @@ def _positive_columns(L: np.ndarray) -> np.ndarray:
     return L * signs
 
 
+@fill_doc
 def principal_axis(R, k: int, *, max_iter: int = 50, tol: float = 1e-8, smc=True):
     """Iterated principal-axis factoring of a correlation matrix.
 
@@ -74,11 +76,7 @@ def principal_axis(R, k: int, *, max_iter: int = 50, tol: float = 1e-8, smc=True
     smc : bool, default=True
         Start from the squared multiple correlations (else from 1).
 
-    Returns
-    -------
-    loadings : ndarray of shape (d, k)
-    uniquenesses : ndarray of shape (d,)
-    n_iter : int
+    %(extraction_returns)s
     """
     R = np.asarray(R, dtype=np.float64)
     h2 = smc_from_correlation(R) if smc else np.ones(R.shape[0])
@@ -93,6 +91,7 @@ def principal_axis(R, k: int, *, max_iter: int = 50, tol: float = 1e-8, smc=True
     return _positive_columns(L), 1.0 - h2, n_iter
 
 
+@fill_doc
 def minres(R, k: int, *, tol: float = 1e-12, max_iter: int = 5000, bounds=(0.005, 1.0)):
     """Minimum-residual (unweighted least squares) factoring of ``R``.
 
@@ -113,11 +112,7 @@ def minres(R, k: int, *, tol: float = 1e-12, max_iter: int = 5000, bounds=(0.005
     max_iter : int, default=5000
     bounds : tuple of float, default=(0.005, 1.0)
 
-    Returns
-    -------
-    loadings : ndarray of shape (d, k)
-    uniquenesses : ndarray of shape (d,)
-    n_iter : int
+    %(extraction_returns)s
     """
     R = np.asarray(R, dtype=np.float64)
     d = R.shape[0]

@@ -55,7 +55,7 @@ from ._base import (
     canonical_orientation,
 )
 from ._em import EMResult as _EngineResult
-from ._em import HeywoodJump, run_em
+from ._em import HeywoodJump, param_property, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian, covariance_root
 from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
@@ -134,13 +134,8 @@ class EMResult(_EngineResult):
     run ended.
     """
 
-    @property
-    def W(self) -> np.ndarray:
-        return self.params[0]
-
-    @property
-    def psi(self) -> np.ndarray:
-        return self.params[1]
+    W = param_property(0, "Loadings ``W`` (d, k).")
+    psi = param_property(1, "Noise variances ``ψ`` (d,).")
 
 
 class _EMMap:
@@ -203,8 +198,6 @@ def em_squarem(
     res = run_em(
         F,
         (W, psi),
-        pack=F.pack,
-        unpack=F.unpack,
         tol=tol,
         param_tol=param_tol,
         max_iter=max_iter,
@@ -212,23 +205,6 @@ def em_squarem(
         jump=F.heywood_jump,
     )
     return EMResult(**vars(res))
-
-
-def em_plain(
-    S, W, psi, *, floor, tol, max_iter, param_tol=None, S_root=None
-) -> EMResult:
-    """Plain EM (no extrapolation) with the stopping rule of :func:`em_squarem`."""
-    return em_squarem(
-        S,
-        W,
-        psi,
-        floor=floor,
-        tol=tol,
-        max_iter=max_iter,
-        param_tol=param_tol,
-        accelerate=False,
-        S_root=S_root,
-    )
 
 
 # --------------------------------------------------------------------------
@@ -463,7 +439,6 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             )
 
     def _fit_array(self, X: np.ndarray) -> None:
-        self._validate_params()
         self._check_combination()
         if self.missing_values == "em" and np.isnan(X).any():
             if hasattr(self, "_sufficient_stats"):  # partial_fit cannot resume this
@@ -476,8 +451,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             self._fit_complete(self._sufficient_stats, rows=rows)
 
     def _fit_stats(self, stats: SufficientStats) -> None:
-        """Fit from statistics (``partial_fit``, Dask)."""
-        self._validate_params()
+        """Fit from statistics (``partial_fit``, Dask, ``fit_covariance``);
+        the parameters were checked by the public method."""
         self._check_combination()
         self._fit_complete(stats)
 
@@ -488,20 +463,24 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
 
     def _run_em(self, R, W, psi, floor, root):
         """The one call of the EM engine (complete data, correlation scale)."""
-        em = em_squarem if self.acceleration == "squarem" else em_plain
-        res = em(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter,
-                 S_root=root)
+        res = em_squarem(R, W, psi, floor=floor, tol=self.tol, max_iter=self.max_iter,
+                         accelerate=self.acceleration == "squarem", S_root=root)
         reason = "converged" if res.converged else "max_iter"
         return ProfileResult(
             res.W, res.psi, list(res.loglike), res.n_iter, res.converged, reason
         )
 
-    def _fit_one(self, R, k, psi0, floor, solver, known, root) -> ProfileResult:
-        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``."""
+    def _fit_one(
+        self, R, k, psi0, floor, solver, known, root, last=True
+    ) -> ProfileResult:
+        """One start: the profile likelihood, or EM from ``(W(ψ₀), ψ₀)``.
+
+        A profile start that is not the ``last`` keeps the Hessian at its
+        maximum, to screen the later starts."""
         if solver == "profile":
             return fit_profile(
                 R, psi0, k, floor=floor, tol=self.tol, max_iter=self.max_iter,
-                known=known,
+                known=known, curvature=not last,
             )
         # W(ψ₀) from the k leading eigenpairs of Ψ^{-1/2} R Ψ^{-1/2}, through
         # the SVD of Ψ^{-1/2} L (R = L Lᵀ, L is d × rank)
@@ -533,13 +512,16 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
             root is not None and 2 * root.shape[1] < R.shape[0]
         )
         with blas_threads(1) if thin else contextlib.nullcontext():
-            for _, psi0 in starts:
-                res = self._fit_one(R, k, psi0, floor, solver, known, root)
+            for i, (_, psi0) in enumerate(starts):
+                res = self._fit_one(
+                    R, k, psi0, floor, solver, known, root,
+                    last=i == len(starts) - 1,
+                )
                 if res.joined is not None:  # index into fits, not into known
                     res.joined = index[res.joined]
                 fits.append(res)
                 if res.converged:
-                    known.append((np.log(res.psi), res.loglike[-1]))
+                    known.append((np.log(res.psi), res.loglike[-1], res.information))
                     index.append(len(fits) - 1)
         return fits
 

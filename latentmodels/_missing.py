@@ -66,7 +66,7 @@ from scipy import linalg
 from sklearn.utils import check_random_state
 
 from ._em import EMResult as _EngineResult
-from ._em import HeywoodJump, run_em, warn_not_converged
+from ._em import HeywoodJump, param_property, run_em, warn_not_converged
 from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
 from ._stats import SufficientStats
@@ -133,17 +133,11 @@ class MissingEMResult(_EngineResult):
     converged : bool
     """
 
-    @property
-    def components(self) -> np.ndarray:
-        return np.ascontiguousarray(self.params[0].T)
-
-    @property
-    def noise_variance(self) -> np.ndarray:
-        return self.params[1]
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.params[2]
+    components = param_property(
+        0, "Loadings ``Wᵀ`` (k, d).", lambda W: np.ascontiguousarray(W.T)
+    )
+    noise_variance = param_property(1, "Diagonal of ``Ψ`` (d,).")
+    mean = param_property(2, "Mean ``μ`` (d,).")
 
 
 class _ObservedData:
@@ -497,8 +491,6 @@ def fit_missing(
     res = run_em(
         F,
         theta0,
-        pack=F.pack,
-        unpack=F.unpack,
         tol=tol,
         param_tol=param_tol,
         max_iter=max_iter,

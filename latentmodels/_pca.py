@@ -28,6 +28,7 @@ from ._base import (
     sign_flip,
 )
 from ._dask import lazy_over_rows
+from ._docstrings import fill_doc
 from ._gaussian import _LOG_2PI, floor_noise
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
 from ._validation import check_n_components
@@ -184,22 +185,15 @@ class PCA(GaussianLatentModel):
         self.random_state = random_state
 
     # --- fitting ------------------------------------------------------------------
+    @fill_doc
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the principal axes (and the PPCA model) to ``X``.
 
-        Parameters
-        ----------
-        X : array-like or Dask array of shape (n_samples, n_features)
-            A Dask array is reduced to its sufficient statistics in one
-            distributed pass (``svd_solver='covariance_eigh'`` or ``'auto'``).
-        y : None
-            Ignored.
+        A Dask array is reduced to its sufficient statistics in one
+        distributed pass (``svd_solver='covariance_eigh'`` or ``'auto'``).
 
-        Returns
-        -------
-        self : PCA
-            The fitted estimator.
+        %(fit_sections)s
         """
         return super().fit(X, y)
 
@@ -322,17 +316,12 @@ class PCA(GaussianLatentModel):
     def _n_parameters(self) -> int:
         return ppca_n_parameters(self.n_features_in_, self.n_components_)
 
+    @fill_doc
     @lazy_over_rows(_n_components)
     def transform(self, X):
         """Project on the principal axes: ``(x − mean_) U_k`` (whitened if asked).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components)
+        %(transform_sections)s
         """
         check_is_fitted(self, "components_")
         X = self._validate(X, reset=False)
@@ -341,17 +330,12 @@ class PCA(GaussianLatentModel):
             Z = Z / np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
         return Z.astype(X.dtype, copy=False)
 
+    @fill_doc
     @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map projections back: ``mean_ + z U_kᵀ`` (un-whitening first if needed).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features)
+        %(inverse_transform_sections)s
         """
         Z = self._as_codes(X)
         if self.whiten:

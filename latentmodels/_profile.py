@@ -56,6 +56,10 @@ from ._gaussian import _LOG_2PI
 _MAX_STEP = 6.0
 # Screening of later starts against the maxima already found (fit_profile).
 _LOCAL_GAIN, _SAME_X, _BELOW_MARGIN = 5e-2, 1e-2, 1e-6
+# Basin test against a known maximum x* with information H*: within
+# _BASIN_X of it (in every log ψ_j), the gradient and the drop of ℓ agree with
+# the quadratic model ½ (x − x*)ᵀ H* (x − x*) to these relative errors.
+_BASIN_X, _BASIN_GRAD, _BASIN_DROP = 1.0, 0.2, 0.1
 # Fisher scoring (O(d² k) per step, k leading eigenpairs) is kept while each
 # full step shrinks the predicted gain by at least this factor; after a
 # backtrack, slower progress, or once the gain is below tol, exact Newton
@@ -89,6 +93,8 @@ class ProfileResult:
     converged: bool = False
     stop_reason: str = "max_iter"
     joined: int | None = None
+    # Hessian of −ℓ in log ψ at the maximum reached (``curvature=True``)
+    information: np.ndarray | None = None
 
 
 class ProfileLikelihood:
@@ -215,7 +221,7 @@ def _newton_direction(H, g):
 
 
 def fit_profile(
-    R, psi0, k, *, floor, tol, max_iter, xtol=1e-8, known=()
+    R, psi0, k, *, floor, tol, max_iter, xtol=1e-8, known=(), curvature=False
 ) -> ProfileResult:
     """Maximise the profile likelihood of ψ by a projected Newton method.
 
@@ -237,13 +243,23 @@ def fit_profile(
         (a bound or a kink spoils the last quadratic model).
     max_iter : int
         Maximum number of Newton steps.
-    known : sequence of (ndarray, float)
-        ``(log ψ, ℓ)`` of maxima found from earlier starts. Once the run is in
-        Newton's local regime (positive definite Hessian, full steps, predicted
-        gain below ``1e-2``), it stops as ``'joined'`` when every ``log ψ_j``
-        is within ``0.01`` of a known maximum (it would converge there), and
-        as ``'below'`` when the quadratic model's maximum, padded to
+    known : sequence of (ndarray, float) or (ndarray, float, ndarray)
+        ``(log ψ, ℓ)`` of maxima found from earlier starts, optionally with
+        the Hessian ``H*`` of ``−ℓ`` there (``ProfileResult.information``).
+        Once the run is in Newton's local regime (positive definite Hessian,
+        full steps, predicted gain below ``5e-2``), it stops as ``'joined'``
+        when every ``log ψ_j`` of the current point or of its Newton point is
+        within ``0.01`` of a known maximum (it would converge there), and as
+        ``'below'`` when the quadratic model's maximum, padded to
         ``ℓ + 2 × gain``, is below the best known one by more than ``1e-6``.
+        With ``H*``, it also stops as ``'joined'`` at any point ``x`` within
+        1 of ``x*`` (in every ``log ψ_j``) where the quadratic model of that
+        maximum explains the gradient (``‖g − H* r‖_∞ ≤ 0.2 ‖H* r‖_∞``,
+        ``r = x − x*``) and the drop ``ℓ* − ℓ`` (to 10% of ``½ rᵀ H* r``):
+        the point lies in the maximum's quadratic basin.
+    curvature : bool, default=False
+        Return the Hessian of ``−ℓ`` at a converged point when it is positive
+        definite (``ProfileResult.information``), for screening later starts.
 
     Returns
     -------
@@ -262,6 +278,10 @@ def fit_profile(
     while n_iter < max_iter:
         n_iter += 1
         g = prof.gradient(x, lam, U)
+        basin = _in_basin(x, ll, g, known)
+        if basin is not None:
+            reason, joined = "joined", basin
+            break
         # ε-active set (Bertsekas 1982): near the floor and pushed against it
         eps = min(1e-3, float(np.linalg.norm(x - np.maximum(x - g, lb))))
         active = (x <= lb + eps) & (g > 0)
@@ -279,13 +299,13 @@ def fit_profile(
             # Newton's local regime: the quadratic model predicts the maximum,
             # at the Newton point x + p (where the next iterate would be)
             target = np.maximum(x + p, lb)
-            near = [j for j, (xk, _) in enumerate(known)
+            near = [j for j, (xk, *_) in enumerate(known)
                     if min(np.max(np.abs(x - xk)), np.max(np.abs(target - xk)))
                     < _SAME_X]
             if near:
                 reason, joined = "joined", near[0]
                 break
-            if ll + 2.0 * gain < max(v for _, v in known) - _BELOW_MARGIN:
+            if ll + 2.0 * gain < max(v for _, v, *_ in known) - _BELOW_MARGIN:
                 reason = "below"
                 break
         p[active] = -g[active]  # projected gradient step on the held ones
@@ -374,8 +394,55 @@ def fit_profile(
             break
     W = prof.loadings(x, lam, U)
     return ProfileResult(
-        W, np.exp(x), trace, n_iter, reason == "converged", reason, joined
+        W, np.exp(x), trace, n_iter, reason == "converged", reason, joined,
+        information=_curvature(prof, x, lam, U) if curvature and reason ==
+        "converged" else None,
     )
+
+
+def _curvature(prof, x, lam, U):
+    """The Hessian of ``−ℓ`` at a maximum, or None where it is not positive
+    definite (a saddle, or a flat direction: no quadratic basin to test).
+
+    The exact Hessian, not the Fisher information, which is positive definite
+    at saddle points as well (statsmodels' one-factor AR(1) case).
+    """
+    if U.shape[1] < prof.d:
+        _, lam, U = prof.evaluate(x)
+    H = prof.hessian(x, lam, U)
+    try:
+        linalg.cho_factor(H, check_finite=False)
+    except linalg.LinAlgError:
+        return None
+    return H
+
+
+def _in_basin(x, ll, g, known) -> int | None:
+    """Index of a known maximum whose quadratic model explains ``(ℓ, g)`` at ``x``.
+
+    ``g`` is the gradient of ``−ℓ``; a maximum ``(x*, ℓ*, H*)`` explains it
+    when ``x`` is within ``_BASIN_X`` of ``x*`` and both the gradient
+    ``H* r`` and the drop ``½ rᵀ H* r`` (``r = x − x*``) match to the
+    relative errors ``_BASIN_GRAD`` and ``_BASIN_DROP``: there Newton's
+    method converges to ``x*``. Maxima given without ``H*`` are skipped.
+    """
+    for j, entry in enumerate(known):
+        if len(entry) < 3 or entry[2] is None:
+            continue
+        xk, llk, H = entry
+        r = x - xk
+        if np.max(np.abs(r)) >= _BASIN_X:
+            continue
+        q = H @ r
+        scale = np.max(np.abs(q))
+        drop = 0.5 * float(r @ q)
+        if (
+            scale > 0
+            and np.max(np.abs(g - q)) <= _BASIN_GRAD * scale
+            and abs((llk - ll) - drop) <= _BASIN_DROP * drop
+        ):
+            return j
+    return None
 
 
 def _lbfgs_polish(prof, x, lb, *, tol, max_iter):

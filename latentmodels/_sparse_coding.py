@@ -53,10 +53,11 @@ from ._array_api import (
     namespace_of,
 )
 from ._dask import lazy_over_rows
+from ._docstrings import fill_doc
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
-    check_data,
+    check_codes,
     check_int,
     n_threads_from_jobs,
     validate_X,
@@ -385,12 +386,11 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return D / np.sqrt(np.einsum("ij,ij->i", D, D))[:, None]
 
     # ----------------------------------------------------------------- fitting
+    @fill_doc
     def fit(self, X, y=None):
         """Learn the dictionary from ``X`` (n_samples, n_features).
 
-        Returns
-        -------
-        self : SparseCoding
+        %(fit_sections)s
         """
         self._fit(X)
         return self
@@ -582,6 +582,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 return D, trace, epoch, True
         return D, trace, self.max_iter, False
 
+    @fill_doc
     def partial_fit(self, X, y=None):
         """Update the dictionary with one minibatch ``X`` (online learning).
 
@@ -591,9 +592,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         parametric encoder is not updated (``encoder_`` is reset to None).
         numpy input only (not array-API arrays on a device).
 
-        Returns
-        -------
-        self : SparseCoding
+        %(fit_sections)s
         """
         self._validate_params()
         check_int(self.n_components, "n_components")
@@ -638,14 +637,15 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self
 
     # ------------------------------------------------------------ inference API
+    @fill_doc
     @lazy_over_rows(lambda self: self.components_.shape[0])
     def transform(self, X) -> np.ndarray:
         """Exact codes ``h*(x)`` of the rows of ``X`` (the inference of ``fit``).
 
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
-            In ``X``'s namespace, device and dtype for array-API input.
+        For array-API input the codes are in ``X``'s namespace, device and
+        dtype.
+
+        %(transform_sections)s
         """
         check_is_fitted(self)
         X, ns = self._validate(X, reset=False, method="transform")
@@ -674,22 +674,24 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             H, self, attribute="components_", method="inverse_transform"
         )
         ns = namespace_of(H)
+        k = self.components_.shape[0]
         if ns.is_array_api:
             H = check_device_array(H, ns, "H")
+            check_codes(  # the shape, on a one-row stand-in: one message
+                np.zeros((1, H.shape[1])), k, name="H", holder="the dictionary",
+                unit="atoms",
+            )
             D = self.components_
             if D.dtype != H.dtype:
                 D = ns.xp.astype(D, H.dtype)
-        else:  # float32 in, float32 out (computed in float64)
-            H = check_data(H, name="H", dtype=(np.float64, np.float32))
-            D = _host64(self.components_)
-        if H.shape[1] != D.shape[0]:
-            raise ValueError(
-                f"H has {H.shape[1]} columns but the dictionary has "
-                f"{D.shape[0]} atoms; pass codes from transform."
-            )
-        if not ns.is_array_api:
-            return (np.asarray(H, dtype=np.float64) @ D).astype(H.dtype, copy=False)
-        return H @ D
+            return H @ D
+        # float32 in, float32 out (computed in float64)
+        H = check_codes(
+            H, k, name="H", holder="the dictionary", unit="atoms",
+            dtype=(np.float64, np.float32),
+        )
+        D = _host64(self.components_)
+        return (np.asarray(H, dtype=np.float64) @ D).astype(H.dtype, copy=False)
 
     @lazy_over_rows(lambda self: self.components_.shape[0])
     def encode_parametric(self, X) -> np.ndarray:

@@ -7,7 +7,7 @@ take raw arrays call :func:`check_array_finite`.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import numbers
 import os
 
@@ -96,16 +96,30 @@ def _with_hint(
     return None
 
 
-@contextlib.contextmanager
-def _hinted(name: str, ensure_min_samples: int, ensure_min_features: int):
-    """Re-raise scikit-learn's ValueError with what to do (:func:`_with_hint`)."""
+def _checked(validate, X, name: str, sizes, *, allow_nan: bool, nan_hint=""):
+    """scikit-learn's array check ``validate``, then ours, with what to do.
+
+    ``validate`` (``check_array`` or ``validate_data`` with their options
+    bound) converts and checks the array, leaving the finite check to
+    :func:`check_array_finite`; ``sizes`` is ``(ensure_min_samples,
+    ensure_min_features)``. A ValueError it raises is re-raised with the hint
+    of :func:`_with_hint`.
+    """
+    min_samples, min_features = sizes
     try:
-        yield
+        X = validate(
+            X,
+            ensure_all_finite=False,
+            ensure_min_samples=min_samples,
+            ensure_min_features=min_features,
+        )
     except ValueError as exc:
-        hint = _with_hint(str(exc), name, ensure_min_samples, ensure_min_features)
+        hint = _with_hint(str(exc), name, min_samples, min_features)
         if hint is None:
             raise
         raise ValueError(hint) from exc
+    check_array_finite(X, name=name, allow_nan=allow_nan, nan_hint=nan_hint)
+    return X
 
 
 def check_data(
@@ -124,17 +138,33 @@ def check_data(
     non-numeric and empty input). Sparse matrices are refused with a
     TypeError. The input is never modified.
     """
-    with _hinted(name, ensure_min_samples, ensure_min_features):
-        X = check_array(
-            X,
-            dtype=dtype,
-            ensure_all_finite=False,
-            input_name=name,
-            ensure_min_samples=ensure_min_samples,
-            ensure_min_features=ensure_min_features,
+    validate = functools.partial(check_array, dtype=dtype, input_name=name)
+    sizes = (ensure_min_samples, ensure_min_features)
+    return _checked(validate, X, name, sizes, allow_nan=allow_nan)
+
+
+def check_codes(
+    H,
+    n_components: int,
+    *,
+    name: str,
+    holder: str = "the model",
+    unit: str = "components",
+    dtype=FLOAT_DTYPES,
+) -> np.ndarray:
+    """Validate the codes given to ``inverse_transform``: ``n_components`` columns.
+
+    :func:`check_data` (2-D, real, finite), then the number of columns, with a
+    message that names what ``holder`` has ``n_components`` of (``unit``).
+    """
+    H = check_data(H, name=name, dtype=dtype)
+    if H.shape[1] != n_components:
+        raise ValueError(
+            f"{name} has {H.shape[1]} columns but {holder} has {n_components} "
+            f"{unit} (expected shape (n_samples, {n_components}), got {H.shape}); "
+            "pass the output of transform."
         )
-    check_array_finite(X, name=name, allow_nan=allow_nan)
-    return X
+    return H
 
 
 def as_real_array(A, *, name: str) -> np.ndarray:
@@ -191,18 +221,9 @@ def validate_X(
     non-numeric or empty input and for the wrong number of features are
     followed by what to do.
     """
-    with _hinted("X", ensure_min_samples, ensure_min_features):
-        X = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            dtype=dtype,
-            ensure_all_finite=False,
-            ensure_min_samples=ensure_min_samples,
-            ensure_min_features=ensure_min_features,
-        )
-    check_array_finite(X, allow_nan=allow_nan, nan_hint=nan_hint)
-    return X
+    validate = functools.partial(validate_data, estimator, reset=reset, dtype=dtype)
+    sizes = (ensure_min_samples, ensure_min_features)
+    return _checked(validate, X, "X", sizes, allow_nan=allow_nan, nan_hint=nan_hint)
 
 
 def check_n_components(

@@ -140,7 +140,7 @@ def _orthomax(gamma: float) -> Criterion:
         L2 = L * L
         colsum = L2.sum(axis=0)
         g = gamma / L.shape[0]
-        f = -0.25 * (np.sum(L2 * L2) - g * np.dot(colsum, colsum))
+        f = -0.25 * (np.vdot(L2, L2) - g * np.dot(colsum, colsum))
         return f, -(L * L2 - g * L * colsum)
 
     return crit
@@ -158,7 +158,7 @@ def _oblimin(gamma: float) -> Criterion:
         X = L2.sum(axis=1, keepdims=True) - L2
         if gamma != 0:
             X = X - gamma * X.mean(axis=0)
-        return 0.25 * np.sum(L2 * X), L * X
+        return 0.25 * np.vdot(L2, X), L * X
 
     return crit
 
@@ -188,7 +188,7 @@ def _crawford_ferguson(kappa: float) -> Criterion:
         L2 = L * L
         row = L2.sum(axis=1, keepdims=True) - L2  # Σ_{l≠j} λ²_il
         col = L2.sum(axis=0, keepdims=True) - L2  # Σ_{m≠i} λ²_mj
-        f = 0.25 * np.sum(L2 * ((1.0 - kappa) * row + kappa * col))
+        f = 0.25 * np.vdot(L2, (1.0 - kappa) * row + kappa * col)
         return f, L * ((1.0 - kappa) * row + kappa * col)
 
     return crit
@@ -208,8 +208,8 @@ def _target(target: np.ndarray, weights: np.ndarray | None) -> Criterion:
         R = L - target
         if weights is not None:
             R = weights * R
-            return float(np.sum(R * R)), 2.0 * weights * R
-        return float(np.sum(R * R)), 2.0 * R
+            return float(np.vdot(R, R)), 2.0 * weights * R
+        return float(np.vdot(R, R)), 2.0 * R
 
     return crit
 
@@ -293,6 +293,31 @@ _SIGMA = 0.5
 _MEMORY = 10
 
 
+_getrf, _getri = scipy.linalg.lapack.dgetrf, scipy.linalg.lapack.dgetri
+
+
+def _norm(A) -> float:
+    """Frobenius norm (the loop's hot path: less overhead than np.linalg.norm)."""
+    return float(np.sqrt(np.vdot(A, A)))
+
+
+def _inv_small(T):
+    """Inverse of a small square matrix by LAPACK getrf/getri directly.
+
+    The gradient-projection loop inverts a k×k matrix at every evaluation;
+    calling LAPACK directly halves numpy's per-call overhead. A singular
+    ``T`` raises ``LinAlgError`` as ``np.linalg.inv`` does.
+    """
+    if T.dtype != np.float64:
+        return np.linalg.inv(T)
+    lu, piv, info = _getrf(T)
+    if info == 0:
+        inv, info = _getri(lu, piv)
+    if info != 0 or not np.all(np.isfinite(inv)):
+        raise np.linalg.LinAlgError("Singular matrix")
+    return inv
+
+
 def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=True):
     """Gradient projection loop of Bernaards & Jennrich (2005).
 
@@ -316,7 +341,7 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
     """
     f, G = evaluate(T)
     Gp = project(T, G)
-    s = float(np.linalg.norm(Gp))
+    s = _norm(Gp)
     noise = 1e-11 * max(1.0, abs(f), T.shape[0])
     alpha = 1.0
     T_prev = Gp_prev = None
@@ -327,7 +352,7 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
     def acceptable(ft, Tt, Gt, decrease, ref):
         if ft < ref - decrease:
             return True
-        return ft <= f + noise and np.linalg.norm(project(Tt, Gt)) < s
+        return ft <= f + noise and _norm(project(Tt, Gt)) < s
 
     while s >= tol and n_iter < max_iter:
         Tt = None
@@ -340,8 +365,8 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
             alpha *= 2.0
             if bb and T_prev is not None:
                 dT = T - T_prev
-                sy = abs(np.sum(dT * (Gp - Gp_prev)))
-                alpha = np.sum(dT * dT) / sy if sy > 0 else alpha
+                sy = abs(np.vdot(dT, Gp - Gp_prev))
+                alpha = np.vdot(dT, dT) / sy if sy > 0 else alpha
             for _ in range(60):
                 Tt = retract(T - alpha * Gp)
                 ft, Gt = evaluate(Tt)
@@ -354,7 +379,7 @@ def _gpa(T, evaluate, project, retract, tol, max_iter, polar_first=False, bb=Tru
         T, f, G = Tt, ft, Gt
         recent = (recent + [f])[-_MEMORY:]
         Gp = project(T, G)
-        s = float(np.linalg.norm(Gp))
+        s = _norm(Gp)
         n_iter += 1
     return T, float(f), s, n_iter, s < tol
 
@@ -381,16 +406,16 @@ def _gpa_oblique(A, T, crit, tol, max_iter):
     """
 
     def evaluate(T):
-        Ti = np.linalg.inv(T)  # k×k; products with it beat solves with d columns
+        Ti = _inv_small(T)  # k×k; products with it beat solves with d columns
         L = A @ Ti.T
         f, Gq = crit(L)
         return f, -Ti.T @ (Gq.T @ L)
 
     def project(T, G):
-        return G - T * np.sum(T * G, axis=0)
+        return G - T * np.einsum("ij,ij->j", T, G)
 
     def retract(X):
-        return X / np.linalg.norm(X, axis=0)
+        return X / np.sqrt(np.einsum("ij,ij->j", X, X))
 
     return _gpa(T, evaluate, project, retract, tol, max_iter)
 

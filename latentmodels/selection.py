@@ -37,6 +37,7 @@ from scipy import linalg, stats
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ._docstrings import fill_doc
 from ._extraction import minres, smc_from_correlation
 from ._threads import blas_threads
 from ._validation import check_data
@@ -109,6 +110,7 @@ class ParallelAnalysisResult:
     pc_simulated: np.ndarray
 
 
+@fill_doc
 @validate_params(
     {
         "X": ["array-like"],
@@ -131,7 +133,7 @@ def parallel_analysis(X, n_iter=20, quantile=0.95, random_state=None):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    %(X_correlation)s
     n_iter : int, default=20
         Number of random data sets.
     quantile : float, default=0.95
@@ -196,6 +198,7 @@ class MAPResult:
     average_partial4: np.ndarray
 
 
+@fill_doc
 @validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)
 def velicer_map(X):
     r"""Velicer's minimum average partial (MAP) test.
@@ -208,7 +211,7 @@ def velicer_map(X):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    %(X_correlation)s
 
     Returns
     -------
@@ -243,6 +246,7 @@ class KMOResult:
     per_feature: np.ndarray
 
 
+@fill_doc
 @validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)
 def kmo(X):
     r"""Kaiser–Meyer–Olkin measure of sampling adequacy (Kaiser 1970).
@@ -259,7 +263,7 @@ def kmo(X):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    %(X_correlation)s
 
     Returns
     -------
@@ -293,6 +297,7 @@ class SphericityResult:
     pvalue: float
 
 
+@fill_doc
 @validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)
 def bartlett_sphericity(X):
     r"""Bartlett's (1951) test that the population correlation is the identity.
@@ -306,7 +311,7 @@ def bartlett_sphericity(X):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    %(X_correlation)s
 
     Returns
     -------
@@ -319,6 +324,7 @@ def bartlett_sphericity(X):
     return SphericityResult(float(stat), dof, float(stats.chi2.sf(stat, dof)))
 
 
+@fill_doc
 @validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)
 def smc(X):
     r"""Squared multiple correlation of each feature with all the others.
@@ -328,7 +334,7 @@ def smc(X):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    %(X_correlation)s
 
     Returns
     -------

@@ -486,7 +486,7 @@ def test_bad_input(data):
     ae = LinearAutoencoder(K, random_state=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         ae.transform(X[:, :4])
-    with pytest.raises(ValueError, match="3 columns"):
+    with pytest.raises(ValueError, match="codes has 4 columns but the model has 3"):
         ae.inverse_transform(np.ones((2, 4)))
     with pytest.raises(ValueError, match="codes contains NaN"):
         ae.inverse_transform(np.full((2, K), np.nan))

@@ -36,7 +36,12 @@ def built_docs(tmp_path_factory):
     if os.environ.get("LATENTMODELS_DOCS_GALLERY") != "1":
         cmd += ["-D", "plot_gallery=0"]
     cmd += [str(work / "docs"), str(out)]
-    env = dict(os.environ, LATENTMODELS_EXAMPLE_QUICK="1", MPLBACKEND="Agg")
+    # the package of this checkout, not whichever one is installed (the build
+    # runs in a copy of docs/, whose parent holds no package)
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = dict(
+        os.environ, PYTHONPATH=path, LATENTMODELS_EXAMPLE_QUICK="1", MPLBACKEND="Agg"
+    )
     proc = subprocess.run(
         cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900
     )

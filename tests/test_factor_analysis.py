@@ -735,3 +735,59 @@ def test_wide_data_em_from_the_rows_equals_the_covariance_route():
     np.testing.assert_allclose(
         rows.get_covariance(), stats.get_covariance(), rtol=1e-6, atol=1e-8
     )
+
+
+@pytest.mark.parametrize("how", ["fit", "partial_fit", "fit_covariance"])
+def test_parameters_checked_once_per_public_call(how, monkeypatch):
+    """The constraint table is checked once per fit (not again inside)."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = make_factor_data(200, 6, 2, random_state=0)[0]
+    calls = []
+    original = FactorAnalysis._validate_params
+
+    def counted(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(FactorAnalysis, "_validate_params", counted)
+
+    def run(fa):
+        if how == "fit_covariance":
+            return fa.fit_covariance(np.cov(X.T), 200)
+        return getattr(fa, how)(X)
+
+    run(FactorAnalysis(2, n_init=1))
+    assert len(calls) == 1
+    with pytest.raises(InvalidParameterError, match="tol"):
+        run(FactorAnalysis(2, tol=-1.0))
+
+
+def test_screened_starts_stop_only_where_the_full_run_converges():
+    """A later start screened against a known maximum (basin test with the
+    exact Hessian there, or the Newton point test) is 'joined' only when the
+    same start run unscreened converges to that maximum."""
+    from latentmodels._profile import fit_profile, start_random, start_smc
+
+    X = make_factor_data(2000, 30, 4, random_state=3)[0]
+    R = np.corrcoef(X.T)
+    floor = np.full(30, 1e-6)
+    kw = dict(floor=floor, tol=1e-10, max_iter=200)
+    first = fit_profile(R, start_smc(R, 4, floor), 4, curvature=True, **kw)
+    assert first.converged and first.information is not None
+    # the exact Hessian of −ℓ at the maximum: positive definite
+    assert np.all(np.linalg.eigvalsh(first.information) > 0)
+    known = [(np.log(first.psi), first.loglike[-1], first.information)]
+    rng = np.random.default_rng(0)
+    n_joined = 0
+    for _ in range(6):
+        psi0 = start_random(R, floor, rng)
+        screened = fit_profile(R, psi0, 4, known=known, **kw)
+        full = fit_profile(R, psi0, 4, **kw)
+        assert full.converged
+        if screened.stop_reason == "joined":
+            n_joined += 1
+            assert screened.n_iter < full.n_iter
+            np.testing.assert_allclose(full.psi, first.psi, rtol=1e-5)
+            assert full.loglike[-1] == pytest.approx(first.loglike[-1], abs=1e-9)
+    assert n_joined >= 3  # a single-maximum case: screening does its job

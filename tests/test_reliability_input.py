@@ -113,7 +113,7 @@ def test_bad_codes_at_inverse_transform(fitted, name, case):
     if case == "wrong k" and name == "SparseCoding":
         pattern = r"4 columns but the dictionary has 3 atoms.*transform"
     elif case == "wrong k":
-        pattern = r"(shape \(n_samples, 2\)|codes with 2 columns).*3"
+        pattern = r"has 3 columns but the model has 2 .*transform"
     with pytest.raises(exc, match=re.compile(pattern, re.S)):
         est.inverse_transform(make(H))
 
