@@ -288,3 +288,30 @@ def test_sparse_coding_numpy_float32_in_float32_out():
     ref = model.transform(X32.astype(np.float64))  # the same float64 computation
     np.testing.assert_array_equal(H, ref.astype(np.float32))
     assert model.inverse_transform(H).dtype == np.float32
+
+
+def test_float32_rows_refined_in_float64_on_the_device(monkeypatch):
+    """Dense float32 codes failing the float32 certificate are re-solved in
+    float64 on the device (not on the host) and then pass it."""
+    xps = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(8)
+    D = rng.standard_normal((128, 32))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((300, 32))  # ~30 active atoms of 32 dimensions
+    (Xd, Dd), (Xn, Dn) = _on(xps, xps.Device("device1"), xps.float32, X, D)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = encode_device_module.encode_device(Xd, Dd, ALPHA, ns=_ns(Xd))
+    assert "re-solved in float64 on the device" in res.message, res.message
+    assert bool(xps.all(res.converged)) and res.tol == FLOAT32_TOL
+    assert_lives(res.codes, xps, xps.Device("device1"), xps.float32)
+    # the float32 certificate, recomputed on the host in float32 arithmetic
+    H32 = to_np(res.codes)
+    gaps32 = relative_gap(Xn.astype(np.float32), Dn.astype(np.float32), H32, ALPHA)
+    assert gaps32.max() <= 1.01 * FLOAT32_TOL
+    # ill-conditioned active sets: the codes are not determined to 1e-4 by a
+    # float32 certificate, the objective is (P − P* ≤ gap, float64 rounding)
+    exact = sparse_encode(Xn, Dn, ALPHA, solver="feature_sign", tol=1e-13)
+    P = lasso_objective(Xn, Dn, H32.astype(np.float64), ALPHA)
+    Pref = lasso_objective(Xn, Dn, exact, ALPHA)
+    assert np.all(P - Pref <= 2 * FLOAT32_TOL * P)
