@@ -40,11 +40,13 @@ def test_sparse_encode_row_quick(bench_gpu, strict):
     assert row["max_abs_code_diff"] <= 1e-6
     assert row["speedup"] == pytest.approx(
         row["numpy_all_cores_s"] / row["device_s"])
+    assert "all 300 samples reached" in row["float32"]["device_message"]
 
 
 def test_dictionary_learning_row_quick(bench_gpu, strict):
     row = bench_gpu.bench_dictionary(*strict, repeats=1, quick=True, n_samples=200)
     assert row["n_samples"] == 200 and row["sklearn_epochs"] == 5
+    assert 0 < row["host_dictionary_step_s"] < row["device_s"]
     # the device fit is the numpy fit: the same exact objective
     assert row["device_objective_exact"] == pytest.approx(
         row["numpy_objective_exact"], rel=1e-10)
