@@ -198,16 +198,3 @@ def in_namespace(func, xp):
             func.__code__, glb, func.__name__, func.__defaults__, func.__closure__
         )
     return _NAMESPACED[key]
-
-
-def check_same_namespace(X, estimator, *, attribute: str, method: str) -> None:
-    """Raise if ``X`` is not in the namespace and device of ``estimator.attribute``.
-
-    scikit-learn's rule for ``transform``/``predict`` after an array-API fit
-    (``sklearn.utils._array_api.check_same_namespace``; a no-op with dispatch
-    off): the message names ``Estimator.method()`` and says the inputs "must
-    use the same namespace" as the fitted attributes.
-    """
-    from sklearn.utils._array_api import check_same_namespace as _check
-
-    _check(X, estimator, attribute=attribute, method=method)

@@ -42,16 +42,11 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._array_api import (
-    Namespace,
-    as_numpy,
-    check_same_namespace,
-    from_host,
-    namespace_of,
-)
+from ._array_api import Namespace, as_numpy, from_host, namespace_of
 from ._dask import lazy_over_rows
 from ._docstrings import fill_doc
 from ._threads import blas_threads
