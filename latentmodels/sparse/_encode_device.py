@@ -216,13 +216,14 @@ def encode_device(
     B = X @ D.T
     G = D @ D.T
     xx = xp.sum(X * X, axis=1)
+    start = init
     if init is not None:
         # α ≥ alpha_max: the exact code zero, whatever the warm start
         amax = xp.max(B, axis=1) if positive else xp.max(xp.abs(B), axis=1)
-        init = xp.where((amax <= alpha)[:, None], xp.zeros_like(init), init)
+        start = xp.where((amax <= alpha)[:, None], xp.zeros_like(init), init)
     res = solve_device(
         B, G, xx, alpha, positive, tol=0.5 * tol, max_iter=max_iter, xp=xp,
-        init=init,
+        init=start,
     )
     H = res.codes
     obj, gap = _certificate(xp, X, D, H, alpha, positive)
