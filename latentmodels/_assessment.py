@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _warnings
+from ._array_api import centred_product, host_view, on_host
 from ._docstrings import fill_doc
 from ._fit_statistics import GoodnessOfFit, bartlett_multiplier, goodness_of_fit
 from ._scores import SCORE_METHODS, score_weights
@@ -78,6 +79,7 @@ class GoodnessOfFitMixin:
         """``(chi2_multiplier, rmsea_n)``."""
         return float(n), float(n)
 
+    @on_host  # numpy copies of a device fit's attributes
     def goodness_of_fit(self) -> GoodnessOfFit:
         """χ² test against the saturated model, RMSEA, CFI, TLI, SRMR, AIC, BIC.
 
@@ -220,6 +222,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         return self
 
     # --- standard errors ----------------------------------------------------------
+    @on_host  # numpy copies of a device fit's attributes
     def standard_errors(self, information="expected") -> StandardErrors:
         r"""Standard errors from the expected or observed information.
 
@@ -311,6 +314,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
             covariance=cov,
         )
 
+    @on_host  # numpy copies of a device fit's attributes
     def bootstrap_loadings(
         self, X, n_boot=200, random_state=None, *, alpha=0.05, align="match"
     ) -> BootstrapLoadings:
@@ -378,18 +382,29 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         if method not in SCORE_METHODS:
             raise ValueError(f"method must be one of {SCORE_METHODS}, got {method!r}.")
         check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "factor_scores")
+        if ns.is_array_api:  # the weights on the host, the product on the device
+            X = self._validate_rows(X, ns, "factor_scores")
+            host = host_view(self)
+            B, s = host._score_weights(method)
+            return centred_product(X, host.mean_, B / s[:, None], ns)
         X = self._validate(X, reset=False)
         if np.isnan(X).any():
             raise ValueError(
                 "factor_scores needs complete rows; use transform for rows with "
                 "missing entries (posterior mean of their observed entries)."
             )
+        B, s = self._score_weights(method)
+        return ((X - self.mean_) / s) @ B
+
+    def _score_weights(self, method: str):
+        """``(B, s)``: the scores are ``((x − μ) / s) B`` (correlation scale)."""
         stats = _training_stats(self)
         s = self._scale()
         R = stats.covariance / np.outer(s, s)
         L = self.components_.T / s[:, None]
         B = score_weights(method, L, self.noise_variance_ / s**2, self._phi(), R)
-        return ((X - self.mean_) / s) @ B
+        return B, s
 
     @fill_doc
     def transform(self, X):
@@ -406,6 +421,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
         return self.factor_scores(X, method=method)
 
     # --- summary -------------------------------------------------------------------
+    @on_host  # numpy copies of a device fit's attributes
     def identification(self, *, n_random=3, random_state=None):
         """Local identification: the rank of the Jacobian of ``vech C(θ)``.
 
@@ -441,6 +457,7 @@ class FactorAssessmentMixin(GoodnessOfFitMixin):
             random_state=random_state,
         )
 
+    @on_host  # numpy copies of a device fit's attributes
     def summary(self, standard_errors=False):
         """Loadings table as a pandas DataFrame (psych's ``print.fa`` layout).
 

@@ -36,9 +36,22 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._array_api import (
+    NUMPY,
+    as_numpy,
+    centred_product,
+    codes_in_namespace,
+    move_fitted,
+    namespace_of,
+    on_host,
+    product_plus,
+    to_host,
+    validate_in_namespace,
+)
 from ._autoencoder_loss import (
     Objective,
     ProfiledObjective,
@@ -49,7 +62,7 @@ from ._autoencoder_loss import (
 from ._base import sign_flip
 from ._dask import fit_statistics, is_dask_array, lazy_over_rows
 from ._docstrings import fill_doc
-from ._stats import SufficientStats
+from ._stats import SufficientStats, stats_in_namespace
 from ._threads import blas_threads
 from ._validation import (
     check_array_finite,
@@ -100,6 +113,13 @@ class LinearAutoencoder(
       scaled by ``√max(0, 1 - λ_i/s_i)``, which removes the rotation ``O``;
     - input noise: ``B A = U_k diag(s_i / (s_i + n s²)) U_kᵀ``;
     - contractive, tied: weight decay with ``λ = μ/2``; untied: no minimiser.
+
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score`` run on
+    the input's device, the small L-BFGS fit in the scatter's eigenbasis on
+    the host (sampled noise and wide data: the whole fit); fitted attributes
+    live on that device (user guide, :ref:`array_api`).
 
     Parameters
     ----------
@@ -288,9 +308,13 @@ class LinearAutoencoder(
         # frame inside scikit-learn would then be named by our warnings)
         self._validate_params()
         stats = None
+        ns = self._input_namespace(X)
         if is_dask_array(X):
             stats = fit_statistics(self, X)  # one distributed pass
             X, (n, d) = None, (stats.n, stats.n_features)
+        elif ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=True)
+            n, d = X.shape
         else:
             X = validate_X(self, X, reset=True)
             n, d = X.shape
@@ -299,6 +323,15 @@ class LinearAutoencoder(
         rng = check_random_state(self.random_state)
         sampled = p["noise"] > 0 and p["noise_mode"] == "sampled"
         wide = X is not None and n < d and not sampled
+        if ns.is_array_api:
+            # The expected loss depends on the data only through (mean,
+            # scatter): that pass runs on the device. Sampled noise (fresh
+            # noise for every row) and wide data (the row basis) need the rows:
+            # they go to the host and take the numpy path.
+            if sampled or wide:
+                X = np.ascontiguousarray(to_host(X, ns=ns))
+            else:
+                stats, X = stats_in_namespace(X, ns.xp, ns.device), None
         if stats is None and not wide:
             stats = SufficientStats.from_array(X)
         if sampled and X is None:
@@ -326,7 +359,22 @@ class LinearAutoencoder(
                 ConvergenceWarning,
             )
         del self._grad
+        move_fitted(self, ns)
         return self
+
+    def _input_namespace(self, X, method: str | None = None):
+        """Where ``X`` lives (numpy for Dask); checks it against a fitted model."""
+        if is_dask_array(X):
+            return NUMPY
+        if method is not None:
+            check_same_namespace(X, self, attribute="decoder_", method=method)
+        return namespace_of(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
+        return tags
 
     def _fit_in_basis(self, X, stats, n, d, p, rng, sampled, wide) -> None:
         """Statistics in the scatter's eigenbasis (row space when wide), L-BFGS,
@@ -443,8 +491,13 @@ class LinearAutoencoder(
         %(transform_sections)s
         """
         check_is_fitted(self, "encoder_")
+        ns = self._input_namespace(X, "transform")
+        if ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=False)
+            return centred_product(X, self.mean_, self.encoder_.T, ns)
         X = validate_X(self, X, reset=False)
-        return (X - self.mean_) @ self.encoder_.T
+        # float32 in, float32 out
+        return ((X - self.mean_) @ self.encoder_.T).astype(X.dtype, copy=False)
 
     @fill_doc
     @lazy_over_rows(lambda self: self.decoder_.shape[0])
@@ -454,9 +507,15 @@ class LinearAutoencoder(
         %(inverse_transform_sections)s
         """
         check_is_fitted(self, "decoder_")
+        ns = self._input_namespace(X, "inverse_transform")
+        if ns.is_array_api:
+            H = codes_in_namespace(X, self.decoder_.shape[1], ns, name="codes")
+            return product_plus(H, self.decoder_.T, self.mean_, ns)
         H = check_codes(X, self.decoder_.shape[1], name="codes")
-        return self.mean_ + H @ self.decoder_.T
+        # float32 in, float32 out
+        return (self.mean_ + H @ self.decoder_.T).astype(H.dtype, copy=False)
 
+    @on_host  # numpy copies of a device fit's attributes and of X
     def compare_with_pca(self, X) -> PCAComparison:
         """Largest principal angle to PCA's subspace of X and ``‖A - Bᵀ‖/‖B‖``.
 
@@ -470,7 +529,12 @@ class LinearAutoencoder(
         ``-(1/n) Σ_r ‖x_r - x̂_r‖²`` with clean inputs and no penalty.
         """
         check_is_fitted(self, "encoder_")
-        X = validate_X(self, X, reset=False)
+        ns = self._input_namespace(X, "score")
+        if ns.is_array_api:
+            X = validate_in_namespace(self, X, ns, reset=False)
+            residual = X - self.inverse_transform(self.transform(X))
+            return -float(as_numpy(ns.xp.sum(residual * residual))) / X.shape[0]
+        X = validate_X(self, X, reset=False).astype(np.float64, copy=False)
         residual = X - self.inverse_transform(self.transform(X))
         return -float(np.einsum("ij,ij->", residual, residual)) / X.shape[0]
 

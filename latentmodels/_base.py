@@ -19,8 +19,26 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from ._array_api import (
+    NUMPY,
+    Namespace,
+    as_numpy,
+    centred_product,
+    codes_in_namespace,
+    from_host,
+    has_nan,
+    host_view,
+    move_fitted,
+    namespace_of,
+    numpy_only,
+    product_plus,
+    row_blocks,
+    to_host,
+    validate_in_namespace,
+)
 from ._dask import dask_sufficient_stats, is_dask_array, lazy_over_rows
 from ._docstrings import fill_doc
 from ._gaussian import LinearGaussian
@@ -29,7 +47,7 @@ from ._gaussian_observed import (
     posterior_mean_observed,
     score_rows_observed,
 )
-from ._stats import SufficientStats
+from ._stats import SufficientStats, stats_in_namespace
 from ._validation import check_codes, check_n_components, validate_X
 
 
@@ -51,6 +69,10 @@ class GaussianLatentModel(
     ``mean_`` (d,); ``n_components_``; ``n_features_in_``. An oblique rotation
     also sets ``factor_correlation_`` (Φ, k × k); otherwise Φ = I.
     """
+
+    # Whether fit and the outputs follow scikit-learn's array-API convention
+    # (docs/user_guide/array_api.rst); a subclass that supports it says so.
+    _array_api_support = False
 
     # --- hooks ------------------------------------------------------------------
     def _allow_nan(self) -> bool:
@@ -128,11 +150,124 @@ class GaussianLatentModel(
         self._validate_declared_params()
         if is_dask_array(X):
             return self._fit_dask(X)
+        ns = self._input_namespace(X)
+        if ns.is_array_api:
+            return self._fit_namespace(X, ns)
         # One memory layout for the arithmetic: a Fortran-ordered or strided
         # array would sum in another order and change the fit by rounding.
         X = np.ascontiguousarray(self._validate(X, reset=True))
         self._fit_array(X)
         return self
+
+    # --- array-API input (dispatch on) ----------------------------------------------
+    def _input_namespace(self, X, method: str | None = None) -> Namespace:
+        """Where ``X`` lives; numpy unless this estimator supports the array API.
+
+        With ``method`` (an output method of a fitted model) scikit-learn's
+        ``check_same_namespace`` first checks that ``X`` lives where the
+        fitted attributes do.
+        """
+        if not self._array_api_support or is_dask_array(X):
+            return NUMPY
+        if method is not None:
+            check_same_namespace(X, self, attribute="components_", method=method)
+        return namespace_of(X)
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Whether a fit from ``(n, mean, scatter)`` serves ``n × d`` data.
+
+        Then the scatter is accumulated on the input's device; otherwise
+        (wide data, solvers that need the rows) the rows go to the host.
+        """
+        return n_samples >= n_features
+
+    def _fit_namespace(self, X, ns: Namespace):
+        """Fit an array-API ``X``: the data pass on its device, the rest on the host.
+
+        ``(n, mean, scatter)`` are accumulated where ``X`` lives
+        (:func:`~latentmodels._stats.stats_in_namespace`); the small ``d × d``
+        fit runs in numpy and the fitted arrays move to ``X``'s namespace and
+        device (float64, or the device's widest float). Missing-value EM is
+        numpy only.
+        """
+        X = validate_in_namespace(
+            self, X, ns, reset=True, allow_nan=self._allow_nan(),
+            nan_hint=self._nan_hint, ensure_min_samples=2,
+        )
+        if self._allow_nan() and has_nan(X, ns):
+            raise numpy_only(
+                f"{type(self).__name__}(missing_values='em') on data with NaN",
+                "convert X to a numpy array to fit with its missing entries "
+                "(e.g. X.cpu().numpy() for a PyTorch tensor), or remove or impute "
+                "them to fit on the device.",
+            )
+        n, d = X.shape
+        if self._fits_on_device(n, d):
+            self._sufficient_stats = stats_in_namespace(X, ns.xp, ns.device)
+            self._fit_stats(self._sufficient_stats)
+        else:
+            self._fit_array(np.ascontiguousarray(to_host(X, ns=ns)))
+        move_fitted(self, ns)
+        return self
+
+    def _fitted_namespace(self) -> Namespace:
+        """Where the fitted attributes live (numpy for a numpy fit)."""
+        if not self._array_api_support:
+            return NUMPY
+        return namespace_of(self.components_)
+
+    def _validate_rows(self, X, ns: Namespace, method: str):
+        """Rows for an output method on an array-API ``X`` (complete only)."""
+        return validate_in_namespace(
+            self, X, ns, reset=False,
+            nan_hint=f"{method} of rows with missing entries runs on numpy arrays "
+            "only: pass them as a numpy array, or impute them.",
+        )
+
+    def _transform_matrix(self):
+        """``(B, μ)`` with ``transform(x) = (x − μ) B``, host float64 (d × k).
+
+        Computed on the host from the fitted parameters; the ``O(n d k)``
+        product runs on the input's device.
+        """
+        model = self._model()
+        B = model.posterior_weights()
+        G = self._factor_chol()
+        return (B if G is None else B @ G.T), model.mean
+
+    def _inverse_matrix(self):
+        """``(M, μ)`` with ``inverse_transform(h) = h M + μ`` (host, k × d)."""
+        return self.components_, self.mean_
+
+    def _transform_in_namespace(self, X, ns: Namespace):
+        X = self._validate_rows(X, ns, "transform")
+        B, mean = host_view(self)._transform_matrix()
+        return centred_product(X, mean, B, ns)
+
+    def _inverse_in_namespace(self, H, ns: Namespace):
+        k = self.components_.shape[0]
+        H = codes_in_namespace(H, k, ns, name="factors", unit="factors")
+        M, mean = host_view(self)._inverse_matrix()
+        return product_plus(H, M, mean, namespace_of(H))
+
+    def _score_in_namespace(self, X, ns: Namespace):
+        """:meth:`LinearGaussian.log_likelihood_rows` on the input's device."""
+        X = self._validate_rows(X, ns, "score_samples")
+        model = host_view(self)._model()
+        xp, d = ns.xp, model.n_features
+        mean, isd, V, w = from_host(
+            ns, model.mean, model._isd, model._V, 1.0 / (1.0 + model._s**2)
+        )
+        const = float(d * np.log(2.0 * np.pi) + model.logdet)
+
+        def block(B):
+            R = (B - mean) * isd  # whitened residuals
+            P = R @ V
+            perp = R - P @ V.T
+            maha = xp.sum(perp * perp, axis=1) + (P * P) @ w
+            return -0.5 * (maha + const)
+
+        return row_blocks(X, ns, block)
 
     def _fit_dask(self, X):
         """Fit from one distributed pass over a Dask array.
@@ -186,6 +321,9 @@ class GaussianLatentModel(
         %(transform_sections)s
         """
         check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "transform")
+        if ns.is_array_api:
+            return self._transform_in_namespace(X, ns)
         X = self._validate(X, reset=False)
         if np.isnan(X).any():  # only with missing_values='em'
             H = posterior_mean_observed(self._model(), X)
@@ -203,7 +341,13 @@ class GaussianLatentModel(
 
         %(inverse_transform_sections)s
         """
-        return self._as_codes(X) @ self.components_ + self.mean_
+        check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "inverse_transform")
+        if ns.is_array_api:
+            return self._inverse_in_namespace(X, ns)
+        H = self._as_codes(X)
+        # float32 in, float32 out (as transform, and the array-API path)
+        return (H @ self.components_ + self.mean_).astype(H.dtype, copy=False)
 
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""
@@ -228,7 +372,15 @@ class GaussianLatentModel(
         ll : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "score_samples")
+        if ns.is_array_api:
+            return self._score_in_namespace(X, ns)
         X = self._validate(X, reset=False)
+        # float32 in, float32 out, as transform (and the array-API path)
+        return self._log_likelihood_rows(X).astype(X.dtype, copy=False)
+
+    def _log_likelihood_rows(self, X: np.ndarray) -> np.ndarray:
+        """Float64 log-likelihood of validated numpy rows (NaN: observed part)."""
         if np.isnan(X).any():  # only with missing_values='em'
             return score_rows_observed(self._model(), X)
         return self._model().log_likelihood_rows(X)
@@ -254,23 +406,38 @@ class GaussianLatentModel(
             A new array, in the dtype of ``X`` (float32 or float64).
         """
         check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "impute")
+        if ns.is_array_api:  # row by row on the host, back to the device
+            return from_host(ns, host_view(self).impute(to_host(X, ns=ns)))
         X = validate_X(self, X, reset=False, allow_nan=True)
         return impute_observed(self._model(), X).astype(X.dtype, copy=False)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per sample of ``X`` under the model."""
-        ll = self.score_samples(X)
-        if is_dask_array(ll):
-            return float(ll.mean().compute())
-        return float(np.mean(ll))
+        if is_dask_array(X):
+            return float(self.score_samples(X).mean().compute())
+        check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "score")
+        if ns.is_array_api:  # the rows' terms on the device, their mean here
+            ll = as_numpy(self._score_in_namespace(X, ns))
+            return float(np.mean(ll, dtype=np.float64))
+        return float(np.mean(self._log_likelihood_rows(self._validate(X, reset=False))))
 
     def get_covariance(self) -> np.ndarray:
-        """Model covariance ``C = W Φ Wᵀ + Ψ`` (n_features, n_features)."""
-        return self._model().covariance()
+        """Model covariance ``C = W Φ Wᵀ + Ψ`` (n_features, n_features).
+
+        Computed on the host; in the fitted attributes' namespace and device.
+        """
+        ns = self._fitted_namespace()
+        return from_host(ns, host_view(self)._model().covariance())
 
     def get_precision(self) -> np.ndarray:
-        """Model precision ``C⁻¹`` by Woodbury through the k × k matrix."""
-        return self._model().precision()
+        """Model precision ``C⁻¹`` by Woodbury through the k × k matrix.
+
+        Computed on the host; in the fitted attributes' namespace and device.
+        """
+        ns = self._fitted_namespace()
+        return from_host(ns, host_view(self)._model().precision())
 
     def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
         """Draw samples ``x = mean_ + W h + ε`` from the fitted model.
@@ -290,8 +457,10 @@ class GaussianLatentModel(
             raise TypeError(f"n_samples must be an integer, got {n_samples!r}.")
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
-        X, _ = self._model().sample(int(n_samples), check_random_state(random_state))
-        return X
+        X, _ = host_view(self)._model().sample(
+            int(n_samples), check_random_state(random_state)
+        )
+        return from_host(self._fitted_namespace(), X)
 
     def bic(self, X) -> float:
         """Bayesian information criterion ``−2 log L + p log n`` on ``X``.
@@ -310,6 +479,7 @@ class GaussianLatentModel(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = self._allow_nan()
+        tags.array_api_support = self._array_api_support
         return tags
 
 
@@ -328,6 +498,12 @@ class IncrementalStatsMixin:
         %(fit_sections)s
         """
         self._validate_declared_params()
+        if self._input_namespace(X).is_array_api:
+            raise numpy_only(
+                f"{type(self).__name__}.partial_fit",
+                "pass each batch as a numpy array, or fit once on all rows on "
+                "the device (fit accumulates the statistics there).",
+            )
         first = not hasattr(self, "_sufficient_stats")
         X = validate_X(
             self,

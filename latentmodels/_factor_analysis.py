@@ -240,6 +240,13 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
     The likelihood has several local maxima in general: the fit runs from
     ``n_init`` starts and keeps the best.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score_samples``
+    run on the input's device, the small ``d × d`` fit (Newton or EM, the
+    starts, the rotation) on the host; fitted attributes live on that device
+    (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int or None, default=None
@@ -393,6 +400,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         "extraction": [StrOptions(set(EXTRACTIONS))],
         "scores": [StrOptions(set(SCORE_METHODS))],
     }
+    _array_api_support = True
 
     def __init__(
         self,

@@ -126,6 +126,15 @@ class LinearGaussian:
         gain = self._s / (1.0 + self._s**2)
         return ((R_tilde @ self._V) * gain) @ self._Qt
 
+    def posterior_weights(self) -> np.ndarray:
+        """``B`` (d × k) with ``E[h | x] = (x − μ) B``.
+
+        ``B = Ψ^{-1/2} V diag(s/(1+s²)) Qᵀ``: :meth:`posterior_mean` as one
+        matrix, for a product computed elsewhere (on an array-API device).
+        """
+        gain = self._s / (1.0 + self._s**2)
+        return (self._isd[:, None] * self._V * gain) @ self._Qt
+
     def posterior_covariance(self) -> np.ndarray:
         """``Cov[h | x] = M⁻¹ = (I + Wᵀ Ψ⁻¹ W)⁻¹`` (the same for every row)."""
         k = self.components.shape[0]

@@ -96,6 +96,12 @@ def minka_log_evidence(spectrum: np.ndarray, n_samples: int) -> np.ndarray:
 class PCA(GaussianLatentModel):
     r"""Principal component analysis with the probabilistic PCA likelihood.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score_samples``
+    run on the input's device, the small eigendecomposition on the host; fitted
+    attributes live on that device (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int, float in (0, 1), 'mle' or None, default=None
@@ -175,6 +181,7 @@ class PCA(GaussianLatentModel):
         ],
         "random_state": ["random_state"],
     }
+    _array_api_support = True
 
     def __init__(
         self, n_components=None, *, whiten=False, svd_solver="auto", random_state=None
@@ -211,6 +218,10 @@ class PCA(GaussianLatentModel):
                 f"{self.n_components!r}; pass an integer or use svd_solver='full'."
             )
         return solver
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Array-API input: the covariance route on the device; others on the host."""
+        return self._choose_solver(n_samples, n_features) == "covariance_eigh"
 
     def _check_n_components_arg(self, n: int, d: int):
         """The checks of ``n_components`` that depend on the data's shape.
@@ -316,6 +327,21 @@ class PCA(GaussianLatentModel):
     def _n_parameters(self) -> int:
         return ppca_n_parameters(self.n_features_in_, self.n_components_)
 
+    def _transform_matrix(self):
+        """``(U_k, μ)``, whitened by ``Λ_k^{-1/2}`` if asked (see transform)."""
+        B = self.components_.T
+        if self.whiten:
+            B = B / np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
+        return B, self.mean_
+
+    def _inverse_matrix(self):
+        """``(U_kᵀ, μ)``, un-whitened by ``Λ_k^{1/2}`` if asked."""
+        if self.whiten:
+            return self.components_ * np.sqrt(self.explained_variance_)[:, None], (
+                self.mean_
+            )
+        return self.components_, self.mean_
+
     @fill_doc
     @lazy_over_rows(_n_components)
     def transform(self, X):
@@ -324,6 +350,9 @@ class PCA(GaussianLatentModel):
         %(transform_sections)s
         """
         check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "transform")
+        if ns.is_array_api:
+            return self._transform_in_namespace(X, ns)
         X = self._validate(X, reset=False)
         Z = (X - self.mean_) @ self.components_.T
         if self.whiten:
@@ -337,7 +366,12 @@ class PCA(GaussianLatentModel):
 
         %(inverse_transform_sections)s
         """
+        check_is_fitted(self, "components_")
+        ns = self._input_namespace(X, "inverse_transform")
+        if ns.is_array_api:
+            return self._inverse_in_namespace(X, ns)
         Z = self._as_codes(X)
+        dtype = Z.dtype  # float32 in, float32 out (as transform)
         if self.whiten:
             Z = Z * np.sqrt(self.explained_variance_)
-        return Z @ self.components_ + self.mean_
+        return (Z @ self.components_ + self.mean_).astype(dtype, copy=False)

@@ -88,6 +88,12 @@ def ppca_em_step(
 class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatentModel):
     r"""Probabilistic PCA: ``x ~ N(μ, W Wᵀ + σ² I)`` by maximum likelihood.
 
+    Array-API input (PyTorch, CuPy, ... under
+    ``sklearn.set_config(array_api_dispatch=True)``): the pass over the rows
+    and the outputs of ``transform``/``inverse_transform``/``score_samples``
+    run on the input's device, the small closed form or EM on the host; fitted
+    attributes live on that device (user guide, :ref:`array_api`).
+
     Parameters
     ----------
     n_components : int or None, default=None
@@ -162,6 +168,7 @@ class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatent
         "random_state": ["random_state"],
         "missing_values": [StrOptions({"raise", "em"})],
     }
+    _array_api_support = True
 
     def __init__(
         self,
@@ -206,6 +213,10 @@ class ProbabilisticPCA(GoodnessOfFitMixin, IncrementalStatsMixin, GaussianLatent
         self.loglike_ = result.loglike
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.stop_reason
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Array-API input: the scatter on the device unless the Gram route applies."""
+        return self.method == "em" or n_samples >= n_features
 
     def _fit_wide(self, X: np.ndarray) -> bool:
         """Closed form for wide data (n < d) from the ``n × n`` Gram matrix.

@@ -151,18 +151,21 @@ def check_codes(
     holder: str = "the model",
     unit: str = "components",
     dtype=FLOAT_DTYPES,
+    validate=None,
 ) -> np.ndarray:
     """Validate the codes given to ``inverse_transform``: ``n_components`` columns.
 
-    :func:`check_data` (2-D, real, finite), then the number of columns, with a
-    message that names what ``holder`` has ``n_components`` of (``unit``).
+    :func:`check_data` (2-D, real, finite), or ``validate(H)`` when given (the
+    array-API codes of :func:`latentmodels._array_api.codes_in_namespace`),
+    then the number of columns, with a message that names what ``holder`` has
+    ``n_components`` of (``unit``).
     """
-    H = check_data(H, name=name, dtype=dtype)
+    H = check_data(H, name=name, dtype=dtype) if validate is None else validate(H)
     if H.shape[1] != n_components:
         raise ValueError(
             f"{name} has {H.shape[1]} columns but {holder} has {n_components} "
-            f"{unit} (expected shape (n_samples, {n_components}), got {H.shape}); "
-            "pass the output of transform."
+            f"{unit} (expected shape (n_samples, {n_components}), got "
+            f"{tuple(H.shape)}); pass the output of transform."
         )
     return H
 

@@ -11,7 +11,11 @@ import warnings
 import pytest
 from numpydoc.docscrape import NumpyDocString
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils._testing import _array_api_for_tests
+from sklearn.utils.estimator_checks import (
+    check_array_api_input,
+    parametrize_with_checks,
+)
 
 import latentmodels
 from latentmodels import (
@@ -63,8 +67,30 @@ ESTIMATORS = [
 ]
 
 
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _needs_cuda(check) -> bool:
+    """An array-API check on a CUDA device (namespace torch or cupy)."""
+    kw = getattr(check, "keywords", {})
+    devices = [kw.get("device_name")] + [
+        getattr(kw.get(key), "device", None)
+        for key in ("X_ns_and_device", "other_ns_and_device")
+    ]
+    return "cuda" in devices
+
+
 @parametrize_with_checks(ESTIMATORS)
 def test_sklearn_checks(estimator, check):
+    if _needs_cuda(check) and not _cuda_available():
+        # scikit-learn skips these only when PyTorch is built without CUDA; a
+        # CUDA build on a machine without a usable GPU would fail to allocate
+        pytest.skip("no usable CUDA device on this machine")
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -150,3 +176,75 @@ def test_parameter_constraints_cover_get_params():
     assert not MUST_DECLARE_PARAMETERS & set(undeclared), (
         f"estimators without _parameter_constraints: {undeclared}"
     )
+
+
+# --- the array API (docs/user_guide/array_api.rst) ---------------------------------
+# Estimators whose array-API support lands from another branch; the lead removes
+# an entry when it is merged.
+ARRAY_API_PENDING = {
+    # not in the Gaussian estimators' work of issue 15 (its _S and FIML state
+    # are host arrays); tracked separately
+    "ConfirmatoryFactorAnalysis": "not yet ported",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(
+                strict=True,  # passes once supported: then remove the entry
+                reason=f"array-API support pending: {ARRAY_API_PENDING[name]}",
+            ),
+        )
+        if name in ARRAY_API_PENDING
+        else name
+        for name in sorted(latentmodels._ESTIMATORS)
+    ],
+)
+def test_public_estimator_supports_array_api(name):
+    tags = getattr(latentmodels, name)(n_components=1).__sklearn_tags__()
+    assert tags.array_api_support, f"{name} lacks the array_api_support tag"
+
+
+def _array_api_checks():
+    """``(estimator, namespace, device)`` of every yielded check_array_api_input."""
+    (mark,) = [m for m in test_sklearn_checks.pytestmark if m.name == "parametrize"]
+    found = []
+    for param in mark.args[1]:
+        estimator, check = param.values if hasattr(param, "values") else param
+        if getattr(check, "func", None) is check_array_api_input:
+            kw = check.keywords
+            found.append(
+                (type(estimator).__name__, kw["array_namespace"], kw.get("device_name"))
+            )
+    return found
+
+
+def test_array_api_checks_run_for_installed_namespaces():
+    """scikit-learn's array-API checks are yielded for every supporting estimator
+    and none of array-api-strict (two devices) and PyTorch on the CPU is skipped.
+    """
+    found = _array_api_checks()
+    supporting = {
+        type(e).__name__
+        for e in ESTIMATORS
+        if type(e).__name__ not in ARRAY_API_PENDING
+    }
+    wanted = [("array_api_strict", "CPU_DEVICE"), ("array_api_strict", "device1")]
+    pytest.importorskip("array_api_strict")
+    try:
+        import torch  # noqa: F401
+
+        wanted.append(("torch", "cpu"))
+    except ImportError:
+        pass
+    for name in supporting:
+        for ns, device in wanted:
+            assert (name, ns, device) in found, (name, ns, device)
+    # the checks themselves skip when the namespace cannot be used here
+    # (SCIPY_ARRAY_API unset, library missing): none of the wanted is skipped
+    for ns, device in wanted:
+        for dtype in ("float64", "float32"):
+            _array_api_for_tests(ns, device, dtype)  # raises SkipTest otherwise
