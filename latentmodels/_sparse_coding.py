@@ -44,9 +44,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._array_api import Namespace, as_numpy, from_host, namespace_of
+from ._array_api import (
+    Namespace,
+    as_numpy,
+    attribute_dtype,
+    codes_in_namespace,
+    from_host,
+    namespace_of,
+    numpy_only,
+    validate_in_namespace,
+)
 from ._dask import lazy_over_rows
 from ._docstrings import fill_doc
 from ._threads import blas_threads
@@ -66,12 +75,7 @@ from .sparse._dictionary import (
     reseed_unused_atoms,
     update_dictionary,
 )
-from .sparse._encode_device import (
-    attribute_dtype,
-    check_device_array,
-    effective_tol,
-    encode_device,
-)
+from .sparse._encode_device import effective_tol, encode_device
 from .sparse._encoder import fit_encoder
 from .sparse._objective import lasso_objective
 
@@ -301,12 +305,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             X = validate_X(self, X, reset=reset)
             out = np.float32 if X.dtype == np.float32 else np.float64
             return np.asarray(X, dtype=np.float64), Namespace(np, "cpu", out, False)
-        xp = ns.xp
-        X = validate_data(
-            self, X, reset=reset, dtype=[xp.float64, xp.float32],
-            ensure_all_finite=False,
-        )
-        return check_device_array(X, ns, "X"), ns
+        return validate_in_namespace(self, X, ns, reset=reset), ns
 
     @staticmethod
     def _codes_out(H, ns: Namespace):
@@ -592,14 +591,16 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._validate_params()
         check_int(self.n_components, "n_components")
         fitted = getattr(self, "components_", None)
-        if namespace_of(X).is_array_api or not (
-            fitted is None or isinstance(fitted, np.ndarray)
-        ):
+        alternative = (
+            "learn online on the device with fit(X) and fit_algorithm='online', "
+            "or pass numpy batches to a model fitted on numpy."
+        )
+        if namespace_of(X).is_array_api:
+            raise numpy_only("SparseCoding.partial_fit", alternative)
+        if not (fitted is None or isinstance(fitted, np.ndarray)):
             raise TypeError(
-                "SparseCoding.partial_fit accepts numpy input only, not array-API "
-                "(device) arrays nor a model fitted on them; learn online on the "
-                "device with fit(X) and fit_algorithm='online', or pass numpy "
-                "arrays to a model fitted on numpy."
+                "SparseCoding.partial_fit runs on numpy arrays only, but this "
+                f"model was fitted on array-API arrays; {alternative}"
             )
         with blas_threads(n_threads_from_jobs(self.n_jobs)):
             return self._partial_fit(X)
@@ -671,10 +672,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         ns = namespace_of(H)
         k = self.components_.shape[0]
         if ns.is_array_api:
-            H = check_device_array(H, ns, "H")
-            check_codes(  # the shape, on a one-row stand-in: one message
-                np.zeros((1, H.shape[1])), k, name="H", holder="the dictionary",
-                unit="atoms",
+            H = codes_in_namespace(
+                H, k, ns, name="H", holder="the dictionary", unit="atoms"
             )
             D = self.components_
             if D.dtype != H.dtype:

@@ -61,3 +61,4 @@ def test_without_a_gpu_the_benchmark_skips_cleanly(bench_gpu, monkeypatch, capsy
     bench_gpu.main()
     assert "skipped, no GPU: no CUDA" in capsys.readouterr().out
     assert sorted((BENCHMARKS / "results").iterdir()) == before
+

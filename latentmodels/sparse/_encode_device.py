@@ -35,8 +35,15 @@ from __future__ import annotations
 import numpy as np
 from sklearn.externals import array_api_compat
 
-from .._array_api import Namespace, as_numpy, from_host, namespace_of, to_host
-from .._validation import check_array_finite, check_data
+from .._array_api import (
+    Namespace,
+    _check_finite,
+    attribute_dtype,
+    from_host,
+    namespace_of,
+    to_host,
+)
+from .._validation import check_data
 from .._warnings import warn
 from ._device import FLOAT32_TOL, solve_device
 from ._encode import encode
@@ -45,7 +52,6 @@ from ._objective import EncodeResult
 from ._registry import resolve
 
 __all__ = [
-    "attribute_dtype",
     "check_device_array",
     "encode_device",
     "sparse_encode_device",
@@ -67,15 +73,6 @@ def effective_tol(tol: float, dtype, xp, where: str = "sparse_encode") -> float:
         )
         return FLOAT32_TOL
     return float(tol)
-
-
-def attribute_dtype(ns: Namespace):
-    """Floating dtype of fitted arrays on ``ns``'s device: float64 as the numpy
-    fit (scikit-learn's array-API checks compare them), float32 on a device
-    without float64 (PyTorch's MPS)."""
-    from sklearn.utils._array_api import _max_precision_float_dtype
-
-    return _max_precision_float_dtype(ns.xp, ns.device)
 
 
 def check_device_array(A, ns: Namespace, name: str, dtype=None):
@@ -111,8 +108,7 @@ def check_device_array(A, ns: Namespace, name: str, dtype=None):
         raise ValueError(f"{name} is complex; pass real values.")
     if A.dtype != dtype:
         A = xp.astype(A, dtype)
-    if not bool(xp.all(xp.isfinite(A))):
-        check_array_finite(as_numpy(A), name=name)  # raises, naming the rows
+    _check_finite(A, ns, name=name)  # on the device; names the bad rows
     return A
 
 
