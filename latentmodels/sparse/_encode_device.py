@@ -40,6 +40,7 @@ from .._array_api import (
     _check_finite,
     attribute_dtype,
     from_host,
+    in_namespace,
     namespace_of,
     to_host,
 )
@@ -118,8 +119,6 @@ def _certificate(xp, X, D, H, alpha: float, positive: bool):
     The formula of :mod:`._formulas` (as :func:`._objective.objective_and_gap`
     on the host), evaluated in ``xp``.
     """
-    from .._array_api import in_namespace
-
     R = X - H @ D
     C = R @ D.T
     r2 = xp.sum(R * R, axis=1)
