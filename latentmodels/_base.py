@@ -196,7 +196,8 @@ class GaussianLatentModel(
         )
         if self._allow_nan() and has_nan(X, ns):
             raise numpy_only(
-                f"{type(self).__name__}(missing_values='em') on data with NaN",
+                f"{type(self).__name__}(missing_values={self.missing_values!r}) "
+                "on data with NaN",
                 "convert X to a numpy array to fit with its missing entries "
                 "(e.g. X.cpu().numpy() for a PyTorch tensor), or remove or impute "
                 "them to fit on the device.",

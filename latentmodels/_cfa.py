@@ -63,6 +63,12 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
     and expected information; the test statistic is ``T = n F_ML`` and the
     standard errors come from the expected information, as lavaan's defaults.
 
+    Under ``sklearn.set_config(array_api_dispatch=True)`` a PyTorch/CuPy/...
+    ``X`` is reduced to ``(n, x̄, S)`` on its device and Fisher scoring runs
+    on the host; the fitted arrays live on the input's device (float64) and
+    the outputs are in its namespace (user guide: *array_api*). FIML on data
+    with NaN is numpy only.
+
     Parameters
     ----------
     model : str, dict, array-like of bool or None, default=None
@@ -147,6 +153,9 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "noise_floor": [Interval(Real, 0, 1, closed="neither")],
     }
+    # array-API input (docs/user_guide/array_api.rst): (n, x̄, S) on the device,
+    # Fisher scoring on the host from the d × d statistics
+    _array_api_support = True
 
     def __init__(
         self,
@@ -177,6 +186,14 @@ class ConfirmatoryFactorAnalysis(CFAInferenceMixin, GaussianLatentModel):
             "pass missing_values='fiml' to fit by full-information maximum "
             "likelihood on the observed entries, or remove or impute them."
         )
+
+    def _fits_on_device(self, n_samples: int, n_features: int) -> bool:
+        """Array-API input: always from ``(n, x̄, S)``, whatever ``n`` and ``d``.
+
+        The fit reads the data through the statistics alone (FIML on data
+        with NaN is numpy only), so the ``O(n d²)`` pass runs on the device.
+        """
+        return True
 
     def _factor_chol(self):
         """A square root ``G`` of Φ (``Φ = G Gᵀ``); Φ is PSD by construction."""

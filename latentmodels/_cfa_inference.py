@@ -6,7 +6,9 @@ What follows from a fitted :class:`~latentmodels.ConfirmatoryFactorAnalysis`
 refitting: standard errors from the expected or observed information,
 lavaan's parameter table, the fit measures of
 :func:`latentmodels._fit_statistics.goodness_of_fit`, and the identification
-check of :mod:`latentmodels._identification` (user guide: *cfa*).
+check of :mod:`latentmodels._identification` (user guide: *cfa*). On a model
+fitted on array-API input they run on numpy copies of its attributes
+(:func:`~latentmodels._array_api.on_host`) and return numpy/pandas results.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scipy import stats as sps
 from sklearn.utils.validation import check_is_fitted
 
 from . import _warnings
+from ._array_api import on_host
 from ._cfa_fit import complete_objective, fiml_objective
 from ._identification import structure_identification
 from ._threads import blas_threads
@@ -26,6 +29,7 @@ from ._threads import blas_threads
 class CFAInferenceMixin:
     """Standard errors, ``summary``, ``goodness_of_fit``, ``identification``."""
 
+    @on_host  # numpy copies of a device fit's attributes
     def standard_errors(self, information=None):
         """Standard errors, z-values and p-values of the free parameters.
 
@@ -107,6 +111,7 @@ class CFAInferenceMixin:
         df["pvalue"] = 2.0 * sps.norm.sf(np.abs(z))
         return df
 
+    @on_host  # numpy copies of a device fit's attributes
     def summary(self, information=None):
         """The parameter table in lavaan's layout (``parameterEstimates``).
 
@@ -165,6 +170,7 @@ class CFAInferenceMixin:
             s += [0.0] * st.k
         return self._table(rows, np.asarray(e, float), np.asarray(s, float))
 
+    @on_host  # numpy copies of a device fit's attributes
     def goodness_of_fit(self):
         """χ² test and fit indices, as lavaan's ``fitMeasures``.
 
@@ -205,6 +211,7 @@ class CFAInferenceMixin:
                        / (resid_cov.size + resid_mean.size))
         return replace(gof, srmr=float(srmr))
 
+    @on_host  # numpy copies of a device fit's attributes
     def identification(self, *, n_random=3, random_state=None):
         """Local identification: rank of ``∂ vech C / ∂θ`` at the estimate.
 
