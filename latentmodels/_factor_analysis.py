@@ -657,8 +657,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         W = canonical_orientation(np.asarray(res.components).T, psi)
         self.solver_ = "em"
         self.start_loglikes_ = np.array([res.loglike[-1]])
-        self.converged_ = res.n_iter < self.max_iter
-        self.stop_reason_ = "converged" if self.converged_ else "max_iter"
+        self.converged_ = bool(res.converged)
+        self.stop_reason_ = res.stop_reason
         self._set_fit(
             W,
             psi,
