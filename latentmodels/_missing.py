@@ -50,8 +50,9 @@ near-degenerate fits (PPCA of data of exact rank ``k``, ``σ²`` at ``1e-12``),
 where the fitted model's scoring (:mod:`latentmodels._gaussian_observed`)
 switches to its accurate pattern-by-pattern route.
 
-Two routes, chosen by cost (measured with ``benchmarks/bench_missing.py``,
-n=20000, d=50, k=5, 20% missing; user guide, "Missing values"):
+Two routes (measured with ``benchmarks/bench_missing.py``, n=20000, d=50,
+k=5, 20% missing, and on standardised wine, diabetes and breast cancer with
+10–30% missing; user guide, "Missing values"):
 
 * **Newton** (:mod:`latentmodels._missing_newton`): each E-step also gives
   the exact gradient (Fisher's identity) and, from the same posteriors, the
@@ -61,12 +62,15 @@ n=20000, d=50, k=5, 20% missing; user guide, "Missing values"):
   engine 21–36). The Hessian of the patterns known by their statistics
   costs ``O(P d² k²)``, nothing beside the linear algebra of the step; that
   of the rows handled one by one costs ``O(n (d k)²)``, about 13 E-steps at
-  n=20000, d=50, k=5 (at random, every row its own pattern). Newton is
-  therefore the default when those rows cost at most ``_NEWTON_MAX_ROW_WORK``
-  (``rows · (d k)²``, the measured break-even) and there are at most
-  ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``: block missingness,
-  complete data, small data sets.
-* **EM with SQUAREM** otherwise (entries missing at random on many rows, or
+  n=20000, d=50, k=5 (at random, every row its own pattern). Where EM
+  converges in tens of E-steps Newton is slower in time (block patterns:
+  21 vs 15 ms for FA; at random: 1.3 s vs 0.57 s); where EM crawls it is far
+  faster (FA on wine or diabetes with 10–30% missing: 8–60 E-steps where EM
+  takes 60–5800, 2–55× less time). The default therefore runs EM first and
+  hands over to Newton after ``_EM_BEFORE_NEWTON`` (30) E-steps without
+  convergence, when there are at most ``_NEWTON_MAX_PARAMS`` parameters
+  ``d (k + 2)``.
+* **EM with SQUAREM** first, and alone beyond that size (or
   ``accelerate=False`` for plain EM): the EM map through the package's one
   engine, :func:`latentmodels._em.run_em`, SQUAREM (Varadhan & Roland 2008)
   in ``(W / s, log ψ, μ / s)`` (``s`` the observed standard deviation of
@@ -104,15 +108,19 @@ from ._validation import check_array_finite, check_n_components
 # the same numbers to rounding.
 _MIN_ROWS_FOR_STATS = 32
 
-# Newton's method (exact Hessian of the d (k + 2) parameters) is the default
-# up to this many parameters, and while the rows handled one by one cost at
-# most this much in the Hessian (rows · (d k)²): measured at 20% missing at
-# random (one BLAS thread), Newton and EM with SQUAREM take the same time at
-# n=300, d=8, k=2 (PPCA; FA: Newton 2.5x faster), Newton 1.5-4x slower at
-# n=1000, d=20, k=3 (work 3.6e6), and ~13 E-steps per Hessian at n=20000,
-# d=50, k=5; beyond, EM accelerated by SQUAREM.
+# Newton's method (exact Hessian of the d (k + 2) parameters) is used up to
+# this many parameters. Measured at 20% missing at random (one BLAS thread):
+# Newton and EM with SQUAREM take the same time at n=300, d=8, k=2 (PPCA; FA:
+# Newton 2.5x faster), Newton 1.5-4x slower at n=1000, d=20, k=3, and a
+# Hessian costs ~13 E-steps at n=20000, d=50, k=5 (every row its own pattern).
 _NEWTON_MAX_PARAMS = 1000
-_NEWTON_MAX_ROW_WORK = 3e5
+# By default EM (SQUAREM) runs first and Newton takes over after this many
+# E-steps without convergence: EM converges in 8-19 E-steps on the benchmark's
+# cases (n = 20000, where a Hessian costs ~13 E-steps, and 5 block patterns,
+# where EM's steps cost a fraction of a Newton step), while on slow cases
+# (standardised wine and diabetes, 10-30% missing, FA with k = 2-5) EM needed
+# 60-5800 E-steps and Newton 8-60, 2-55x faster in time.
+_EM_BEFORE_NEWTON = 30
 # Newton's lower bound on ψ_j relative to the feature's variance
 # (see _fit_newton_route)
 _SAFE_FLOOR_RTOL = 1e-4
@@ -499,6 +507,32 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
     return em
 
 
+def _newton_after_em(data, F, slow, max_iter, route):
+    """Newton's route from where a slow EM run stopped (its budget spent).
+
+    Newton gets at most ``_NEWTON_MAX_ITER`` E-steps; when it does not
+    converge in them (seen near a Heywood boundary, where it is held at its
+    safe floor), EM with SQUAREM resumes from the EM point instead, with the
+    E-steps left. The trace is EM's followed by the run that is kept, so it
+    never decreases; ``n_iter`` counts every E-step spent.
+    """
+    left = max_iter - slow.n_iter
+    fast = _fit_newton_route(
+        data, slow.params, F, max_iter=min(left, _NEWTON_MAX_ITER), **route
+    )
+    if not fast.converged and fast.n_iter < left:
+        spent = fast.n_iter
+        fast = run_em(
+            F, slow.params, pack=F.pack, unpack=F.unpack, tol=route["tol"],
+            param_tol=route["param_tol"], max_iter=left - spent,
+            jump=_heywood_jump(data, route["floor"], route["isotropic"]),
+        )
+        fast.n_iter += spent
+    fast.loglike = slow.loglike[:-1] + fast.loglike
+    fast.n_iter += slow.n_iter
+    return fast
+
+
 def fit_missing(
     X: np.ndarray,
     n_components: int,
@@ -563,8 +597,10 @@ def fit_missing(
         Name used in the ConvergenceWarning.
     newton : bool or None, default=None
         True: Newton's route (:mod:`latentmodels._missing_newton`); False:
-        EM (with SQUAREM when ``accelerate``); None: Newton when
-        ``accelerate`` and its Hessian is cheap (module docstring).
+        EM (with SQUAREM when ``accelerate``); None: EM with SQUAREM, and
+        Newton's route from where it is after ``_EM_BEFORE_NEWTON`` (30)
+        E-steps without convergence, when ``accelerate`` and there are at most
+        ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``.
 
     Returns
     -------
@@ -598,21 +634,20 @@ def fit_missing(
     var = np.where(positive, var, fallback)
     floor = floor_noise(np.zeros(d), noise_floor_rtol * var, 1.0)  # positive
     rng = check_random_state(random_state)
-    if newton is None:
-        newton = (
-            accelerate
-            and d * (k + 2) <= _NEWTON_MAX_PARAMS
-            and data.rows.shape[0] * (d * k) ** 2 <= _NEWTON_MAX_ROW_WORK
-        )
+    # None: EM first, Newton once EM has taken _EM_BEFORE_NEWTON E-steps
+    # without converging (where Newton's Hessian is affordable)
+    switch = newton is None and accelerate and d * (k + 2) <= _NEWTON_MAX_PARAMS
+    if switch and _EM_BEFORE_NEWTON <= 0:
+        newton = True
     W, psi, mu = _initial_parameters(data, k, rng)
     theta0 = (W, np.maximum(psi, floor), mu)
     F = _MissingEMMap(data, isotropic, floor, k)
+    route = dict(isotropic=isotropic, floor=floor, var=var, tol=tol,
+                 param_tol=param_tol)
     if newton:
-        res = _fit_newton_route(
-            data, theta0, F, isotropic=isotropic, floor=floor, var=var, tol=tol,
-            param_tol=param_tol, max_iter=max_iter,
-        )
+        res = _fit_newton_route(data, theta0, F, max_iter=max_iter, **route)
     else:
+        budget = min(max_iter, _EM_BEFORE_NEWTON) if switch else max_iter
         res = run_em(
             F,
             theta0,
@@ -620,10 +655,12 @@ def fit_missing(
             unpack=F.unpack,
             tol=tol,
             param_tol=param_tol,
-            max_iter=max_iter,
+            max_iter=budget,
             accelerate=accelerate,
             jump=_heywood_jump(data, floor, isotropic),
         )
+        if switch and res.stop_reason == "max_iter" and budget < max_iter:
+            res = _newton_after_em(data, F, res, max_iter, route)
     warn_not_converged(
         estimator,
         res,

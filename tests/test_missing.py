@@ -402,8 +402,8 @@ def test_factor_analysis_heywood_jump_with_missing_values(monkeypatch):
     # The boundary case of the complete-data tests (3 features, 1 factor, the
     # maximum at ψ₃ = 0) with entries missing. EM route: the Heywood jump of
     # the engine lands on the floor where plain EM is still on its way after
-    # 2000 steps. Newton route (the default here): Newton to 1e-4 of the
-    # variance, the same jump, Newton again: the same maximum, fewer E-steps.
+    # 2000 steps. Newton route: Newton to 1e-4 of the variance, the same
+    # jump, Newton again: the same maximum, fewer E-steps.
     from latentmodels._em import HeywoodJump
 
     rng = np.random.RandomState(0)
@@ -412,7 +412,7 @@ def test_factor_analysis_heywood_jump_with_missing_values(monkeypatch):
     Xm = X.copy()
     Xm[rng.rand(*X.shape) < 0.1] = np.nan
     kw = dict(isotropic=False, noise_floor_rtol=1e-6, tol=1e-10, max_iter=2000)
-    newton = fit_missing(Xm, 1, **kw)
+    newton = fit_missing(Xm, 1, newton=True, **kw)
     jump = fit_missing(Xm, 1, newton=False, **kw)
     monkeypatch.setattr(HeywoodJump, "WINDOW", 10**9)  # never tried
     with warnings.catch_warnings():
