@@ -58,7 +58,7 @@ from ._array_api import (
 )
 from ._dask import lazy_over_rows
 from ._docstrings import fill_doc
-from ._threads import blas_threads
+from ._threads import blas_thread_count, blas_threads, blas_threads_for
 from ._validation import (
     check_array_finite,
     check_codes,
@@ -85,6 +85,15 @@ _DICT_MAX_SWEEPS = 10
 _DICT_TOL = 1e-6
 # Online learning: one warm-started sweep per minibatch (Mairal et al. 2010).
 _ONLINE_SWEEPS = 1
+
+
+def _dictionary_blas(X, D: np.ndarray):
+    """BLAS threads of a dictionary step on ``X``: the caller's (``n_jobs``)
+    only if its products (``HᵀH``, ``HᵀX``: ``n k (k + d)`` flops) are large;
+    after a small threaded product OpenBLAS's workers would spin into the
+    next inference pass (:func:`latentmodels._threads.blas_threads_for`)."""
+    k, d = D.shape
+    return blas_threads_for(X.shape[0] * k * (k + d), blas_thread_count())
 
 
 def _sum_r2(res, alpha: float, xp=np) -> float:
@@ -452,7 +461,8 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         H = res.codes
         if self.fit_algorithm == "batch":
             # Statistics of the final codes, from which partial_fit continues.
-            self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
+            with _dictionary_blas(X, D):
+                self.stats_A_, self.stats_B_ = H.T @ H, H.T @ X
             if ns.is_array_api:
                 self.stats_A_, self.stats_B_ = (
                     ns.xp.astype(a, adt) for a in (self.stats_A_, self.stats_B_)
@@ -504,16 +514,17 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.n_samples_seen_ = X.shape[0]
         for it in range(1, self.max_iter + 1):
             # the statistics (k × k, k × d) formed where the data are
-            A = _host64(H.T @ H)
-            D = self._reseed(D, A, X, H, rng, ns)
-            D, _ = update_dictionary(
-                D,
-                A,
-                _host64(H.T @ X),
-                positive=self.positive_dict,
-                max_sweeps=_DICT_MAX_SWEEPS,
-                tol=_DICT_TOL,
-            )
+            with _dictionary_blas(X, D):
+                A = _host64(H.T @ H)
+                D = self._reseed(D, A, X, H, rng, ns)
+                D, _ = update_dictionary(
+                    D,
+                    A,
+                    _host64(H.T @ X),
+                    positive=self.positive_dict,
+                    max_sweeps=_DICT_MAX_SWEEPS,
+                    tol=_DICT_TOL,
+                )
             # Warm-started inference; a sample whose new code is not better
             # than its old one (possible within the solver's tolerance) keeps
             # the old code, so the objective can never increase.
@@ -536,25 +547,28 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         res = self._infer(Xb, from_host(ns, D), init=init, ns=ns, tol=tol)
         Xh, H = _host64(Xb), _host64(res.codes)
-        self.stats_A_, self.stats_B_, self.n_samples_seen_ = accumulate_statistics(
-            self.stats_A_,
-            self.stats_B_,
-            self.n_samples_seen_,
-            Xh,
-            H,
-            forget_rate=float(self.forget_rate),
-        )
-        D, _ = reseed_unused_atoms(
-            D, self.stats_A_, Xh, H, positive=self.positive_dict, random_state=rng
-        )
-        D, _ = update_dictionary(
-            D,
-            self.stats_A_,
-            self.stats_B_,
-            positive=self.positive_dict,
-            max_sweeps=_ONLINE_SWEEPS,
-            tol=_DICT_TOL,
-        )
+        with _dictionary_blas(Xh, D):
+            self.stats_A_, self.stats_B_, self.n_samples_seen_ = (
+                accumulate_statistics(
+                    self.stats_A_,
+                    self.stats_B_,
+                    self.n_samples_seen_,
+                    Xh,
+                    H,
+                    forget_rate=float(self.forget_rate),
+                )
+            )
+            D, _ = reseed_unused_atoms(
+                D, self.stats_A_, Xh, H, positive=self.positive_dict, random_state=rng
+            )
+            D, _ = update_dictionary(
+                D,
+                self.stats_A_,
+                self.stats_B_,
+                positive=self.positive_dict,
+                max_sweeps=_ONLINE_SWEEPS,
+                tol=_DICT_TOL,
+            )
         return D, res, H
 
     def _fit_online(self, X, D, rng, ns: Namespace, tol: float):

@@ -8,6 +8,7 @@ libraries are discovered once per process (discovery costs ~10 ms a call).
 from __future__ import annotations
 
 import functools
+import threading
 
 from threadpoolctl import ThreadpoolController
 
@@ -20,6 +21,21 @@ def _controller() -> ThreadpoolController:
 def blas_threads(n_threads: int):
     """Context manager limiting BLAS to ``n_threads`` threads inside the block."""
     return _controller().limit(limits=max(1, int(n_threads)), user_api="blas")
+
+
+#: Flops below which :func:`blas_threads_for` keeps BLAS on one thread.
+#: OpenBLAS's worker threads keep spinning about 0.1 s after every threaded
+#: call (measured here; 2²⁸ cycles by default), taking cores from whatever
+#: runs next (a thread pool over row blocks, say); a product this small
+#: takes about that long on one thread.
+THREADED_BLAS_FLOPS = 1 << 31
+
+
+def blas_threads_for(flops: float, n_threads: int):
+    """:func:`blas_threads` of ``n_threads`` for a product of ``flops``
+    floating-point operations if it is large (``THREADED_BLAS_FLOPS``), else
+    of one thread, so that small products leave no spinning BLAS workers."""
+    return blas_threads(n_threads if flops >= THREADED_BLAS_FLOPS else 1)
 
 
 def blas_thread_count() -> int:
@@ -51,17 +67,43 @@ def row_blocks(
 def map_row_blocks(fn, n_rows: int, n_threads: int, **split) -> list:
     """``[fn(block) for block in row_blocks(n_rows)]``, in ``n_threads`` threads.
 
-    The blocks are handed out dynamically (a thread takes the next block when
-    it is done), and BLAS is limited to one thread inside, so ``fn`` should
-    spend its time in BLAS calls, numpy ufuncs or GIL-free compiled kernels.
-    Exceptions raised by ``fn`` propagate.
+    The calling thread works too, beside ``n_threads − 1`` started threads;
+    each takes the next block from a shared counter when it is done with one
+    (no futures, no result queue: the only shared step is the counter), and
+    BLAS is limited to one thread inside, so ``fn`` should spend its time in
+    BLAS calls, numpy ufuncs or GIL-free compiled kernels. The first
+    exception raised by ``fn`` stops the other threads from taking further
+    blocks and is raised in the caller.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     blocks = row_blocks(n_rows, **split)
     n_threads = max(1, min(int(n_threads), len(blocks)))
     with blas_threads(1):
         if n_threads == 1:
             return [fn(block) for block in blocks]
-        with ThreadPoolExecutor(n_threads) as pool:
-            return list(pool.map(fn, blocks))
+        results = [None] * len(blocks)
+        errors = []
+        lock = threading.Lock()
+        counter = iter(range(len(blocks)))
+
+        def work():
+            while True:
+                with lock:
+                    i = None if errors else next(counter, None)
+                if i is None:
+                    return
+                try:
+                    results[i] = fn(blocks[i])
+                except BaseException as exc:  # re-raised in the caller
+                    with lock:
+                        errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=work) for _ in range(n_threads - 1)]
+        for thread in threads:
+            thread.start()
+        work()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return results

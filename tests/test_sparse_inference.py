@@ -545,3 +545,154 @@ def test_certificate_twins_agree(positive, monkeypatch):
     slow = objective_and_gap(X, D, H, 0.2, positive)
     np.testing.assert_allclose(fast[0], slow[0], rtol=1e-13)
     np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9, atol=1e-12 * fast[0].max())
+
+
+# ------------------------------------------- the compiled pipeline of a block
+def _block_paths(monkeypatch, solver, X, D, alpha, positive, init):
+    """Results of the compiled block pipeline and of the numpy-block pipeline
+    (LassoProblem, the registry and its compiled solver twins)."""
+    from latentmodels.sparse import _encode
+
+    kw = dict(solver=solver, positive=positive, tol=1e-10, max_iter=10000, init=init,
+              init_objective=True)  # fmt: skip
+    fused = encode(X, D, alpha, **kw)
+    with monkeypatch.context() as m:
+        m.setattr(_encode, "COMPILED_BLOCKS", {})
+        plain = encode(X, D, alpha, **kw)
+    return fused, plain
+
+
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("solver", COMPILED)
+def test_compiled_block_equals_the_numpy_block_pipeline(solver, positive,
+                                                        monkeypatch):  # fmt: skip
+    """Screening, warm start, solve, fallback and certificate in one kernel give
+    the codes of the step-by-step pipeline (warm-start correlations are summed
+    over the nonzero entries instead of by BLAS: equal to rounding)."""
+    if not _numba_jit.use_numba():
+        pytest.skip("numba not available")
+    X, D = _problem(29, n=150)
+    X[::7] *= 1e-3  # some rows below alpha_max: screened
+    rng = np.random.default_rng(29)
+    init = np.where(rng.random((150, 24)) < 0.2, rng.standard_normal((150, 24)), 0)
+    alpha = 0.2
+    assert np.sum(alpha_max(X, D, positive) <= alpha) >= 10
+    for start in (None, init):
+        fused, plain = _block_paths(monkeypatch, solver, X, D, alpha, positive, start)
+        assert fused.converged.all() and plain.converged.all()
+        assert fused.message == plain.message
+        np.testing.assert_allclose(fused.codes, plain.codes, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(fused.objective, plain.objective, rtol=1e-13)
+        np.testing.assert_array_equal(fused.n_iter, plain.n_iter)
+        if start is None:  # same arithmetic throughout: bit for bit
+            np.testing.assert_array_equal(fused.codes, plain.codes)
+            np.testing.assert_array_equal(fused.gap, plain.gap)
+        else:
+            np.testing.assert_allclose(
+                fused.init_objective, lasso_objective(X, D, init, alpha), rtol=1e-13
+            )
+            np.testing.assert_allclose(fused.init_objective, plain.init_objective,
+                                       rtol=1e-13)  # fmt: skip
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_compiled_block_hands_feature_sign_over_to_cd(positive, monkeypatch):
+    """More active atoms than features: the kernel's fallback is the registry's."""
+    if not _numba_jit.use_numba():
+        pytest.skip("numba not available")
+    X, D = _problem(30, n=12, d=3, k=8, active=4)
+    alpha = 0.3
+    args = ("feature_sign", X, D, alpha, positive, None)
+    fused, plain = _block_paths(monkeypatch, *args)
+    ref = encode(X, D, alpha, solver="cvxpy", positive=positive)
+    assert fused.converged.all()
+    assert np.any(fused.n_iter > 100)  # rows finished by coordinate descent
+    np.testing.assert_array_equal(fused.codes, plain.codes)
+    np.testing.assert_array_equal(fused.n_iter, plain.n_iter)
+    np.testing.assert_allclose(fused.objective, ref.objective, rtol=1e-6)
+
+
+def test_block_kernel_pure_python_matches_compiled(monkeypatch):
+    """The block kernel's pure-Python body takes the same steps as the compiled."""
+    from latentmodels.sparse import (
+        _encode,
+        _formulas,
+        _numba_block,
+        _numba_cd,
+        _numba_feature_sign,
+        _objective,
+    )
+
+    if not _numba_jit.use_numba():
+        pytest.skip("numba not available")
+    X, D = _problem(31, n=4, d=6, k=10)
+    init = np.zeros((4, 10))
+    init[:, 0] = 0.3
+    kw = dict(solver="feature_sign", tol=1e-12, init=init, init_objective=True)
+    compiled = encode(X, D, 0.2, **kw)
+    for mod in (_formulas, _numba_cd, _numba_feature_sign, _numba_block, _objective):
+        _pure_python(monkeypatch, mod)
+    monkeypatch.setattr(_encode, "solve_block_rows", _numba_block.solve_block_rows)
+    monkeypatch.setattr(_encode, "_certificate_rows", _objective._certificate_rows)
+    python = encode(X, D, 0.2, **kw)
+    assert np.all(python.n_iter > 0)
+    np.testing.assert_array_equal(python.n_iter, compiled.n_iter)
+    np.testing.assert_allclose(python.codes, compiled.codes, atol=1e-13)
+    np.testing.assert_allclose(python.gap, compiled.gap, atol=1e-13)
+
+
+def test_block_kernels_release_the_gil():
+    """What the pool's threads run between the BLAS products is compiled nogil."""
+    from latentmodels.sparse import _encode
+
+    if not _numba_jit.use_numba():
+        pytest.skip("numba not available")
+    for kernel in (_encode.solve_block_rows, _encode._certificate_rows):
+        assert kernel.targetoptions["nogil"]
+
+
+def test_map_row_blocks_order_threads_and_errors():
+    """Results in block order from several threads; a block's error is raised."""
+    import threading
+
+    from latentmodels._threads import map_row_blocks, row_blocks
+
+    seen = set()
+    barrier = threading.Barrier(3, timeout=30)  # each thread's first block waits
+
+    def fn(blk):
+        if threading.get_ident() not in seen:
+            seen.add(threading.get_ident())
+            barrier.wait()
+        return (blk.start, blk.stop)
+
+    blocks = row_blocks(1000, n_blocks=16, min_rows=8)
+    assert map_row_blocks(fn, 1000, 3, n_blocks=16, min_rows=8) == [
+        (b.start, b.stop) for b in blocks
+    ]
+    assert len(seen) == 3 and threading.get_ident() in seen  # the caller works too
+
+    def bad(blk):
+        if blk.start >= 500:
+            raise ZeroDivisionError(f"block at {blk.start}")
+        return blk.start
+
+    with pytest.raises(ZeroDivisionError, match="block at"):
+        map_row_blocks(bad, 1000, 3, n_blocks=16, min_rows=8)
+
+
+def test_small_products_keep_blas_on_one_thread():
+    """Small products stay on one BLAS thread (no spinning workers after them)."""
+    from latentmodels._threads import (
+        THREADED_BLAS_FLOPS,
+        blas_thread_count,
+        blas_threads,
+        blas_threads_for,
+    )
+
+    with blas_threads(2):
+        two = blas_thread_count()
+        with blas_threads_for(THREADED_BLAS_FLOPS / 2, 2):
+            assert blas_thread_count() == 1
+        with blas_threads_for(THREADED_BLAS_FLOPS, 2):
+            assert blas_thread_count() == two

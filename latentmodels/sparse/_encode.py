@@ -8,26 +8,42 @@ pool with BLAS limited to one thread, the whole pipeline:
    (:class:`~latentmodels.sparse.LassoProblem`);
 2. screening: rows with ``α ≥ alpha_max`` get the exact code zero;
 3. the warm start ``H₀`` and its correlations ``C = B − H₀ G``;
-4. the registered solver (:mod:`._registry`; compiled kernels release the
-   GIL) and its fallback;
+4. the registered solver (:mod:`._registry`) and its fallback;
 5. the independent certificate: objective and duality gap from the residual
    ``x − hD`` (:mod:`._objective`).
 
+With numba, steps 2–4 and the residual of step 5 are one compiled kernel
+per block (:mod:`._numba_block`), between two BLAS products that release
+the GIL, so a block holds the GIL for a few calls only and the threads run
+concurrently; without numba (or for ``'fista'``/``'cvxpy'``) the same steps
+run as numpy code (:func:`_numpy_block`).
+
 Only ``G = D Dᵀ`` (``k × k × d``, independent of the number of signals) is
-computed before the pool. The split depends on the number of rows only, so
-the codes are the same bit for bit whatever ``n_jobs``.
+computed before the pool, on one BLAS thread unless it is large
+(:func:`_gram`). The split depends on the number of rows only, so the codes
+are the same bit for bit whatever ``n_jobs``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._threads import blas_threads, map_row_blocks
+from .._threads import blas_threads_for, map_row_blocks
 from .._validation import n_threads_from_jobs
 from ._formulas import TINY
-from ._objective import EncodeResult, lasso_objective, objective_and_gap
+from ._numba_block import CD, FEATURE_SIGN, solve_block_rows
+from ._numba_jit import use_numba
+from ._objective import (
+    EncodeResult,
+    _certificate_rows,
+    lasso_objective,
+    objective_and_gap,
+)
 from ._problem import Gram, LassoProblem
-from ._registry import SOLVERS, resolve, run
+from ._registry import SOLVERS, fallback_max_iter, resolve, run
+
+#: Solvers whose whole block pipeline has a compiled kernel (``_numba_block``).
+COMPILED_BLOCKS = {"cd": CD, "feature_sign": FEATURE_SIGN}
 
 
 def encode(
@@ -82,15 +98,107 @@ def encode(
     name = resolve(solver)
     n_threads = n_threads_from_jobs(n_jobs)
     X = np.asarray(X, dtype=np.float64)
-    with blas_threads(n_threads):  # k² d: BLAS on n_jobs threads at most
-        gram = Gram(np.asarray(dictionary, dtype=np.float64))
+    gram = _gram(dictionary, n_threads)
     n, k = X.shape[0], gram.n_components
     init = None if init is None else np.asarray(init, dtype=np.float64)
-    codes = np.zeros((n, k))
-    obj, gap = np.zeros(n), np.zeros(n)
-    n_iter = np.zeros(n, dtype=np.int64)
-    init_obj = np.zeros(n) if (init_objective and init is not None) else None
+    out = {  # every block writes all its rows of codes: no serial zeroing pass
+        "codes": np.empty((n, k)),
+        "obj": np.zeros(n),
+        "gap": np.zeros(n),
+        "n_iter": np.zeros(n, dtype=np.int64),
+        "init_obj": np.zeros(n) if (init_objective and init is not None) else None,
+    }
     entry = SOLVERS[name]
+    args = (X, gram, float(alpha), bool(positive), float(tol), int(max_iter), init)
+    if name in COMPILED_BLOCKS and use_numba():
+        solve_block = _compiled_block(name, *args, out)
+    else:
+        solve_block = _numpy_block(name, *args, out)
+    if entry.threads:
+        split = {"n_blocks": entry.n_blocks, "max_rows": entry.max_rows}
+        n_screened = sum(map_row_blocks(solve_block, n, n_threads, **split))
+    else:  # one block in the calling thread
+        n_screened = sum(map_row_blocks(solve_block, n, 1, n_blocks=1, max_rows=n))
+
+    codes, obj, gap, n_iter = out["codes"], out["obj"], out["gap"], out["n_iter"]
+    rel = gap / np.maximum(obj, TINY)
+    converged = rel <= tol
+    n_bad = int((~converged).sum())
+    if n_bad:
+        message = (
+            f"{n_bad} of {n} samples did not reach the relative duality gap "
+            f"tol={tol:g} within max_iter={max_iter} (worst: {rel.max():.3g})"
+        )
+    else:
+        message = (
+            f"all {n} samples reached relative duality gap <= {tol:g} "
+            f"({n_screened} by the alpha >= alpha_max shortcut)"
+        )
+    return EncodeResult(
+        codes=codes,
+        objective=obj,
+        gap=gap,
+        relative_gap=rel,
+        n_iter=n_iter,
+        converged=converged,
+        solver=name,
+        message=message,
+        tol=tol,
+        init_objective=out["init_obj"],
+    )
+
+
+def _gram(dictionary, n_threads: int) -> Gram:
+    """``G = D Dᵀ`` on one BLAS thread, or ``n_threads`` if ``k² d`` is large.
+
+    OpenBLAS's workers spin ~0.1 s after a threaded call and would take the
+    cores from the pool that follows (:func:`latentmodels._threads.blas_threads_for`).
+    """
+    D = np.asarray(dictionary, dtype=np.float64)
+    k, d = D.shape
+    with blas_threads_for(k * k * d, n_threads):
+        return Gram(D)
+
+
+def _compiled_block(name, X, gram, alpha, positive, tol, max_iter, init, out):
+    """The pipeline of one row block: two BLAS products around two kernels.
+
+    The GIL is held only for these few calls; the products and the kernels
+    (:func:`._numba_block.solve_block_rows`, the certificate's reductions)
+    release it.
+    """
+    D, G = gram.D, gram.G
+    k = gram.n_components
+    no_rows, no_obj = np.empty((0, k)), np.empty(0)
+    method = COMPILED_BLOCKS[name]
+    # the solvers stop on the Gram-form gap; aim a little lower so that the
+    # residual-based certificate also meets tol
+    opts = (alpha, positive, method, 0.5 * tol, max_iter, fallback_max_iter(max_iter))
+    codes, obj, gap, n_iter, init_obj = (
+        out[key] for key in ("codes", "obj", "gap", "n_iter", "init_obj")
+    )
+
+    def solve_block(blk: slice) -> int:
+        Xb = np.ascontiguousarray(X[blk])
+        B = Xb @ D.T
+        H0 = no_rows if init is None else np.ascontiguousarray(init[blk])
+        C, R, H = np.empty_like(B), np.empty_like(Xb), codes[blk]
+        io = no_obj if init_obj is None else init_obj[blk]
+        n_screened = solve_block_rows(
+            Xb, D, B, G, H0, *opts, gram.max_active, H, C, R, n_iter[blk], io
+        )
+        np.matmul(R, D.T, out=C)  # correlations of the residuals: certificate
+        _certificate_rows(R, C, H, alpha, positive, obj[blk], gap[blk])
+        return n_screened
+
+    return solve_block
+
+
+def _numpy_block(name, X, gram, alpha, positive, tol, max_iter, init, out):
+    """The pipeline of one row block with :class:`LassoProblem` and the registry."""
+    codes, obj, gap, n_iter, init_obj = (
+        out[key] for key in ("codes", "obj", "gap", "n_iter", "init_obj")
+    )
 
     def solve_block(blk: slice) -> int:
         Xb = X[blk]
@@ -117,34 +225,4 @@ def encode(
             init_obj[blk] = lasso_objective(Xb, gram.D, H0, alpha)
         return int(screened.sum())
 
-    if entry.threads:
-        split = {"n_blocks": entry.n_blocks, "max_rows": entry.max_rows}
-        n_screened = sum(map_row_blocks(solve_block, n, n_threads, **split))
-    else:  # one block in the calling thread
-        n_screened = sum(map_row_blocks(solve_block, n, 1, n_blocks=1, max_rows=n))
-
-    rel = gap / np.maximum(obj, TINY)
-    converged = rel <= tol
-    n_bad = int((~converged).sum())
-    if n_bad:
-        message = (
-            f"{n_bad} of {n} samples did not reach the relative duality gap "
-            f"tol={tol:g} within max_iter={max_iter} (worst: {rel.max():.3g})"
-        )
-    else:
-        message = (
-            f"all {n} samples reached relative duality gap <= {tol:g} "
-            f"({n_screened} by the alpha >= alpha_max shortcut)"
-        )
-    return EncodeResult(
-        codes=codes,
-        objective=obj,
-        gap=gap,
-        relative_gap=rel,
-        n_iter=n_iter,
-        converged=converged,
-        solver=name,
-        message=message,
-        tol=tol,
-        init_objective=init_obj,
-    )
+    return solve_block

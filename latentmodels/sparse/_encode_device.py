@@ -50,7 +50,7 @@ from ._device import FLOAT32_TOL, solve_device
 from ._encode import encode
 from ._formulas import gap_and_primal_np
 from ._objective import EncodeResult
-from ._registry import resolve
+from ._registry import fallback_max_iter, resolve
 
 __all__ = [
     "check_device_array",
@@ -311,7 +311,7 @@ def _fallback(xp, ns, X, D, H, bad, alpha, positive, tol, max_iter, n_jobs, cert
     Dh = np.asarray(to_host(D, ns=ns), dtype=np.float64)
     res = encode(
         Xh, Dh, alpha, solver=FALLBACK_SOLVER, positive=positive, tol=tol,
-        max_iter=max(100 * int(max_iter), 10000), init=Hh, n_jobs=n_jobs,
+        max_iter=fallback_max_iter(max_iter), init=Hh, n_jobs=n_jobs,
     )
     Hf = from_host(ns, res.codes)
     Xf = xp.take(X, rows, axis=0)

@@ -56,6 +56,12 @@ class Gram:
         return self.D.shape[1]
 
     @property
+    def max_active(self) -> int:
+        """Largest useful active set: at most ``n_features`` atoms have a
+        nonsingular Gram block ``G_AA``."""
+        return max(1, min(self.n_features, self.n_components))
+
+    @property
     def lipschitz(self) -> float:
         """``L = λ_max(G)``, the Lipschitz constant of the smooth part's gradient."""
         with self._lock:
@@ -116,9 +122,8 @@ class LassoProblem:
 
     @property
     def max_active(self) -> int:
-        """Largest useful active set: at most ``n_features`` atoms have a
-        nonsingular Gram block ``G_AA``."""
-        return max(1, min(self.gram.n_features, self.shape[1]))
+        """Largest useful active set (:attr:`Gram.max_active`)."""
+        return self.gram.max_active
 
     def rows(self, idx) -> LassoProblem:
         """The sub-problem of the rows ``idx`` (same dictionary)."""

@@ -103,6 +103,11 @@ def resolve(name: str, device: bool = False) -> str:
     return "feature_sign" if use_numba() else "cd"
 
 
+def fallback_max_iter(max_iter: int) -> int:
+    """Iteration budget of the fallback solver for the rows handed over."""
+    return max(100 * int(max_iter), 10000)
+
+
 def run(name: str, problem, H, C, *, tol: float, max_iter: int):
     """Run the registered solver ``name`` (and its fallback) on ``problem``.
 
@@ -121,7 +126,7 @@ def run(name: str, problem, H, C, *, tol: float, max_iter: int):
             Hf,
             Cf,
             tol=tol,
-            max_iter=max(100 * int(max_iter), 10000),
+            max_iter=fallback_max_iter(max_iter),
         )
         H[rows], C[rows] = Hf, Cf
     return n_iter
