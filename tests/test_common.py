@@ -181,9 +181,7 @@ def test_parameter_constraints_cover_get_params():
 # --- the array API (docs/user_guide/array_api.rst) ---------------------------------
 # Estimators whose array-API support lands from another branch; the lead removes
 # an entry when it is merged.
-ARRAY_API_PENDING = {
-    "SparseCoding": "branch aapi-sparse",
-}
+ARRAY_API_PENDING: dict = {}
 
 
 @pytest.mark.parametrize(

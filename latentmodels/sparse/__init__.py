@@ -18,8 +18,10 @@ of a block of rows in Gram form: objective, duality gap, soft-thresholding,
 ``alpha_max``, warm start), and one table of solvers, ``SOLVERS``
 (:mod:`._registry`), each of which receives the problem: ``'cd'``
 (coordinate descent with the Gram matrix), ``'feature_sign'`` (Lee et al.
-2007), ``'fista'`` (batched, BLAS-3, with adaptive restart) and ``'cvxpy'``
-(the exact reference); the first two have compiled (numba) and numpy twins.
+2007), ``'fista'`` (batched, BLAS-3, with adaptive restart), ``'cvxpy'``
+(the exact reference) and ``'fista_active_set'`` (the device solver of
+array-API input, :mod:`._encode_device`); the first two have compiled
+(numba) and numpy twins.
 Every solver stops on the same certificate, the relative duality gap of
 :mod:`._formulas`, and :func:`encode` runs the whole call over row blocks in
 one thread pool (:mod:`._encode`).
@@ -37,6 +39,7 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from .._array_api import namespace_of
 from .._validation import check_data
 from .._warnings import warn
 from ._encode import encode
@@ -115,17 +118,27 @@ def sparse_encode(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Signals, one per row. Never modified.
+        Signals, one per row. Never modified. With
+        ``sklearn.set_config(array_api_dispatch=True)``, an array-API array
+        (PyTorch, CuPy, ...) is coded on its device and the codes are
+        returned in its namespace, device and dtype; float32 input raises
+        ``tol`` to the float32 floor ``7.6e-6`` (with a warning), see
+        ``docs/user_guide/array_api.rst``.
     dictionary : array-like of shape (n_components, n_features)
         Atoms as rows (scikit-learn's ``components_`` convention).
     alpha : float
         Penalty ``α > 0``. Not divided by ``n_features``: this is the same
         scale as :func:`sklearn.decomposition.sparse_encode`'s ``alpha`` for
         ``'lasso_cd'``/``'lasso_lars'``.
-    solver : {'auto', 'cd', 'feature_sign', 'fista', 'cvxpy'}, default='auto'
+    solver : {'auto', 'cd', 'feature_sign', 'fista', 'cvxpy', \
+            'fista_active_set'}, default='auto'
         ``'auto'`` picks the fastest measured solver: ``'feature_sign'`` when
         numba is installed, ``'cd'`` otherwise (see
-        ``benchmarks/bench_sparse_encode.py``).
+        ``benchmarks/bench_sparse_encode.py``); for array-API input
+        (``array_api_dispatch=True``), the device solver
+        ``'fista_active_set'`` (FISTA, then exact active-set solves; rows it
+        leaves above ``tol`` are finished by ``'feature_sign'`` on the host).
+        A CPU solver named for array-API input runs on the host.
     positive : bool, default=False
         Constrain the codes to be non-negative.
     tol : float, default=1e-6
@@ -141,6 +154,7 @@ def sparse_encode(
     Returns
     -------
     codes : ndarray of shape (n_samples, n_components)
+        In ``X``'s namespace, device and dtype for array-API input.
 
     Warns
     -----
@@ -157,6 +171,13 @@ def sparse_encode(
     validate_parameter_constraints(
         ENCODE_CONSTRAINTS, dict(locals()), caller_name="sparse_encode"
     )
+    if namespace_of(X).is_array_api:  # array-API input, dispatch on
+        from ._encode_device import sparse_encode_device
+
+        return sparse_encode_device(
+            X, dictionary, alpha, solver=solver, positive=positive, tol=tol,
+            max_iter=max_iter, init=init, n_jobs=n_jobs,
+        )
     X, D, init = _check_arrays(X, dictionary, init)
     result = encode(
         X,

@@ -224,6 +224,7 @@ def solve_device(
     *,
     n_polish: int = 3,
     first_check: int = 20,
+    init=None,
 ) -> DeviceResult:
     """Lasso codes of a batch by FISTA + exact active-set polish, on any namespace.
 
@@ -257,6 +258,9 @@ def solve_device(
         active atoms of 256) 3 rounds certify 27% of the rows after 20
         iterations, 99.5% after 40 and all after 80 (2 rounds: 14%, 96%,
         100%), so earlier checkpoints would mostly polish in vain.
+    init : array of shape (n_samples, n_components), optional
+        Warm start (projected onto ``h ≥ 0`` for ``positive``); zeros by
+        default. Rows certified at the warm start are returned unchanged.
 
     Returns
     -------
@@ -276,8 +280,12 @@ def solve_device(
     rank = int(xp.sum(xp.astype(ev > k * eps * L, xp.int64)))
     lasso = _Lasso(xp, G, alpha, positive, dtype)
 
-    H = xp.zeros_like(C)
-    gaps = lasso.relative_gap(H, C, xx, C)
+    if init is None or L <= 0:  # all atoms zero: h = 0 is optimal
+        H = xp.zeros_like(C)
+        gaps = lasso.relative_gap(H, C, xx, C)
+    else:
+        H = xp.maximum(init, xp.zeros_like(init)) if positive else init
+        gaps = lasso.relative_gap(H, C, xx, lasso.correlations(H, C))
     certified = gaps <= tol
     if L <= 0 or n == 0:
         return DeviceResult(H, certified, gaps, 0, tol)
@@ -325,9 +333,9 @@ def solve_device(
 
 
 def _assemble(xp, H, gaps, parts, tol, n_iter):
-    """Rows certified at zero and the rows of ``parts``, back in input order.
+    """Rows certified at the start and the rows of ``parts``, back in input order.
 
-    Every row not certified at zero ends in exactly one part (the last
+    Every row not certified at the start ends in exactly one part (the last
     checkpoint takes all rows left).
     """
     if not parts:
@@ -341,4 +349,24 @@ def _assemble(xp, H, gaps, parts, tol, n_iter):
     return DeviceResult(codes, g <= tol, g, n_iter, tol)
 
 
-__all__ = ["DeviceResult", "FLOAT32_TOL", "solve_device"]
+def fista_active_set(problem, H, C, *, tol: float, max_iter: int):
+    """The solver table's entry: :func:`solve_device` on a numpy block, in place.
+
+    ``problem`` is a :class:`~latentmodels.sparse.LassoProblem`; ``H`` (the
+    warm start) and ``C = B − HG`` are overwritten. Returns the iterations
+    per row, negated for the rows left uncertified (the table's fallback,
+    feature-sign search, finishes them): the FISTA iterations of the
+    block's longest-running row, as :func:`solve_device` counts them.
+    """
+    res = solve_device(
+        problem.B, problem.G, problem.xx, problem.alpha, problem.positive,
+        tol=tol, max_iter=max_iter, init=H,
+    )
+    H[...] = res.codes
+    C[...] = problem.B - H @ problem.G
+    n_iter = np.full(H.shape[0], max(res.n_iter, 1), dtype=np.int64)
+    n_iter[~np.asarray(res.certified)] *= -1
+    return n_iter
+
+
+__all__ = ["DeviceResult", "FLOAT32_TOL", "fista_active_set", "solve_device"]

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ._cd import cd_numpy
 from ._cvxpy import cvxpy_solver
+from ._device import fista_active_set
 from ._feature_sign import fs_numpy
 from ._fista import fista
 from ._numba_cd import cd_numba
@@ -71,21 +72,34 @@ SOLVERS: dict[str, Solver] = {
     "feature_sign": Solver(numpy=fs_numpy, numba=fs_numba, fallback="cd"),
     "fista": Solver(numpy=fista, n_blocks=8, max_rows=1 << 16),
     "cvxpy": Solver(numpy=cvxpy_solver, threads=False, gram=False),
+    # the device solver (FISTA + exact active-set polish, array-API code):
+    # 'auto' for array-API input (latentmodels.sparse._encode_device); on numpy
+    # it runs the same steps with numpy
+    "fista_active_set": Solver(
+        numpy=fista_active_set, fallback="feature_sign", n_blocks=8, max_rows=1 << 16
+    ),
 }
+
+#: The solver ``'auto'`` picks for array-API input (dispatch on).
+DEVICE_SOLVER = "fista_active_set"
 
 #: Solver names accepted by ``sparse_encode`` and ``SparseCoding``.
 SOLVER_NAMES = ("auto", *SOLVERS)
 
 
-def resolve(name: str) -> str:
+def resolve(name: str, device: bool = False) -> str:
     """``'auto'``: the fastest solver measured by ``benchmarks/bench_sparse_encode.py``.
 
     With numba, feature-sign search (exact after a few steps, insensitive to
     coherent dictionaries); without it, the numpy coordinate descent, which
     vectorises over samples (the numpy feature-sign search loops over them).
+    For array-API input (``device=True``), the device solver
+    ``'fista_active_set'``, whose steps are all large batched operations.
     """
     if name != "auto":
         return name
+    if device:
+        return DEVICE_SOLVER
     return "feature_sign" if use_numba() else "cd"
 
 
