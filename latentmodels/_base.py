@@ -326,14 +326,16 @@ class GaussianLatentModel(
         if ns.is_array_api:
             return self._transform_in_namespace(X, ns)
         X = self._validate(X, reset=False)
+        return self._transform_array(X).astype(X.dtype, copy=False)
+
+    def _transform_array(self, X: np.ndarray) -> np.ndarray:
+        """``transform`` of validated numpy rows: the posterior mean."""
         if np.isnan(X).any():  # only with missing_values='em'
             H = posterior_mean_observed(self._model(), X)
         else:
             H = self._model().posterior_mean(X)
         G = self._factor_chol()
-        if G is not None:
-            H = H @ G.T
-        return H.astype(X.dtype, copy=False)
+        return H if G is None else H @ G.T
 
     @fill_doc
     @lazy_over_rows(_n_features)
@@ -347,8 +349,9 @@ class GaussianLatentModel(
         if ns.is_array_api:
             return self._inverse_in_namespace(X, ns)
         H = self._as_codes(X)
+        M, mean = self._inverse_matrix()
         # float32 in, float32 out (as transform, and the array-API path)
-        return (H @ self.components_ + self.mean_).astype(H.dtype, copy=False)
+        return (H @ M + mean).astype(H.dtype, copy=False)
 
     def _as_codes(self, X) -> np.ndarray:
         """Check a fitted model and an array of factors (n_samples, n_components)."""

@@ -18,16 +18,12 @@ from scipy.special import gammaln
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.extmath import randomized_svd
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     GaussianLatentModel,
-    _n_components,
-    _n_features,
     ppca_n_parameters,
     sign_flip,
 )
-from ._dask import lazy_over_rows
 from ._docstrings import fill_doc
 from ._gaussian import _LOG_2PI, floor_noise
 from ._stats import SufficientStats, gram_eigenpairs, top_eigenpairs
@@ -342,36 +338,28 @@ class PCA(GaussianLatentModel):
             )
         return self.components_, self.mean_
 
+    def _transform_array(self, X: np.ndarray) -> np.ndarray:
+        B, mean = self._transform_matrix()
+        return (X - mean) @ B
+
     @fill_doc
-    @lazy_over_rows(_n_components)
     def transform(self, X):
         """Project on the principal axes: ``(x − mean_) U_k`` (whitened if asked).
 
+        The base class's map with ``_transform_matrix``'s ``U_k Λ_k^{-1/2}``
+        when whitened.
+
         %(transform_sections)s
         """
-        check_is_fitted(self, "components_")
-        ns = self._input_namespace(X, "transform")
-        if ns.is_array_api:
-            return self._transform_in_namespace(X, ns)
-        X = self._validate(X, reset=False)
-        Z = (X - self.mean_) @ self.components_.T
-        if self.whiten:
-            Z = Z / np.sqrt(np.maximum(self.explained_variance_, np.finfo(float).tiny))
-        return Z.astype(X.dtype, copy=False)
+        return super().transform(X)
 
     @fill_doc
-    @lazy_over_rows(_n_features)
     def inverse_transform(self, X):
         """Map projections back: ``mean_ + z U_kᵀ`` (un-whitening first if needed).
 
+        The base class's map with ``_inverse_matrix``'s ``Λ_k^{1/2} U_kᵀ``
+        when whitened.
+
         %(inverse_transform_sections)s
         """
-        check_is_fitted(self, "components_")
-        ns = self._input_namespace(X, "inverse_transform")
-        if ns.is_array_api:
-            return self._inverse_in_namespace(X, ns)
-        Z = self._as_codes(X)
-        dtype = Z.dtype  # float32 in, float32 out (as transform)
-        if self.whiten:
-            Z = Z * np.sqrt(self.explained_variance_)
-        return (Z @ self.components_ + self.mean_).astype(dtype, copy=False)
+        return super().inverse_transform(X)
