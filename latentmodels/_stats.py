@@ -31,6 +31,10 @@ from ._threads import blas_thread_count, blas_threads
 # row sum and the rank-k update (measured: 0.5-4 MB are equally fast at
 # d = 200 and d = 1000; 8 MB and more are slower).
 _BLOCK_BYTES = 2 * 2**20
+# From this many features one syrk per block keeps BLAS's own threads busy
+# (2 cores, 20000 × 1000: 0.23 s, against 0.26 s for threads of gemm); below,
+# threads over row ranges with gemm (50000 × 200: 0.033 s against 0.047 s).
+_THREADED_SYRK_FEATURES = 512
 
 # Symmetric eigenproblems up to this order run on one BLAS thread (top_eigenpairs).
 _EIGH_ONE_THREAD = 4096
@@ -205,14 +209,20 @@ def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
         # inside someone else's worker (a Dask chunk, a thread pool): the BLAS
         # limit below is process-wide, and nested pools would oversubscribe
         n_threads = 1
-    if n_threads <= 1:
+    if n_threads <= 1 or d >= _THREADED_SYRK_FEATURES:
+        # one syrk per block, parallel inside BLAS (wide blocks keep it busy)
         total, scatter = _scatter_rows(X, shift, rows, 0, n)
         return total / n, scatter
+    # scipy's syrk wrapper holds the GIL: threads around it ran one at a time
+    # (measured: no faster than one thread). numpy's matmul releases it, so
+    # each range takes BᵀB by gemm (twice syrk's flops, all cores busy).
     edges = np.linspace(0, n, n_threads + 1).astype(int)
     with blas_threads(1), ThreadPoolExecutor(n_threads) as pool:
         parts = list(
             pool.map(
-                lambda i: _scatter_rows(X, shift, rows, edges[i], edges[i + 1]),
+                lambda i: _scatter_rows(
+                    X, shift, rows, edges[i], edges[i + 1], gemm=True
+                ),
                 range(n_threads),
             )
         )
@@ -220,7 +230,7 @@ def _shifted_scatter(X: np.ndarray, shift: np.ndarray, rows: int):
     for t, s in parts[1:]:
         total += t
         scatter += s
-    return total / n, scatter
+    return total / n, np.asfortranarray(scatter)
 
 
 def _fill_lower(S: np.ndarray, block: int = 256) -> np.ndarray:
@@ -259,8 +269,12 @@ def _provisional_mean(first: np.ndarray) -> np.ndarray:
     return mean
 
 
-def _scatter_rows(X, shift, rows, start, stop):
-    """Row sum and upper-triangular ``Σ (x − c)(x − c)ᵀ`` of ``X[start:stop]``."""
+def _scatter_rows(X, shift, rows, start, stop, gemm=False):
+    """Row sum and upper-triangular ``Σ (x − c)(x − c)ᵀ`` of ``X[start:stop]``.
+
+    ``gemm``: the whole (symmetric) matrix by numpy's matmul, which releases
+    the GIL (for threads), instead of scipy's ``dsyrk``, which does not.
+    """
     d = X.shape[1]
     # c = 0 on C-ordered float64 rows: BLAS reads the rows in place
     in_place = X.dtype == np.float64 and X.flags.c_contiguous and not shift.any()
@@ -276,8 +290,13 @@ def _scatter_rows(X, shift, rows, start, stop):
             B = buf[: block.shape[0]]
             np.subtract(block, shift, out=B)
         total += ones[: B.shape[0]] @ B
-        # syrk with trans=0 computes a @ a.T; B.T is Fortran-ordered (no copy)
-        scatter = blas.dsyrk(1.0, B.T, beta=1.0, c=scatter, lower=0, overwrite_c=1)
+        if gemm:
+            scatter += B.T @ B
+        else:
+            # syrk with trans=0 computes a @ a.T; B.T is Fortran-ordered (no copy)
+            scatter = blas.dsyrk(
+                1.0, B.T, beta=1.0, c=scatter, lower=0, overwrite_c=1
+            )
     return total, scatter
 
 
