@@ -29,3 +29,22 @@ def assert_lives(out, xp, device, dtype=None):
 def rtol_for(xp, dtype):
     """The equality tolerance with numpy: 1e-10 in float64, 1e-4 in float32."""
     return 1e-10 if dtype == xp.float64 else 1e-4
+
+
+def lasso_problem(seed=0, n=240, d=32, k=64, *, positive=False, active=5,
+                  zero_rows=3):
+    """Signals ``X = H D + noise`` on a unit-norm dictionary ``D`` (k × d).
+
+    About ``active`` atoms per row (non-negative codes with ``positive``); the
+    first ``zero_rows`` rows are shrunk so that their lasso code is exactly
+    zero (``‖D x‖_∞ ≤ α`` for α = 0.1).
+    """
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((k, d))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    H = rng.standard_normal((n, k)) * (rng.random((n, k)) < active / k)
+    if positive:
+        H = np.abs(H)
+    X = H @ D + 0.1 * rng.standard_normal((n, d))
+    X[:zero_rows] *= 1e-3
+    return X, D

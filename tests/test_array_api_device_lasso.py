@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _array_api_helpers import assert_lives, to_np, to_xp
+from _array_api_helpers import assert_lives, lasso_problem, to_np, to_xp
 
 from latentmodels.sparse import lasso_objective, relative_gap, sparse_encode
 from latentmodels.sparse._device import FLOAT32_TOL, solve_device
@@ -18,16 +18,8 @@ from latentmodels.sparse._device import FLOAT32_TOL, solve_device
 ALPHA = 0.1
 
 
-def _problem(seed=0, n=240, d=32, k=64, positive=False):
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((k, d))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    H = rng.standard_normal((n, k)) * (rng.random((n, k)) < 5 / k)
-    if positive:
-        H = np.abs(H)
-    X = H @ D + 0.1 * rng.standard_normal((n, d))
-    X[:3] *= 1e-3  # rows whose code is exactly zero (‖D x‖_∞ ≤ α)
-    return X, D
+def _problem(seed=0, n=240, positive=False):
+    return lasso_problem(seed, n, 32, 64, positive=positive, active=5, zero_rows=3)
 
 
 def _gram_args(X, D, xp, device, dtype):

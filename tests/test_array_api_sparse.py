@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
-from _array_api_helpers import assert_lives, rtol_for, to_np, to_xp
+from _array_api_helpers import assert_lives, lasso_problem, rtol_for, to_np, to_xp
 from _helpers import assert_monotone
 
 import latentmodels.sparse._encode_device as encode_device_module
@@ -29,16 +29,8 @@ from latentmodels.sparse._device import FLOAT32_TOL
 ALPHA = 0.1
 
 
-def _problem(seed=0, n=120, d=24, k=48, positive=False):
-    rng = np.random.default_rng(seed)
-    D = rng.standard_normal((k, d))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    H = rng.standard_normal((n, k)) * (rng.random((n, k)) < 4 / k)
-    if positive:
-        H = np.abs(H)
-    X = H @ D + 0.1 * rng.standard_normal((n, d))
-    X[:2] *= 1e-3  # codes exactly zero (α ≥ alpha_max)
-    return X, D
+def _problem(seed=0, n=120, positive=False):
+    return lasso_problem(seed, n, 24, 48, positive=positive, active=4, zero_rows=2)
 
 
 def _on(xp, device, dtype, *arrays):
