@@ -38,6 +38,13 @@ by at most ``param_tol`` relative (the engine's rule, :mod:`latentmodels._em`,
 with the gain predicted instead of measured: the stopping test costs no extra
 E-step). Near the maximum the Hessian changes little: it is recomputed only
 while steps are larger than ``_REUSE_HESSIAN`` relative, and reused after.
+Where the gain is within tolerance but the steps stop shrinking (``_STALLS``
+steps in a row that do not halve the smallest one), they are the rounding
+noise of the gradient, not progress: the run ends as ``"no_progress"``, which
+counts as converged (:mod:`latentmodels._em`). Seen at Heywood boundaries,
+where the gradient of a feature with ``ψ_j`` at ``1e-6`` of its variance is
+computed to ~1e-7 (its terms are divided by ``ψ_j``) and the steps stay near
+1e-6 relative while the log-likelihood is flat to 1e-12.
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ _MAX_STEP = 1.0
 _EIG_RTOL = 1e-10
 _REUSE_HESSIAN = 1e-4
 MAX_REFUSED = 5
+# steps in a row, each within tolerance in predicted gain, that do not halve
+# the smallest parameter change seen: the end ("no_progress", converged)
+_STALLS = 2
 # Levenberg damping (times the mean curvature) after a refused Newton point
 _DAMPING_MIN = 1e-3
 
@@ -118,7 +128,8 @@ def fit_newton(
         step's increase of ``ℓ`` and ``param_change`` the relative size of
         the last step computed; ``stop_reason`` is ``"converged"``, ``"max_iter"`` or
         ``"no_progress"`` (neither the Newton nor the EM point reached the
-        current log-likelihood to rounding).
+        current log-likelihood to rounding, or the steps stalled at rounding
+        noise with the gain within tolerance).
 
     References
     ----------
@@ -171,6 +182,7 @@ def fit_newton(
     loglike = [cur.ll]
     hess, reuse, refused, damping = None, False, 0, 0.0
     gain = dp = np.nan
+    flat_dp, stalls = np.inf, 0
     reason = "max_iter"
     for _ in range(em_first):  # EM steps first: no Hessian far from the top
         if n_eval >= max_iter:
@@ -212,9 +224,18 @@ def fit_newton(
         cand = from_vector(t + step)
         t0, t1 = pack(cur.theta), pack(cand)
         dp = float(np.linalg.norm(t1 - t0) / (1.0 + np.linalg.norm(t0)))
-        if gain <= max(tol, rounding(cur.ll)) and dp <= param_tol:
-            reason = "converged"
-            break
+        if gain <= max(tol, rounding(cur.ll)):
+            if dp <= param_tol:
+                reason = "converged"
+                break
+            # flat to tolerance: the steps shrink (quadratically) until they
+            # are the rounding noise of the gradient; steps that do not halve
+            # the smallest one seen say the arithmetic cannot go further
+            stalls = stalls + 1 if dp > 0.5 * flat_dp else 0
+            flat_dp = min(flat_dp, dp)
+            if stalls >= _STALLS:
+                reason = "no_progress"
+                break
         if n_eval >= max_iter:
             break
         new = evaluate(cand)
