@@ -271,6 +271,8 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         ``ψ_j = R_jj · U(0.1, 0.9)`` from ``random_state``. With the
         ``'profile'`` solver a later start stops early once Newton's local
         model shows it heading for a maximum already found or a lower one.
+        With ``missing_values='em'`` and NaN in ``X``, every start is a whole
+        fit of the observed-data likelihood (see ``missing_values``).
     init : {'smc', 'pca', 'random'}, default='smc'
         The first start: ``'smc'`` is ``factanal``'s,
         ``ψ_j = (1 − k/2d)/(R⁻¹)_jj`` (from the squared multiple
@@ -301,8 +303,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         (``normalize``, ``power``, ``gamma``, ``tol``, ``max_iter``,
         ``n_starts``, ``sort``...).
     missing_values : {'raise', 'em'}, default='raise'
-        What to do with NaN in ``X``: raise an error, or fit by exact EM with
-        missing entries (Ilin & Raiko 2010) from one start, which needs a
+        What to do with NaN in ``X``: raise an error, or fit the
+        observed-data likelihood (Ilin & Raiko 2010: exact EM, Newton's method
+        with its exact Hessian where EM is slow) from ``n_init`` starts (the
+        PPCA of the pairwise covariance, then random ones), which needs a
         pass over the rows per iteration.
     random_state : int, RandomState instance or None, default=None
         Seeds the random starts and random starts of the rotation.
@@ -635,28 +639,44 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
 
     def _fit_missing(self, X: np.ndarray) -> None:
         """Exact EM with missing entries (``latentmodels._missing``)."""
-        from ._missing import fit_missing
+        from ._missing import fit_missing, warn_missing_not_converged
 
         rng = check_random_state(self.random_state)
         d = X.shape[1]
         k = self._resolve_n_components(X.shape[0], d)
-        res = fit_missing(
-            X,
-            k,
-            isotropic=False,
-            noise_floor_rtol=self.noise_floor,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            random_state=rng,
-            accelerate=self.acceleration == "squarem",
-        )  # warns itself when max_iter runs out
+        # n_init starts, the PPCA of the pairwise covariance first, then random
+        # ones; the best maximum is kept (the observed-data likelihood has
+        # several: standardised breast cancer, 10% missing, k = 3, the first
+        # start stops 0.71 nats per sample below the best)
+        fits = [
+            fit_missing(
+                X,
+                k,
+                isotropic=False,
+                noise_floor_rtol=self.noise_floor,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                random_state=rng,
+                accelerate=self.acceleration == "squarem",
+                init="ppca" if i == 0 else "random",
+                warn=False,
+            )
+            for i in range(self.n_init)
+        ]
+        finals = np.array([r.loglike[-1] for r in fits])
+        res = fits[int(np.argmax(finals))]
+        if res.converged:
+            self._report_starts(finals, np.array([r.converged for r in fits]))
+        warn_missing_not_converged(
+            "FactorAnalysis", res, tol=self.tol, max_iter=self.max_iter
+        )
         var = np.nanvar(X, axis=0)
         fallback = var[var > 0].mean() if np.any(var > 0) else 1.0
         D = np.sqrt(np.where(var > 0, var, fallback))
         psi = np.asarray(res.noise_variance, dtype=np.float64)
         W = canonical_orientation(np.asarray(res.components).T, psi)
         self.solver_ = "em"
-        self.start_loglikes_ = np.array([res.loglike[-1]])
+        self.start_loglikes_ = finals
         self.converged_ = bool(res.converged)
         self.stop_reason_ = res.stop_reason
         self._set_fit(

@@ -303,6 +303,26 @@ def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
     return W, np.full(d, sigma2), np.zeros(d)
 
 
+def _random_parameters(data: _ObservedData, k: int, rng) -> tuple:
+    """A random start: ``ψ_j = v_j u_j``, ``u_j`` uniform on ``[0.1, 0.9]``.
+
+    ``v_j`` is the observed variance; ``W = Ψ^{1/2} U_k (Λ_k − I)_+^{1/2}``,
+    the loadings that maximise the likelihood of the pairwise covariance ``S``
+    for that ``Ψ`` (``Λ_k, U_k`` the leading eigenpairs of
+    ``Ψ^{-1/2} S Ψ^{-1/2}``), with ``S`` made positive semi-definite first
+    (its eigenvalues raised to at least ``1e-6`` of the largest: with entries
+    missing it need not be).
+    """
+    lam, V = linalg.eigh(data.pairwise_covariance())
+    S = (V * np.maximum(lam, 1e-6 * max(lam[-1], np.finfo(float).tiny))) @ V.T
+    psi = np.maximum(np.diag(S), np.finfo(float).tiny) * rng.uniform(0.1, 0.9, data.d)
+    isd = 1.0 / np.sqrt(psi)
+    lam, U = linalg.eigh(S * isd[:, None] * isd[None, :])
+    lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
+    W = U * np.sqrt(np.maximum(lam - 1.0, 0.0)) / isd[:, None]
+    return W, psi, np.zeros(data.d)
+
+
 def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray):
     """Expected moments for the M-step and the observed-data log-likelihood.
 
@@ -539,6 +559,18 @@ def _newton_after_em(data, F, slow, max_iter, route):
     return fast
 
 
+def warn_missing_not_converged(estimator, res, *, tol, max_iter) -> None:
+    """The ConvergenceWarning of a missing-value fit that ran out of E-steps."""
+    warn_not_converged(
+        estimator,
+        res,
+        tol=tol,
+        max_iter=max_iter,
+        hint="Increase max_iter or loosen tol; with much of the data missing EM "
+        "converges slowly.",
+    )
+
+
 def fit_missing(
     X: np.ndarray,
     n_components: int,
@@ -552,6 +584,8 @@ def fit_missing(
     param_tol=None,
     estimator: str = "EM with missing values",
     newton=None,
+    init: str = "ppca",
+    warn: bool = True,
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
 
@@ -587,9 +621,8 @@ def fit_missing(
         posterior moments, one per Newton step or evaluation of the EM map);
         a ConvergenceWarning naming ``estimator`` says when they ran out.
     random_state : int, RandomState instance or None
-        Only used to restart a loading column that the starting point sets to
-        zero (a fixed point EM cannot leave). The start is the closed-form
-        PPCA of the pairwise-complete covariance.
+        Draws the ``'random'`` start, and restarts a loading column that the
+        ``'ppca'`` start sets to zero (a fixed point EM cannot leave).
     accelerate : bool, default=True
         SQUAREM (Varadhan & Roland 2008, scheme SqS3, through
         :func:`latentmodels._em.run_em`) in ``(W / s, log ψ, μ / s)``; an
@@ -607,6 +640,13 @@ def fit_missing(
         Newton's route from where it is after ``_EM_BEFORE_NEWTON`` (30)
         E-steps without convergence, when ``accelerate`` and there are at most
         ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``.
+    init : {'ppca', 'random'}, default='ppca'
+        The start: the closed-form PPCA of the pairwise-complete covariance
+        (:func:`_initial_parameters`), or random noise variances with the
+        loadings that suit them (:func:`_random_parameters`).
+    warn : bool, default=True
+        Give the ConvergenceWarning here (a caller fitting several starts
+        gives it for the start it keeps).
 
     Returns
     -------
@@ -645,7 +685,10 @@ def fit_missing(
     switch = newton is None and accelerate and d * (k + 2) <= _NEWTON_MAX_PARAMS
     if switch and _EM_BEFORE_NEWTON <= 0:
         newton = True
-    W, psi, mu = _initial_parameters(data, k, rng)
+    if init == "random":
+        W, psi, mu = _random_parameters(data, k, rng)
+    else:
+        W, psi, mu = _initial_parameters(data, k, rng)
     theta0 = (W, np.maximum(psi, floor), mu)
     F = _MissingEMMap(data, isotropic, floor, k)
     route = dict(isotropic=isotropic, floor=floor, var=var, tol=tol,
@@ -667,14 +710,8 @@ def fit_missing(
         )
         if switch and res.stop_reason == "max_iter" and budget < max_iter:
             res = _newton_after_em(data, F, res, max_iter, route)
-    warn_not_converged(
-        estimator,
-        res,
-        tol=tol,
-        max_iter=max_iter,
-        hint="Increase max_iter or loosen tol; with much of the data missing EM "
-        "converges slowly.",
-    )
+    if warn:
+        warn_missing_not_converged(estimator, res, tol=tol, max_iter=max_iter)
     W, psi, mu = res.params
     res.params = (W, psi, mu + data.offset)
     return MissingEMResult(**vars(res))
