@@ -584,7 +584,7 @@ def fit_missing(
     param_tol=None,
     estimator: str = "EM with missing values",
     newton=None,
-    init: str = "ppca",
+    init="ppca",
     warn: bool = True,
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
@@ -640,10 +640,11 @@ def fit_missing(
         Newton's route from where it is after ``_EM_BEFORE_NEWTON`` (30)
         E-steps without convergence, when ``accelerate`` and there are at most
         ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``.
-    init : {'ppca', 'random'}, default='ppca'
+    init : {'ppca', 'random'} or tuple, default='ppca'
         The start: the closed-form PPCA of the pairwise-complete covariance
-        (:func:`_initial_parameters`), or random noise variances with the
-        loadings that suit them (:func:`_random_parameters`).
+        (:func:`_initial_parameters`), random noise variances with the
+        loadings that suit them (:func:`_random_parameters`), or ``(W, ψ, μ)``
+        (e.g. a result's ``params``, to go on from where it stopped).
     warn : bool, default=True
         Give the ConvergenceWarning here (a caller fitting several starts
         gives it for the start it keeps).
@@ -685,7 +686,10 @@ def fit_missing(
     switch = newton is None and accelerate and d * (k + 2) <= _NEWTON_MAX_PARAMS
     if switch and _EM_BEFORE_NEWTON <= 0:
         newton = True
-    if init == "random":
+    if isinstance(init, tuple):  # parameters on the data's scale
+        W, psi, mu = (np.asarray(x, dtype=np.float64) for x in init)
+        mu = mu - data.offset
+    elif init == "random":
         W, psi, mu = _random_parameters(data, k, rng)
     else:
         W, psi, mu = _initial_parameters(data, k, rng)
