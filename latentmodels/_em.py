@@ -86,7 +86,7 @@ PARAM_TOL = 1e-10
 #: failure, and the run goes on until the parameters have settled too.
 ROUNDING = 1e-12
 
-STOP_REASONS = ("converged", "no_progress", "max_iter")
+STOP_REASONS = ("converged", "no_progress", "max_iter", "joined")
 
 
 @dataclass
@@ -104,7 +104,9 @@ class EMResult:
         Evaluations of the EM map (extrapolated points count as one each).
     converged : bool
         True when ``stop_reason`` is ``"converged"`` or ``"no_progress"``.
-    stop_reason : {"converged", "no_progress", "max_iter"}
+    stop_reason : {"converged", "no_progress", "max_iter", "joined"}
+        ``"joined"``: the caller's ``joined`` test held (a later start of a
+        multi-start fit reached a maximum already found); not converged.
     loglike_change : float
         ``ℓ(θ₁) − ℓ(θ₀)`` of the last plain EM step (nan if none was taken).
     param_change : float
@@ -182,6 +184,7 @@ def run_em(
     param_tol: Optional[float] = None,
     accelerate: bool = True,
     jump: Optional[Callable] = None,
+    joined: Optional[Callable] = None,
 ) -> EMResult:
     """Maximise a log-likelihood by EM, accelerated by SQUAREM (SqS3).
 
@@ -215,6 +218,10 @@ def run_em(
         proposes before a cycle (factor analysis tries falling noise variances
         at the floor); ``evaluate`` is the counted map. A move is taken only
         when ``ℓ' ≥ ℓ``.
+    joined : callable, optional
+        ``joined(θ, ℓ) -> bool``, asked after each accepted update: True ends
+        the run as ``"joined"`` (a later start screened against the maxima
+        already found).
 
     Returns
     -------
@@ -257,6 +264,8 @@ def run_em(
         loglike.append(ll1)
         if dl <= tol and dp <= param_tol:
             return result(theta1, "converged")
+        if joined is not None and joined(theta1, ll1):
+            return result(theta1, "joined")
         if F.exhausted:
             return result(theta1, "max_iter")
         theta2 = nxt1
@@ -289,6 +298,8 @@ def run_em(
                 return result(theta1, "no_progress")
             theta, ll0, nxt0 = theta2, ll2, nxt2
         loglike.append(ll0)
+        if joined is not None and joined(theta, ll0):
+            return result(theta, "joined")
     return result(theta, "max_iter")
 
 

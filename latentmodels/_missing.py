@@ -493,7 +493,7 @@ def _heywood_jump(data: _ObservedData, floor: np.ndarray, isotropic: bool):
 
 
 def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
-                      max_iter):
+                      max_iter, joined=None):
     """Newton's method (:mod:`latentmodels._missing_newton`), then EM if needed.
 
     Newton's noise variances are bounded below by the floor, or by
@@ -516,7 +516,7 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
         m_step=lambda A, b, H: _m_step(data, A, b, H, isotropic, bound),
         isotropic=isotropic, floor=bound, tol=tol,
         max_iter=min(max_iter, _NEWTON_MAX_ITER), param_tol=param_tol,
-        pack=F.pack, em_first=0 if isotropic else 1,
+        pack=F.pack, em_first=0 if isotropic else 1, joined=joined,
     )
     held = (res.params[1] <= bound * (1.0 + 1e-9)) & (bound > floor)
     stuck = res.stop_reason == "stalled" or (
@@ -527,7 +527,7 @@ def _fit_newton_route(data, theta0, F, *, isotropic, floor, var, tol, param_tol,
     em = run_em(
         F, res.params, pack=F.pack, unpack=F.unpack, tol=tol, param_tol=param_tol,
         max_iter=max(max_iter - res.n_iter, 1),
-        jump=_heywood_jump(data, floor, isotropic),
+        jump=_heywood_jump(data, floor, isotropic), joined=joined,
     )
     em.loglike = res.loglike[:-1] + em.loglike
     em.n_iter += res.n_iter
@@ -546,17 +546,36 @@ def _newton_after_em(data, F, slow, max_iter, route):
     fast = _fit_newton_route(
         data, slow.params, F, max_iter=min(left, _NEWTON_MAX_ITER), **route
     )
-    if not fast.converged and fast.n_iter < left:
+    if not fast.converged and fast.stop_reason != "joined" and fast.n_iter < left:
         spent = fast.n_iter
         fast = run_em(
             F, slow.params, pack=F.pack, unpack=F.unpack, tol=route["tol"],
             param_tol=route["param_tol"], max_iter=left - spent,
             jump=_heywood_jump(data, route["floor"], route["isotropic"]),
+            joined=route["joined"],
         )
         fast.n_iter += spent
     fast.loglike = slow.loglike[:-1] + fast.loglike
     fast.n_iter += slow.n_iter
     return fast
+
+
+def observed_data(X) -> _ObservedData:
+    """Check ``X`` (NaN for missing) and arrange it for :func:`fit_missing`.
+
+    A caller fitting several starts prepares the data once and passes the
+    result to each :func:`fit_missing` call in place of ``X``.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array, got shape {X.shape}.")
+    if np.isinf(X).any():
+        check_array_finite(X, allow_nan=True)  # raises, naming the rows
+    observed = np.isnan(X)
+    np.logical_not(observed, out=observed)
+    groups = group_patterns(observed)
+    check_patterns(*groups[:2])
+    return _ObservedData(X, observed, groups)
 
 
 def warn_missing_not_converged(estimator, res, *, tol, max_iter) -> None:
@@ -586,6 +605,7 @@ def fit_missing(
     newton=None,
     init="ppca",
     warn: bool = True,
+    joined=None,
 ) -> MissingEMResult:
     r"""Maximum likelihood PPCA or factor analysis of data with missing entries.
 
@@ -599,9 +619,9 @@ def fit_missing(
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features) or _ObservedData
         Data; NaN marks a missing entry. No infinities, no row or column
-        entirely missing.
+        entirely missing. Or the data prepared by :func:`observed_data`.
     n_components : int
         Number of factors ``k`` (1 ≤ k ≤ n_features).
     isotropic : bool
@@ -648,6 +668,11 @@ def fit_missing(
     warn : bool, default=True
         Give the ConvergenceWarning here (a caller fitting several starts
         gives it for the start it keeps).
+    joined : callable, optional
+        ``joined(θ, ℓ) -> bool`` with ``θ = (W, ψ, μ)`` (μ in the centred
+        coordinates, ``ℓ`` the mean log-likelihood per row), asked after each
+        accepted update: True ends the run as ``"joined"`` (a later start
+        that reached a maximum already found, :func:`latentmodels._em.run_em`).
 
     Returns
     -------
@@ -661,18 +686,9 @@ def fit_missing(
     for accelerating the convergence of any EM algorithm. Scand. J. Stat.
     35(2):335–353.
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D array, got shape {X.shape}.")
-    if np.isinf(X).any():
-        check_array_finite(X, allow_nan=True)  # raises, naming the rows
-    d = X.shape[1]
+    data = X if isinstance(X, _ObservedData) else observed_data(X)
+    d = data.d
     k = check_n_components(n_components, upper=d, upper_reason=f"n_features={d}")
-    observed = np.isnan(X)
-    np.logical_not(observed, out=observed)
-    groups = group_patterns(observed)
-    check_patterns(*groups[:2])
-    data = _ObservedData(X, observed, groups)
     var = data.var if not isotropic else np.full(d, data.var.mean())
     # A constant feature has no scale of its own: borrow the mean variance, as
     # the complete-data fit does (a floor of ~0 would make its density blow up).
@@ -696,7 +712,7 @@ def fit_missing(
     theta0 = (W, np.maximum(psi, floor), mu)
     F = _MissingEMMap(data, isotropic, floor, k)
     route = dict(isotropic=isotropic, floor=floor, var=var, tol=tol,
-                 param_tol=param_tol)
+                 param_tol=param_tol, joined=joined)
     if newton:
         res = _fit_newton_route(data, theta0, F, max_iter=max_iter, **route)
     else:
@@ -711,6 +727,7 @@ def fit_missing(
             max_iter=budget,
             accelerate=accelerate,
             jump=_heywood_jump(data, floor, isotropic),
+            joined=joined,
         )
         if switch and res.stop_reason == "max_iter" and budget < max_iter:
             res = _newton_after_em(data, F, res, max_iter, route)

@@ -95,6 +95,7 @@ def fit_newton(
     param_tol=None,
     pack,
     em_first: int = 0,
+    joined=None,
 ) -> EMResult:
     """Maximise the observed-data log-likelihood by safeguarded Newton steps.
 
@@ -120,6 +121,9 @@ def fit_newton(
     em_first : int, default=0
         EM steps to take before the first Newton step (each costs an E-step
         and no Hessian): worth one from a start far from the maximum.
+    joined : callable, optional
+        ``joined(θ, ℓ) -> bool`` after each accepted point: True ends the run
+        as ``"joined"`` (:func:`latentmodels._em.run_em`).
 
     Returns
     -------
@@ -194,6 +198,8 @@ def fit_newton(
                    / (1.0 + np.linalg.norm(pack(cur.theta))))
         cur = new
         loglike.append(cur.ll)
+        if joined is not None and joined(cur.theta, cur.ll):
+            return EMResult(cur.theta, loglike, n_eval, "joined", np.nan, dp)
     while True:
         if hess is None or not reuse:
             hess = observed_hessian(data, *cur.theta, isotropic)
@@ -260,6 +266,9 @@ def fit_newton(
             reuse = dp <= _REUSE_HESSIAN
         cur = new
         loglike.append(cur.ll)
+        if joined is not None and joined(cur.theta, cur.ll):
+            reason = "joined"
+            break
     change = loglike[-1] - loglike[-2] if len(loglike) > 1 else np.nan
     return EMResult(cur.theta, loglike, n_eval, reason, change, dp)
 
