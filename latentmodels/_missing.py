@@ -265,7 +265,7 @@ class _ObservedData:
 
 
 def _pseudo_rows(scatter: np.ndarray) -> np.ndarray:
-    """Rows ``R`` (P, d, d) with ``Rᵀ R`` each block's scatter (``V √λ``)ᵀ.
+    """Rows ``R`` (P, d, d) with ``Rᵀ R`` each block's scatter (Cholesky ``Lᵀ``).
 
     A block's sum of quadratic forms ``Σ_i (x_i − x̄)ᵀ C⁻¹ (x_i − x̄) =
     tr(C⁻¹ scatter)`` is the sum over these ``d`` pseudo-rows, which the
@@ -275,9 +275,16 @@ def _pseudo_rows(scatter: np.ndarray) -> np.ndarray:
     ``1/ψ_j``: near a Heywood boundary (``ψ_j`` at ``1e-6`` of the feature's
     variance) it was seen 4e-7 nats per row off, the pseudo-rows 1e-12.
     """
-    lam, V = np.linalg.eigh(scatter)
-    root = V * np.sqrt(np.maximum(lam, 0.0))[:, None, :]
-    return np.ascontiguousarray(np.swapaxes(root, 1, 2))
+    # zero rows and columns (missing features) padded with 1 on the diagonal
+    # for Cholesky's sake, and zeroed again in the root
+    pad = np.diagonal(scatter, axis1=1, axis2=2) == 0
+    try:
+        L = np.linalg.cholesky(scatter + pad[:, :, None] * np.eye(scatter.shape[1]))
+        return np.ascontiguousarray(np.swapaxes(L, 1, 2)) * ~pad[:, None, :]
+    except np.linalg.LinAlgError:  # a singular scatter (collinear features)
+        lam, V = np.linalg.eigh(scatter)
+        root = V * np.sqrt(np.maximum(lam, 0.0))[:, None, :]
+        return np.ascontiguousarray(np.swapaxes(root, 1, 2))
 
 
 def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:

@@ -309,3 +309,58 @@ def test_heywood_jump_still_runs_through_the_engine(monkeypatch):
     assert jump.n_iter < crawl.n_iter
     assert jump.loglike[-1] >= crawl.loglike[-1]
     assert_monotone(jump.loglike, name="FA with Heywood jumps")
+
+
+def test_joined_test_ends_the_run_at_the_first_point_that_passes_it():
+    # The engine asks the caller's test after every accepted update and stops
+    # there, "joined" (not converged); the point returned passes the test and
+    # every point recorded before it failed it.
+    target = np.array([3.0, -1.0, 2.0])
+    em_map = _linear_map(0.5, target)
+    seen = []
+
+    def near(theta, ll):
+        seen.append(ll)
+        return np.linalg.norm(theta[0] - target) <= 1e-3
+
+    kw = dict(pack=_flat, unpack=lambda t: (t,), tol=1e-14, max_iter=400)
+    for accelerate in (True, False):
+        seen.clear()
+        res = run_em(em_map, (np.zeros(3),), accelerate=accelerate, joined=near,
+                     **kw)
+        assert res.stop_reason == "joined" and not res.converged
+        assert np.linalg.norm(res.params[0] - target) <= 1e-3
+        assert res.loglike[-1] == seen[-1]
+        full = run_em(em_map, (np.zeros(3),), accelerate=accelerate, **kw)
+        assert res.n_iter < full.n_iter
+        assert_monotone(res.loglike)
+
+
+def test_later_missing_value_starts_stop_once_they_join_the_best():
+    # Synthetic factor data with 20% missing: one maximum. The later (random)
+    # starts of FactorAnalysis stop once their noise variances are within 1%
+    # of the first start's maximum, crediting it; the fit kept is the first
+    # start's, the same as with n_init=1, and the screened starts cost fewer
+    # E-steps than the first.
+    X, _ = make_factor_data(600, 12, 3, noise="heteroscedastic", random_state=0)
+    Xm = X.copy()
+    Xm[np.random.RandomState(0).rand(*X.shape) < 0.2] = np.nan
+    calls = []
+    orig = missing.fit_missing
+
+    def counted(*args, **kwargs):
+        res = orig(*args, **kwargs)
+        calls.append(res)
+        return res
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(missing, "fit_missing", counted)
+        three = FactorAnalysis(3, missing_values="em", n_init=3,
+                               random_state=0).fit(Xm)
+    one = FactorAnalysis(3, missing_values="em", n_init=1).fit(Xm)
+    assert [r.stop_reason for r in calls[1:]] == ["joined", "joined"]
+    assert all(r.n_iter < calls[0].n_iter for r in calls[1:])
+    np.testing.assert_array_equal(three.start_loglikes_,
+                                  np.full(3, one.start_loglikes_[0]))
+    np.testing.assert_allclose(three.components_, one.components_, rtol=0,
+                               atol=0)

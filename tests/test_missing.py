@@ -524,3 +524,22 @@ def test_factor_analysis_missing_values_keeps_the_best_of_its_starts():
     assert ll3 >= ll1 + 0.5
     assert ll3 == pytest.approx(three.start_loglikes_.max(), abs=1e-9)
     assert three.start_loglikes_[0] == pytest.approx(ll1, abs=1e-9)
+
+
+def test_statistics_path_with_a_singular_scatter(monkeypatch):
+    # A duplicated feature makes the patterns' scatter singular (no Cholesky):
+    # the pseudo-rows come from its eigendecomposition, and the E-step's
+    # log-likelihood is still scipy's.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 5))
+    X = np.hstack([X, X[:, :1]])
+    Xm = X.copy()
+    Xm[:100, 3] = np.nan
+    monkeypatch.setattr(missing, "_MIN_ROWS_FOR_STATS", 1)
+    data = missing.observed_data(Xm)
+    assert data.block_n.size == 2 and data.rows.shape[0] == 0
+    W = rng.standard_normal((6, 2))
+    psi = rng.uniform(0.5, 1.5, 6)
+    mu = rng.standard_normal(6)
+    ll = missing._e_step(data, W, psi, mu - data.offset)[2]
+    assert ll == pytest.approx(_dense_observed_loglike(Xm, W.T, psi, mu), abs=1e-12)
