@@ -348,7 +348,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         Final mean log-likelihood per sample from each start, in the order of
         the starts. When the best value is reached by one start only and the
         other converged starts stop lower by more than ``max(10 tol, 1e-8)``,
-        a warning says that the likelihood has several maxima.
+        a warning says that the likelihood has several maxima. A later start
+        screened as joining a maximum already found is credited with it; with
+        missing values, a later start that ends lower than the best by more
+        than ``1e-4`` stopped at the looser tolerance ``1e-6``.
     solver_ : str
         The solver used (``'profile'`` or ``'em'``; the extraction's name for
         a least-squares ``extraction``, which runs once from its own start).
@@ -358,7 +361,11 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         Whether the best start met the stopping rule.
     stop_reason_ : str
         Why the best start stopped: ``'converged'``, ``'max_iter'`` or
-        ``'no_progress'``.
+        ``'no_progress'`` (no step raised the likelihood, or, with missing
+        values, Newton's steps stalled at rounding noise with the predicted
+        gain within ``tol``: the arithmetic resolves the maximum no further,
+        e.g. at a Heywood boundary; counted as converged, ``converged_`` is
+        True).
     heywood_features_ : ndarray of int
         Indices of the features whose noise variance is held at the floor
         (Heywood cases). Constant features also sit at the floor (they have no
