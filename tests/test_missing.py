@@ -543,3 +543,18 @@ def test_statistics_path_with_a_singular_scatter(monkeypatch):
     mu = rng.standard_normal(6)
     ll = missing._e_step(data, W, psi, mu - data.offset)[2]
     assert ll == pytest.approx(_dense_observed_loglike(Xm, W.T, psi, mu), abs=1e-12)
+
+
+def test_factor_analysis_missing_values_starts_depend_only_on_random_state():
+    # The random later starts come from random_state: the same seed gives the
+    # same fit, bit for bit, and its start_loglikes_; the data are not changed.
+    from sklearn.datasets import load_wine
+
+    FactorAnalysis = _fa_with_missing()
+    Xm = _standardised_with_missing(load_wine, 0.1)
+    before = Xm.copy()
+    fits = [FactorAnalysis(3, missing_values="em", n_init=3, random_state=s).fit(Xm)
+            for s in (7, 7)]
+    np.testing.assert_array_equal(Xm, before)
+    np.testing.assert_array_equal(fits[0].components_, fits[1].components_)
+    np.testing.assert_array_equal(fits[0].start_loglikes_, fits[1].start_loglikes_)
