@@ -105,6 +105,7 @@ from ._em import HeywoodJump, param_property, run_em, warn_not_converged
 from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
 from ._missing_newton import fit_newton
+from ._profile import ProfileLikelihood
 from ._stats import SufficientStats
 from ._validation import check_array_finite, check_n_components
 
@@ -323,11 +324,10 @@ def _random_parameters(data: _ObservedData, k: int, rng) -> tuple:
     lam, V = linalg.eigh(data.pairwise_covariance())
     S = (V * np.maximum(lam, 1e-6 * max(lam[-1], np.finfo(float).tiny))) @ V.T
     psi = np.maximum(np.diag(S), np.finfo(float).tiny) * rng.uniform(0.1, 0.9, data.d)
-    isd = 1.0 / np.sqrt(psi)
-    lam, U = linalg.eigh(S * isd[:, None] * isd[None, :])
-    lam, U = lam[::-1][:k], U[:, ::-1][:, :k]
-    W = U * np.sqrt(np.maximum(lam - 1.0, 0.0)) / isd[:, None]
-    return W, psi, np.zeros(data.d)
+    profile = ProfileLikelihood(S, k)
+    x = np.log(psi)
+    _, lam, U = profile.evaluate(x, full=False)
+    return profile.loadings(x, lam, U), psi, np.zeros(data.d)
 
 
 def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray):
