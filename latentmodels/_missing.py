@@ -55,7 +55,7 @@ long-double reference at ``1e-6`` and 6e-11 at ``1e-8``; it degrades below
 (:mod:`latentmodels._gaussian_observed`) has its own pattern-by-pattern route
 for such near-degenerate fits (PPCA of data of exact rank ``k``).
 
-Two routes (measured with ``benchmarks/bench_missing.py``, n=20000, d=50,
+Three routes (measured with ``benchmarks/bench_missing.py``, n=20000, d=50,
 k=5, 20% missing, and on standardised wine, diabetes and breast cancer with
 10–30% missing; user guide, "Missing values"):
 
@@ -84,7 +84,13 @@ k=5, 20% missing, and on standardised wine, diabetes and breast cancer with
   d=50, k=5, at random) takes 4 E-steps instead of 8 (PPCA) and 5 instead
   of 19 (FA), but 3 Hessians, 2.5–5 times the wall time of EM.
 
-Both stop when the last step changes both the log-likelihood (Newton: its
+* **EM over the missing entries** (:mod:`latentmodels._missing_filled`),
+  for factor analysis beyond Newton's size (``d (k + 2) > 1000``, at most 150
+  features): the factors are not missing data there, the M-step is the
+  complete-data profile fit of the expected scatter; its rate is the
+  information the missing entries carry, not the factors'.
+
+All stop when the last step changes both the log-likelihood (Newton: its
 predicted gain) and the parameters by less than their tolerances, and never
 lower the recorded log-likelihood. Also measured, and not used: the
 closed-form factor analysis of the pairwise covariance as a start (saves one
@@ -104,6 +110,7 @@ from ._em import EMResult as _EngineResult
 from ._em import HeywoodJump, param_property, run_em, warn_not_converged
 from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
+from ._missing_filled import FilledEMMap
 from ._missing_newton import fit_newton
 from ._profile import ProfileLikelihood
 from ._stats import SufficientStats
@@ -132,6 +139,13 @@ _EM_BEFORE_NEWTON = 30
 _SAFE_FLOOR_RTOL = 1e-8
 # Newton's own budget of E-steps; a run still going then continues by EM
 _NEWTON_MAX_ITER = 100
+# Beyond _NEWTON_MAX_PARAMS, factor analysis with up to this many features
+# is fitted by the EM over the missing entries, whose M-step is the
+# complete-data profile fit (as FactorAnalysis's solver='auto' up to this
+# size): standardised digits, 10% missing, k = 20, 78 E-steps and 5 s a start
+# where EM with SQUAREM had not converged in 10 000 (213 s); started after 30
+# EM E-steps instead it stopped at a lower maximum (-61.2717 vs -61.2657)
+_FILLED_MAX_FEATURES = 150
 
 
 # --- missingness patterns ------------------------------------------------------
@@ -666,7 +680,10 @@ def fit_missing(
         EM (with SQUAREM when ``accelerate``); None: EM with SQUAREM, and
         Newton's route from where it is after ``_EM_BEFORE_NEWTON`` (30)
         E-steps without convergence, when ``accelerate`` and there are at most
-        ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``.
+        ``_NEWTON_MAX_PARAMS`` parameters ``d (k + 2)``; beyond that,
+        factor analysis with at most ``_FILLED_MAX_FEATURES`` features is
+        fitted by the EM over the missing entries only
+        (:mod:`latentmodels._missing_filled`) when ``accelerate``.
     init : {'ppca', 'random'} or tuple, default='ppca'
         The start: the closed-form PPCA of the pairwise-complete covariance
         (:func:`_initial_parameters`), random noise variances with the
@@ -709,6 +726,10 @@ def fit_missing(
     switch = newton is None and accelerate and d * (k + 2) <= _NEWTON_MAX_PARAMS
     if switch and _EM_BEFORE_NEWTON <= 0:
         newton = True
+    # beyond Newton's size, factor analysis is fitted by the EM over the
+    # missing entries (complete-data profile M-step, :mod:`_missing_filled`)
+    filled = (newton is None and accelerate and not switch and not isotropic
+              and d <= _FILLED_MAX_FEATURES)
     if isinstance(init, tuple):  # parameters on the data's scale
         W, psi, mu = (np.asarray(x, dtype=np.float64) for x in init)
         mu = mu - data.offset
@@ -722,6 +743,9 @@ def fit_missing(
                  param_tol=param_tol, joined=joined)
     if newton:
         res = _fit_newton_route(data, theta0, F, max_iter=max_iter, **route)
+    elif filled:
+        res = run_em(FilledEMMap(data, F, _e_step, k), theta0, tol=tol,
+                     param_tol=param_tol, max_iter=max_iter, joined=joined)
     else:
         budget = min(max_iter, _EM_BEFORE_NEWTON) if switch else max_iter
         res = run_em(
@@ -738,6 +762,7 @@ def fit_missing(
         )
         if switch and res.stop_reason == "max_iter" and budget < max_iter:
             res = _newton_after_em(data, F, res, max_iter, route)
+
     if warn:
         warn_missing_not_converged(estimator, res, tol=tol, max_iter=max_iter)
     W, psi, mu = res.params
