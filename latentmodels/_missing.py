@@ -142,7 +142,7 @@ _NEWTON_MAX_ITER = 100
 # Beyond _NEWTON_MAX_PARAMS, factor analysis with up to this many features
 # is fitted by the EM over the missing entries, whose M-step is the
 # complete-data profile fit (as FactorAnalysis's solver='auto' up to this
-# size): standardised digits, 10% missing, k = 20, 78 E-steps and 5 s a start
+# size): standardised digits, 10% missing, k = 20, 93 E-steps and 6 s a start
 # where EM with SQUAREM had not converged in 10 000 (213 s); started after 30
 # EM E-steps instead it stopped at a lower maximum (-61.2717 vs -61.2657)
 _FILLED_MAX_FEATURES = 150
