@@ -94,12 +94,12 @@ def estimators(package) -> dict:
     ests = {"ppca": lambda mv: package.ProbabilisticPCA(K, missing_values=mv)}
     FactorAnalysis = getattr(package, "FactorAnalysis", None)
     if FactorAnalysis is not None and "missing_values" in FactorAnalysis().get_params():
-        ests["fa"] = lambda mv: FactorAnalysis(K, missing_values=mv)
+        ests["fa"] = lambda mv: FactorAnalysis(K, missing_values=mv, random_state=0)
         # one start: the work of a fit before missing values took n_init (the
         # baseline's FactorAnalysis, one start, serves as its own)
         if "n_init" in FactorAnalysis().get_params():
             ests["fa_n_init_1"] = lambda mv: FactorAnalysis(
-                K, missing_values=mv, n_init=1
+                K, missing_values=mv, n_init=1, random_state=0
             )
         else:
             ests["fa_n_init_1"] = ests["fa"]
