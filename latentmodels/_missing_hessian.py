@@ -150,11 +150,17 @@ def _row_terms(mask, r, W, psi, M_inv, f4=np.float64):
             for t in (X, Y, Z, F, Gd, Wmu, phimu.T, -sumK)]
 
 
-def observed_hessian(data, W, psi, mu, isotropic):
+def single_precision(data, W) -> bool:
+    """Whether :func:`observed_hessian` sums the rows' terms in float32."""
+    return data.rows.shape[0] * W.size**2 > _SINGLE_WORK
+
+
+def observed_hessian(data, W, psi, mu, isotropic, precise=False):
     """Hessian of the mean observed-data log-likelihood in ``(W, φ, μ)``.
 
     ``W`` enters row-major (index ``j k + a``), ``φ = log ψ`` (one entry for
     PPCA, ``ψ = e^φ 1``), then ``μ``; the size is ``d k + (1 or d) + d``.
+    ``precise=True`` sums every term in float64 (see :func:`single_precision`).
     """
     d, k = W.shape
     isd = 1.0 / np.sqrt(psi)
@@ -181,7 +187,8 @@ def observed_hessian(data, W, psi, mu, isotropic):
     if data.rows.shape[0]:
         M_pat, _ = pattern_posteriors(data.row_patterns, Wt, isd, outer_w)
         n_rows = data.rows.shape[0]
-        dtype = np.float32 if n_rows * (d * k) ** 2 > _SINGLE_WORK else np.float64
+        single = not precise and single_precision(data, W)
+        dtype = np.float32 if single else np.float64
         for lo in range(0, n_rows, _CHUNK):
             sl = slice(lo, lo + _CHUNK)
             mask = data.row_mask[sl]
