@@ -558,3 +558,18 @@ def test_factor_analysis_missing_values_starts_depend_only_on_random_state():
     np.testing.assert_array_equal(Xm, before)
     np.testing.assert_array_equal(fits[0].components_, fits[1].components_)
     np.testing.assert_array_equal(fits[0].start_loglikes_, fits[1].start_loglikes_)
+
+
+def test_factor_analysis_missing_values_warns_once_at_the_callers_line():
+    # Several starts, one ConvergenceWarning (for the start kept), naming the
+    # estimator and attributed to the caller's line.
+    FactorAnalysis = _fa_with_missing()
+    X, _ = make_factor_data(300, 8, 2, random_state=0)
+    X[np.random.RandomState(0).rand(*X.shape) < 0.2] = np.nan
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        FactorAnalysis(2, missing_values="em", max_iter=3, random_state=0).fit(X)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1
+    assert conv[0].filename == __file__
+    assert "FactorAnalysis did not converge in max_iter=3" in str(conv[0].message)
