@@ -194,17 +194,13 @@ def test_newton_far_from_its_region_damps_its_steps():
         )
 
 
-def test_a_single_precision_hessian_cannot_end_the_run(monkeypatch):
-    # Breast cancer on its raw scales (variances spanning 5e7) with its target
-    # column, 10% missing, PPCA k = 15, the default route (Newton after EM's
-    # 30 E-steps): Newton's Hessian summed in float32 (forced here; the default
-    # for many rows) predicted a converged first step 3.2 nats per row below
-    # the maximum. Its steps are checked with a float64 Hessian before the run
-    # ends (and float64 is kept once a float32 step is refused): the same
-    # maximum as the float64 route.
-    from sklearn.datasets import load_breast_cancer
+def _raw_breast_cancer_ppca():
+    """Breast cancer on its raw scales with its target column, 10% missing.
 
-    import latentmodels._missing_hessian as hessian
+    The first 427 rows (what ``python -m latentmodels compare`` trains on),
+    the target complete; and the PPCA fit's settings.
+    """
+    from sklearn.datasets import load_breast_cancer
 
     bc = load_breast_cancer()
     X = np.column_stack([bc.data, bc.target])
@@ -213,6 +209,20 @@ def test_a_single_precision_hessian_cannot_end_the_run(monkeypatch):
     Xm[:, -1] = X[:427, -1]
     kw = dict(isotropic=True, noise_floor_rtol=1e-12, tol=1e-10, max_iter=3000,
               random_state=0)
+    return Xm, kw
+
+
+def test_a_single_precision_hessian_cannot_end_the_run(monkeypatch):
+    # Breast cancer on its raw scales (variances spanning 5e7) with its target
+    # column, 10% missing, PPCA k = 15, the default route (Newton after EM's
+    # 30 E-steps): Newton's Hessian summed in float32 (forced here; the default
+    # for many rows) predicted a converged first step 3.2 nats per row below
+    # the maximum. Its steps are checked with a float64 Hessian before the run
+    # ends (and float64 is kept once a float32 step is refused): the same
+    # maximum as the float64 route.
+    import latentmodels._missing_hessian as hessian
+
+    Xm, kw = _raw_breast_cancer_ppca()
     monkeypatch.setattr(hessian, "_SINGLE_WORK", np.inf)
     exact = fit_missing(Xm, 15, **kw)
     monkeypatch.setattr(hessian, "_SINGLE_WORK", 0.0)
@@ -227,15 +237,7 @@ def test_em_goes_on_while_it_climbs_fast(monkeypatch):
     # where Newton's steps are mostly damped. EM goes on until it slows down
     # (measured: 1 Hessian and 68 E-steps, against 11 and 80 with Newton from
     # E-step 30) and reaches the maximum the Newton route reaches.
-    from sklearn.datasets import load_breast_cancer
-
-    bc = load_breast_cancer()
-    X = np.column_stack([bc.data, bc.target])
-    rng = np.random.RandomState(0)
-    Xm = np.where(rng.rand(*X.shape) < 0.1, np.nan, X)[:427]
-    Xm[:, -1] = X[:427, -1]
-    kw = dict(isotropic=True, noise_floor_rtol=1e-12, tol=1e-10, max_iter=3000,
-              random_state=0)
+    Xm, kw = _raw_breast_cancer_ppca()
     calls = []
     true_hessian = newton_module.observed_hessian
     monkeypatch.setattr(
