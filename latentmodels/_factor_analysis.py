@@ -58,7 +58,13 @@ from ._em import EMResult as _EngineResult
 from ._em import HeywoodJump, param_property, run_em
 from ._extraction import EXTRACTIONS, least_squares_fit
 from ._gaussian import LinearGaussian, covariance_root
-from ._profile import ProfileLikelihood, ProfileResult, fit_profile, starting_points
+from ._profile import (
+    ProfileLikelihood,
+    ProfileResult,
+    fit_profile,
+    fit_screened,
+    starting_points,
+)
 from ._scores import SCORE_METHODS
 from ._stats import SufficientStats
 from ._threads import blas_threads
@@ -266,7 +272,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         ``'auto'`` uses ``'profile'`` for complete data with at most 400
         features and ``'em'`` otherwise (each Newton step costs ``O(d³ k)``,
         each EM step ``O(d² k)``). Missing values (``missing_values='em'``
-        with NaN in ``X``) are always fitted by exact EM.
+        with NaN in ``X``) have their own route (``missing_values``).
     tol : float, default=1e-10
         Convergence tolerance in nats per sample (it does not depend on the
         units of the data). ``'profile'`` stops when the predicted gain of a
@@ -288,7 +294,10 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         The first start: ``'smc'`` is ``factanal``'s,
         ``ψ_j = (1 − k/2d)/(R⁻¹)_jj`` (from the squared multiple
         correlations), ``'pca'`` is ``ψ = diag(R − W Wᵀ)`` at the PPCA
-        loadings of ``R``, ``'random'`` a random start.
+        loadings of ``R``, ``'random'`` a random start. With missing values
+        (``missing_values='em'``) ``'smc'`` starts from the complete-data
+        factor analysis of the pairwise-complete covariance and ``'pca'``
+        from its PPCA; the second start is the other of the two.
     noise_floor : float, default=1e-6
         Each noise variance is held at or above ``noise_floor · S_jj``, a
         fraction of the feature's sample variance (Heywood cases). Features
@@ -317,8 +326,9 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         What to do with NaN in ``X``: raise an error, or fit the
         observed-data likelihood (Ilin & Raiko 2010: exact EM, Newton's method
         with its exact Hessian where EM is slow) from ``n_init`` starts (the
-        PPCA of the pairwise covariance, then random ones), which needs a
-        pass over the rows per iteration.
+        factor analysis and the PPCA of the pairwise covariance, see
+        ``init``, then random ones), which needs a pass over the rows per
+        iteration.
     random_state : int, RandomState instance or None, default=None
         Seeds the random starts and random starts of the rotation.
     extraction : {'ml', 'minres', 'principal_axis'}, default='ml'
@@ -535,25 +545,18 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         starts = starting_points(
             R, k, floor, n_init=self.n_init, init=init, rng=rng, root=root
         )
-        fits, known, index = [], [], []
         # thin products only (small d, or a low-rank root): threads cost more
         # than they give (50 × 2000, k = 16: 8× faster on one thread)
         thin = R.shape[0] <= _SMALL or (
             root is not None and 2 * root.shape[1] < R.shape[0]
         )
         with blas_threads(1) if thin else contextlib.nullcontext():
-            for i, (_, psi0) in enumerate(starts):
-                res = self._fit_one(
-                    R, k, psi0, floor, solver, known, root,
-                    last=i == len(starts) - 1,
-                )
-                if res.joined is not None:  # index into fits, not into known
-                    res.joined = index[res.joined]
-                fits.append(res)
-                if res.converged:
-                    known.append((np.log(res.psi), res.loglike[-1], res.information))
-                    index.append(len(fits) - 1)
-        return fits
+            return fit_screened(
+                [psi0 for _, psi0 in starts],
+                lambda psi0, known, last: self._fit_one(
+                    R, k, psi0, floor, solver, known, root, last=last
+                ),
+            )
 
     def _fit_complete(self, stats: SufficientStats, rows=None) -> None:
         rng = check_random_state(self.random_state)
@@ -664,11 +667,17 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         rng = check_random_state(self.random_state)
         d = X.shape[1]
         k = self._resolve_n_components(X.shape[0], d)
-        # n_init starts, the PPCA of the pairwise covariance first, then random
-        # ones; the best maximum is kept (the observed-data likelihood has
-        # several: standardised breast cancer, 10% missing, k = 3, the first
-        # start stops 0.71 nats per sample below the best)
+        # n_init starts: the factor analysis and the PPCA of the pairwise
+        # covariance (init='smc': in that order; 'pca': the other way round),
+        # then random ones; the best maximum is kept. The observed-data
+        # likelihood has several: standardised breast cancer, 10% missing,
+        # k = 3, the PPCA start stops 0.71 nats per sample below the best;
+        # k = 5, ten PPCA and random starts all stop 0.11 below the maximum
+        # that EM reaches from the factor analysis start
         data = observed_data(X)  # checked and arranged once for every start
+        first = {"smc": "fa", "pca": "ppca", "random": "random"}[self.init]
+        second = {"fa": "ppca", "ppca": "fa", "random": "random"}[first]
+        kinds = ([first, second] + ["random"] * max(self.n_init - 2, 0))[: self.n_init]
 
         def run(init, max_iter, tol, joined=None):
             return fit_missing(
@@ -678,7 +687,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                 joined=joined,
             )
 
-        fits = [run("ppca", self.max_iter, self.tol)]
+        fits = [run(first, self.max_iter, self.tol)]
         finals = [fits[0].loglike[-1]]
         # A later start only has to tell whether it reaches another maximum:
         # it stops at the looser tolerance _LATER_START_TOL and gets 10 times
@@ -697,7 +706,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                      max(_LATER_START_E_STEPS, 10 * fits[0].n_iter))
         loose = max(self.tol, _LATER_START_TOL)
         spread_tol = max(10.0 * self.tol, 1e-8)
-        for _ in range(1, self.n_init):
+        for kind in kinds[1:]:
             top = int(np.argmax(finals))
             log_psi = np.log(fits[top].noise_variance)
 
@@ -705,7 +714,7 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
                 shift = np.max(np.abs(np.log(theta[1]) - log_psi))
                 return shift <= _JOIN_LOG_PSI and ll <= best + spread_tol
 
-            res = run("random", budget, loose, joined=near_best)
+            res = run(kind, budget, loose, joined=near_best)
             gap = res.loglike[-1] - finals[top]
             if res.stop_reason == "joined" or (
                 near_best((None, res.noise_variance), res.loglike[-1])
@@ -725,8 +734,9 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         res = fits[int(np.argmax(finals))]
         if res.converged:
             settled = [r.converged or r.stop_reason == "joined" for r in fits]
-            self._report_starts(finals, np.array(settled),
-                                first="the PPCA of the pairwise covariance")
+            names = {"fa": "factor analysis of the pairwise covariance",
+                     "ppca": "PPCA of the pairwise covariance", "random": "random"}
+            self._report_starts(finals, np.array(settled), first=names[first])
         warn_missing_not_converged(
             "FactorAnalysis", res, tol=self.tol, max_iter=self.max_iter
         )

@@ -112,7 +112,7 @@ from ._gaussian import _LOG_2PI, floor_noise
 from ._gaussian_observed import group_patterns, pattern_posteriors, row_posteriors
 from ._missing_filled import FilledEMMap
 from ._missing_newton import fit_newton
-from ._profile import ProfileLikelihood
+from ._profile import ProfileLikelihood, fit_profile, fit_screened, starting_points
 from ._stats import SufficientStats
 from ._threads import blas_threads
 from ._validation import check_array_finite, check_n_components
@@ -315,10 +315,9 @@ def _pseudo_rows(scatter: np.ndarray) -> np.ndarray:
 def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
     """Closed-form PPCA of the pairwise covariance (Tipping & Bishop 1999).
 
-    No pass over the rows. The same start serves factor analysis: a factor
-    analysis fit of the pairwise covariance saves E-steps on large
-    well-conditioned data but was seen to lead EM towards a Heywood boundary
-    and a poorer maximum on a small sample.
+    No pass over the rows. PPCA's start, and one of factor analysis's (with
+    :func:`_fa_parameters`): neither of the two always leads EM to the best
+    maximum of the observed-data likelihood.
     """
     d = data.d
     lam, U = linalg.eigh(data.pairwise_covariance())
@@ -335,6 +334,53 @@ def _initial_parameters(data: _ObservedData, k: int, rng) -> tuple:
     return W, np.full(d, sigma2), np.zeros(d)
 
 
+def _pairwise_psd(data: _ObservedData) -> np.ndarray:
+    """The pairwise covariance made positive definite (for a start).
+
+    With entries missing it need not be positive semi-definite: its
+    eigenvalues are raised to at least ``1e-6`` of the largest.
+    """
+    lam, V = linalg.eigh(data.pairwise_covariance())
+    return (V * np.maximum(lam, 1e-6 * max(lam[-1], np.finfo(float).tiny))) @ V.T
+
+
+def _fa_parameters(data: _ObservedData, k: int, rng, floor_rtol: float) -> tuple:
+    """Factor analysis of the pairwise covariance: the complete-data fit.
+
+    ``S`` (:func:`_pairwise_psd`) is scaled to a correlation matrix ``R``
+    and its profile likelihood maximised over ψ
+    (:func:`latentmodels._profile.fit_profile`, the floor ``floor_rtol`` on
+    that scale) as FactorAnalysis fits a covariance by default: from
+    ``factanal``'s SMC start and two random ones (``rng``), the later ones
+    screened against the maxima found (they stop once they join one), the
+    best kept and mapped back to the data's scale. A few milliseconds for d
+    in the tens (4 ms at d = 50, k = 5), no pass over the rows. On
+    standardised wine, 10% missing, k = 5, only a random start finds the
+    pairwise fit that leads EM to the best maximum (0.019 nats per sample
+    above the others). The pairwise
+    covariance estimates ``C = W Wᵀ + Ψ`` consistently under data missing
+    completely at random, so this start lies near a maximum of the
+    observed-data likelihood: on standardised breast cancer with 10% and
+    30% of the entries missing, k = 5, EM from it reached maxima 0.11 and
+    0.19 nats per sample above the best of ten starts from the PPCA and
+    random points (``_initial_parameters``, ``_random_parameters``).
+    """
+    S = _pairwise_psd(data)
+    sd = np.sqrt(np.diag(S))
+    R = S / np.outer(sd, sd)
+    floor = np.full(data.d, floor_rtol)
+    starts = starting_points(R, k, floor, n_init=3, init="smc", rng=rng)
+    fits = fit_screened(
+        [psi0 for _, psi0 in starts],
+        lambda psi0, known, last: fit_profile(
+            R, psi0, k, floor=floor, tol=1e-8, max_iter=200, known=known,
+            curvature=not last,
+        ),
+    )
+    best = max(fits, key=lambda res: res.loglike[-1])
+    return best.W * sd[:, None], best.psi * sd**2, np.zeros(data.d)
+
+
 def _random_parameters(data: _ObservedData, k: int, rng) -> tuple:
     """A random start: ``ψ_j = v_j u_j``, ``u_j`` uniform on ``[0.1, 0.9]``.
 
@@ -345,8 +391,7 @@ def _random_parameters(data: _ObservedData, k: int, rng) -> tuple:
     (its eigenvalues raised to at least ``1e-6`` of the largest: with entries
     missing it need not be).
     """
-    lam, V = linalg.eigh(data.pairwise_covariance())
-    S = (V * np.maximum(lam, 1e-6 * max(lam[-1], np.finfo(float).tiny))) @ V.T
+    S = _pairwise_psd(data)
     psi = np.maximum(np.diag(S), np.finfo(float).tiny) * rng.uniform(0.1, 0.9, data.d)
     profile = ProfileLikelihood(S, k)
     x = np.log(psi)
@@ -374,6 +419,22 @@ def _e_step(data: _ObservedData, W: np.ndarray, psi: np.ndarray, mu: np.ndarray)
     if data.rows.shape[0]:
         total += _e_step_rows(data, Wt, isd, mu, outer_w, A, b, H)
     return A, b, total / data.n, H
+
+
+def _loglike_blocks(data: _ObservedData, W, psi, mu) -> float:
+    """Summed log-density of the patterns known by their statistics.
+
+    :func:`_e_step_blocks` with its moments thrown away (a few patterns:
+    cheap); the EM over the missing entries
+    (:class:`latentmodels._missing_filled.FilledEMMap`) needs only this.
+    """
+    d, k = W.shape
+    isd = 1.0 / np.sqrt(psi)
+    Wt = W * isd[:, None]
+    outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(d, k * k)
+    A, b = np.zeros((d, k + 1, k + 1)), np.zeros((d, k + 1))
+    H = np.zeros((k + 1, k + 1))
+    return _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b, H)
 
 
 def _e_step_blocks(data, W, Wt, isd, mu, outer_w, A, b, H) -> float:
@@ -603,7 +664,7 @@ def _fit_route(data, theta0, F, k, *, newton, filled, switch, accelerate,
     if newton:
         return _fit_newton_route(data, theta0, F, max_iter=max_iter, **route)
     if filled:
-        return run_em(FilledEMMap(data, F, _e_step, k), theta0, tol=tol,
+        return run_em(FilledEMMap(data, F, _loglike_blocks, k), theta0, tol=tol,
                       param_tol=param_tol, max_iter=max_iter, joined=joined)
     jump = _heywood_jump(data, route["floor"], route["isotropic"])
     budget = min(max_iter, _EM_BEFORE_NEWTON) if switch else max_iter
@@ -738,9 +799,10 @@ def fit_missing(
         factor analysis with at most ``_FILLED_MAX_FEATURES`` features is
         fitted by the EM over the missing entries only
         (:mod:`latentmodels._missing_filled`) when ``accelerate``.
-    init : {'ppca', 'random'} or tuple, default='ppca'
+    init : {'ppca', 'fa', 'random'} or tuple, default='ppca'
         The start: the closed-form PPCA of the pairwise-complete covariance
-        (:func:`_initial_parameters`), random noise variances with the
+        (:func:`_initial_parameters`), its complete-data factor analysis
+        (:func:`_fa_parameters`), random noise variances with the
         loadings that suit them (:func:`_random_parameters`), or ``(W, ψ, μ)``
         (e.g. a result's ``params``, to go on from where it stopped).
     warn : bool, default=True
@@ -789,8 +851,14 @@ def fit_missing(
         mu = mu - data.offset
     elif init == "random":
         W, psi, mu = _random_parameters(data, k, rng)
-    else:
+    elif init == "fa":
+        W, psi, mu = _fa_parameters(data, k, rng, noise_floor_rtol)
+    elif init == "ppca":
         W, psi, mu = _initial_parameters(data, k, rng)
+    else:
+        raise ValueError(
+            f"init must be 'ppca', 'fa', 'random' or a tuple, got {init!r}."
+        )
     theta0 = (W, np.maximum(psi, floor), mu)
     F = _MissingEMMap(data, isotropic, floor, k)
     route = dict(isotropic=isotropic, floor=floor, var=var, tol=tol,

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._gaussian import _LOG_2PI
 from ._gaussian_observed import pattern_posteriors, row_posteriors
 from ._profile import fit_profile
 
@@ -51,7 +52,11 @@ _M_STEP_MAX_ITER = 200
 
 
 def expected_statistics(data, W, psi, mu):
-    """``(Σ_i x̂_i, Σ_i E[x_i x_iᵀ | x_{i,o}])`` over all rows (centred data).
+    """``(Σ_i x̂_i, Σ_i E[x_i x_iᵀ | x_{i,o}], ℓ_rows)`` over all rows (centred data).
+
+    ``ℓ_rows`` is the summed observed-data log-density of the rows handled
+    one by one (not of the patterns known by their statistics), from the
+    same posteriors (:func:`latentmodels._missing._e_step_rows`'s formula).
 
     Patterns known by their statistics: ``x̂ = T x + c`` is linear in the
     row, ``T = D_o + D_m W Gᵀ``, ``c = D_m (μ − W Gᵀ D_o μ)`` with the gain
@@ -66,6 +71,7 @@ def expected_statistics(data, W, psi, mu):
     outer_w = (Wt[:, :, None] * Wt[:, None, :]).reshape(d, k * k)
     total = np.zeros(d)
     second = np.zeros((d, d))
+    ll_rows = 0.0
     if data.block_n.size:
         mask, n_p = data.block_mask, data.block_n
         miss = 1.0 - mask
@@ -84,10 +90,12 @@ def expected_statistics(data, W, psi, mu):
         second += np.einsum("p,pi,pij,pj->ij", n_p, miss, cov, miss)
     if data.rows.shape[0]:
         mask = data.row_mask
-        M_pat, _ = pattern_posteriors(data.row_patterns, Wt, isd, outer_w)
+        M_pat, logdet = pattern_posteriors(data.row_patterns, Wt, isd, outer_w)
         M_inv = M_pat[data.row_pattern_of]
         R = (data.rows - mask * mu) * isd
-        H, _ = row_posteriors(R, mask, M_inv, Wt)
+        H, quad = row_posteriors(R, mask, M_inv, Wt)
+        ll_rows = -0.5 * float(mask.sum() * _LOG_2PI
+                               + data.row_counts @ logdet + quad.sum())
         filled = np.where(mask > 0, data.rows, mu + H @ W.T)
         total += filled.sum(axis=0)
         second += filled.T @ filled
@@ -96,29 +104,34 @@ def expected_statistics(data, W, psi, mu):
         Yf = np.ascontiguousarray(Y.transpose(1, 0, 2)).reshape(d, -1)
         second += Yf @ Yf.T
         second[np.diag_indices(d)] += miss.sum(axis=0) * psi
-    return total, second
+    return total, second, ll_rows
 
 
 class FilledEMMap:
     """The EM map over the missing entries, for :func:`latentmodels._em.run_em`.
 
     ``θ = (W, ψ, μ)`` in the centred coordinates of the data; ``ℓ`` is the
-    observed-data log-likelihood of the E-step of
-    :mod:`latentmodels._missing` (``e_step``), the parameterisation and the
-    floors those of its EM map ``F`` (``pack``/``unpack``).
+    observed-data log-likelihood, the rows' from the posteriors that give the
+    statistics (one pass) and the statistics patterns' from
+    ``block_loglike(data, W, ψ, μ)``
+    (:func:`latentmodels._missing._loglike_blocks`); the parameterisation
+    and the floors are those of the EM map ``F`` of
+    :mod:`latentmodels._missing` (``pack``/``unpack``).
     """
 
-    def __init__(self, data, F, e_step, k):
-        self.data, self.F, self.e_step, self.k = data, F, e_step, k
+    def __init__(self, data, F, block_loglike, k):
+        self.data, self.F, self.block_loglike, self.k = data, F, block_loglike, k
         self.pack, self.unpack = F.pack, F.unpack
 
     def __call__(self, theta):
         W, psi, mu = theta
-        ll = self.e_step(self.data, W, psi, mu)[2]
+        total, second, ll = expected_statistics(self.data, W, psi, mu)
+        n = self.data.n
+        if self.data.block_n.size:
+            ll += self.block_loglike(self.data, W, psi, mu)
+        ll /= n
         if not np.isfinite(ll):
             return -np.inf, None
-        total, second = expected_statistics(self.data, W, psi, mu)
-        n = self.data.n
         mean = total / n
         S = second / n - np.outer(mean, mean)
         D = np.sqrt(np.maximum(np.diag(S), np.finfo(float).tiny))

@@ -28,8 +28,12 @@ The Newton point is kept only if its log-likelihood is at least the current
 one (to rounding); otherwise the EM point ``M(θ)``, which cannot lower the
 likelihood, is taken instead, and the next steps are damped (Levenberg:
 ``−H + λ μ I``, ``μ`` the mean curvature, ``λ`` from ``1e-3`` up fourfold
-per refusal and down fourfold per kept point), which shortens them towards
-the gradient where the Hessian is indefinite, far from the maximum. The
+per refusal and down fourfold per kept point, dropped below ``1e-7``), which
+shortens them towards the gradient where the Hessian is indefinite, far from
+the maximum. Released step by step, the damping lets the steps grow only
+as far as the quadratic model holds: along a curved ridge (standardised
+wine, 10% missing, k = 5) dropping it at once after a kept point made Newton
+alternate refused full steps and tiny damped ones for 500 E-steps. The
 recorded log-likelihood therefore never decreases. After ``MAX_REFUSED``
 refusals in a row the run ends as ``"stalled"`` and the caller goes on by
 EM. The run stops, converged, when the step predicts a gain
@@ -63,8 +67,10 @@ MAX_REFUSED = 5
 # steps in a row, each within tolerance in predicted gain, that do not halve
 # the smallest parameter change seen: the end ("no_progress", converged)
 _STALLS = 2
-# Levenberg damping (times the mean curvature) after a refused Newton point
+# Levenberg damping (times the mean curvature) after a refused Newton point;
+# it shrinks fourfold per kept point and is dropped below _DAMPING_OFF
 _DAMPING_MIN = 1e-3
+_DAMPING_OFF = 1e-7
 
 
 class _Evaluation:
@@ -272,7 +278,7 @@ def fit_newton(
                 break
         else:
             refused = 0
-            damping = damping / 4.0 if damping > _DAMPING_MIN else 0.0
+            damping = damping / 4.0 if damping > 4.0 * _DAMPING_OFF else 0.0
             reuse = dp <= _REUSE_HESSIAN
         cur = new
         loglike.append(cur.ll)

@@ -485,6 +485,27 @@ def _lbfgs_polish(prof, x, lb, *, tol, max_iter):
 # Starting points (uniquenesses on the scale of R).
 
 
+def fit_screened(starts, fit_one) -> list:
+    """Fit from each start in turn, later ones screened against earlier maxima.
+
+    ``fit_one(ψ₀, known, last)`` fits one start (e.g. :func:`fit_profile`
+    with ``known=known, curvature=not last``); ``known`` holds ``(log ψ, ℓ,
+    H*)`` of the maxima converged to so far, and a fit that stops as
+    ``'joined'`` has its ``joined`` index mapped from ``known`` to the list
+    returned (one fit per start, in order).
+    """
+    fits, known, index = [], [], []
+    for i, psi0 in enumerate(starts):
+        res = fit_one(psi0, known, i == len(starts) - 1)
+        if res.joined is not None:  # index into fits, not into known
+            res.joined = index[res.joined]
+        fits.append(res)
+        if res.converged:
+            known.append((np.log(res.psi), res.loglike[-1], res.information))
+            index.append(len(fits) - 1)
+    return fits
+
+
 def start_smc(R, k, floor):
     """``ψ_j = (1 − k/(2d)) / (R⁻¹)_jj``: R ``factanal``'s default start.
 

@@ -357,7 +357,7 @@ def test_later_missing_value_starts_stop_once_they_join_the_best():
         mp.setattr(missing, "fit_missing", counted)
         three = FactorAnalysis(3, missing_values="em", n_init=3,
                                random_state=0).fit(Xm)
-    one = FactorAnalysis(3, missing_values="em", n_init=1).fit(Xm)
+    one = FactorAnalysis(3, missing_values="em", n_init=1, random_state=0).fit(Xm)
     assert [r.stop_reason for r in calls[1:]] == ["joined", "joined"]
     assert all(r.n_iter < calls[0].n_iter for r in calls[1:])
     np.testing.assert_array_equal(three.start_loglikes_,

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from _helpers import assert_monotone
+from scipy.stats import multivariate_normal
 from sklearn.exceptions import ConvergenceWarning
 
 import latentmodels._missing as missing
@@ -47,12 +48,22 @@ def test_expected_statistics_are_the_gaussian_conditional(threshold, monkeypatch
     W = rng.standard_normal((7, 2))
     psi = rng.uniform(0.3, 1.2, 7)
     mu = rng.standard_normal(7)
-    total, second = expected_statistics(data, W, psi, mu - data.offset)
+    total, second, ll_rows = expected_statistics(data, W, psi, mu - data.offset)
     # the package works on data centred at data.offset
     ref_total, ref_second = _dense_expected(Xm - data.offset, W, psi,
                                             mu - data.offset)
     np.testing.assert_allclose(total, ref_total, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(second, ref_second, rtol=1e-10, atol=1e-9)
+    # the log-likelihood, rows' and blocks' parts, is scipy's
+    ll = ll_rows
+    if data.block_n.size:
+        ll += missing._loglike_blocks(data, W, psi, mu - data.offset)
+    C = W @ W.T + np.diag(psi)
+    ref_ll = sum(
+        multivariate_normal(mu[o], C[np.ix_(o, o)]).logpdf(x[o])
+        for x, o in zip(Xm, ~np.isnan(Xm))
+    )
+    assert ll == pytest.approx(ref_ll, rel=1e-12)
 
 
 def test_filled_em_reaches_the_observed_data_maximum():
@@ -69,7 +80,7 @@ def test_filled_em_reaches_the_observed_data_maximum():
     theta0 = missing._initial_parameters(data, 2, np.random.RandomState(0))
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        res = run_em(FilledEMMap(data, F, missing._e_step, 2), theta0,
+        res = run_em(FilledEMMap(data, F, missing._loglike_blocks, 2), theta0,
                      tol=1e-12, max_iter=500)
     assert res.converged
     assert_monotone(res.loglike)
