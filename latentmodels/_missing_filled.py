@@ -83,11 +83,13 @@ def expected_statistics(data, W, psi, mu):
         c = miss * (mu - (WG @ (mask * mu)[:, :, None])[:, :, 0])
         xbar = (T @ data.block_mean[:, :, None])[:, :, 0] + c
         total += n_p @ xbar
-        second += np.einsum("pij,pjl,pkl->ik", T, data.block_scatter, T)
+        second += np.sum(T @ data.block_scatter @ np.swapaxes(T, 1, 2), axis=0)
         second += (xbar.T * n_p) @ xbar
         cov = W @ M_inv @ W.T  # (P, d, d)
         cov[:, np.arange(d), np.arange(d)] += psi
-        second += np.einsum("p,pi,pij,pj->ij", n_p, miss, cov, miss)
+        cov *= (n_p[:, None] * miss)[:, :, None]
+        cov *= miss[:, None, :]
+        second += cov.sum(axis=0)
     if data.rows.shape[0]:
         mask = data.row_mask
         M_pat, logdet = pattern_posteriors(data.row_patterns, Wt, isd, outer_w)
@@ -100,9 +102,13 @@ def expected_statistics(data, W, psi, mu):
         total += filled.sum(axis=0)
         second += filled.T @ filled
         miss = 1.0 - mask
-        Y = miss[:, :, None] * (W @ np.linalg.cholesky(M_inv))  # (n, d, k)
-        Yf = np.ascontiguousarray(Y.transpose(1, 0, 2)).reshape(d, -1)
-        second += Yf @ Yf.T
+        n = mask.shape[0]
+        # Y_i = D_m W L_i side by side, (d, n k): one product with W
+        L = np.linalg.cholesky(M_inv).transpose(1, 0, 2).reshape(k, n * k)
+        Y = (W @ L).reshape(d, n, k)
+        Y *= miss.T[:, :, None]
+        Y = Y.reshape(d, n * k)
+        second += Y @ Y.T
         second[np.diag_indices(d)] += miss.sum(axis=0) * psi
     return total, second, ll_rows
 
