@@ -639,8 +639,9 @@ class FactorAnalysis(FactorAssessmentMixin, IncrementalStatsMixin, GaussianLaten
         of them converged (or were screened as joining a known maximum or
         heading below one). The likelihood's several maxima are always listed
         in ``start_loglikes_``; a warning is given only when the best one was
-        reached by a single start *other than the first* (the deterministic
-        SMC/PCA start), i.e. when the default start lands on a lower maximum
+        reached by a single start *other than the first* (the ``init`` start;
+        with missing values, the factor analysis or the PPCA of the pairwise
+        covariance), i.e. when the default start lands on a lower maximum
         by more than the tolerance, so that more starts may still pay.
         """
         finals = finals[settled]
