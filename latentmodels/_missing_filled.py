@@ -22,7 +22,7 @@ same observed-data likelihood (Little & Rubin 2002, §11.2):
 Its rate is the fraction of the information carried by the missing entries
 (about the fraction missing), not the factors': on standardised digits
 (61 features) with 10% missing and ``k = 20`` (``d (k + 2) = 1342``
-parameters: no Newton), 93 E-steps and 3.9 s where EM with SQUAREM had not
+parameters: no Newton), 108 E-steps and 3.6 s where EM with SQUAREM had not
 converged after 10 000 E-steps (213 s). The loadings of each M-step are
 rotated onto the previous ones (orthogonal Procrustes), so that SQUAREM's
 extrapolation and the parameter test compare like with like.
