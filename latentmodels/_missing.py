@@ -354,16 +354,17 @@ def _fa_parameters(data: _ObservedData, k: int, rng, floor_rtol: float) -> tuple
     ``factanal``'s SMC start and two random ones (``rng``), the later ones
     screened against the maxima found (they stop once they join one), the
     best kept and mapped back to the data's scale. A few milliseconds for d
-    in the tens (4 ms at d = 50, k = 5), no pass over the rows. On
-    standardised wine, 10% missing, k = 5, only a random start finds the
-    pairwise fit that leads EM to the best maximum (0.019 nats per sample
-    above the others). The pairwise
-    covariance estimates ``C = W Wᵀ + Ψ`` consistently under data missing
-    completely at random, so this start lies near a maximum of the
-    observed-data likelihood: on standardised breast cancer with 10% and
+    in the tens (4 ms at d = 50, k = 5), no pass over the rows.
+
+    The pairwise covariance estimates ``C = W Wᵀ + Ψ`` consistently under
+    data missing completely at random, so this start lies near a maximum of
+    the observed-data likelihood: on standardised breast cancer with 10% and
     30% of the entries missing, k = 5, EM from it reached maxima 0.11 and
     0.19 nats per sample above the best of ten starts from the PPCA and
-    random points (``_initial_parameters``, ``_random_parameters``).
+    random points (``_initial_parameters``, ``_random_parameters``). The
+    pairwise fit's own starts matter: on standardised wine, 10% missing,
+    k = 5, only a random one finds the pairwise fit that leads EM to the
+    best maximum (0.019 nats per sample above the others).
     """
     S = _pairwise_psd(data)
     sd = np.sqrt(np.diag(S))
